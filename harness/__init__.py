@@ -1,0 +1,1 @@
+"""memharness: the engine (CLI, runner, worker, monitor, backends, fixtures, results)."""

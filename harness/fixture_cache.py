@@ -1,0 +1,151 @@
+"""Generated PDF fixtures cached on disk, each with a manifest (size, sha256, pages, seed).
+
+The cache lives in ``$MEMHARNESS_CACHE`` or ``$XDG_CACHE_HOME/memharness`` (by default
+``~/.cache/memharness``), outside the repository. An entry is used only when its manifest parses,
+names the same generator version, and the file's size and sha256 match it; anything else (a
+partial write, a flipped byte, a missing manifest) is regenerated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from fixtures.catalog import NAMED_SIZES
+from harness.errors import RunFailed
+from harness.pdfgen import DEFAULT_PAGE_BYTES, write_pdf
+from harness.sizes import format_size, parse_size
+
+GENERATOR_VERSION = 1
+DISK_MARGIN_BYTES = 256 * 10**6
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """A generated PDF on disk and what is known about it."""
+
+    name: str
+    path: Path
+    size_bytes: int
+    sha256: str
+    pages: int
+    seed: str
+    page_bytes: int
+    generator: int = GENERATOR_VERSION
+
+    @property
+    def object_key(self) -> str:
+        return f"fixtures/{self.path.name}"
+
+
+def cache_root() -> Path:
+    """The fixture cache directory (not created)."""
+    if explicit := os.environ.get("MEMHARNESS_CACHE"):
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "memharness"
+
+
+def resolve_size(text: str) -> tuple[str, int]:
+    """A catalog name (``small``) or a size string (``64MB``) as ``(name, bytes)``."""
+    text = text.strip()
+    if text.lower() in NAMED_SIZES:
+        return text.lower(), NAMED_SIZES[text.lower()]
+    size = parse_size(text)
+    return format_size(size).replace(" ", ""), size
+
+
+def ensure_fixture(
+    name: str,
+    size_bytes: int,
+    seed: str,
+    root: Path,
+    page_bytes: int = DEFAULT_PAGE_BYTES,
+) -> Fixture:
+    """Return the cached fixture, generating it first when it is missing or not intact."""
+    folder = root / "fixtures"
+    path = folder / f"memharness-{size_bytes}B-{_safe(seed)}-p{page_bytes}.pdf"
+    cached = _load_intact(path, name)
+    if cached is not None:
+        return cached
+    _check_writable_with_space(folder, size_bytes)
+    generated = write_pdf(path, size_bytes, seed, page_bytes)
+    fixture = Fixture(
+        name=name,
+        path=path,
+        size_bytes=generated.size_bytes,
+        sha256=generated.sha256,
+        pages=generated.pages,
+        seed=seed,
+        page_bytes=page_bytes,
+    )
+    manifest = asdict(fixture)
+    manifest["path"] = path.name
+    _manifest_path(path).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return fixture
+
+
+def _manifest_path(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def _load_intact(path: Path, name: str) -> Fixture | None:
+    try:
+        manifest = json.loads(_manifest_path(path).read_text())
+        fixture = Fixture(
+            name=name,
+            path=path,
+            size_bytes=int(manifest["size_bytes"]),
+            sha256=str(manifest["sha256"]),
+            pages=int(manifest["pages"]),
+            seed=str(manifest["seed"]),
+            page_bytes=int(manifest["page_bytes"]),
+            generator=int(manifest["generator"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if fixture.generator != GENERATOR_VERSION:
+        return None
+    try:
+        if path.stat().st_size != fixture.size_bytes or _sha256(path) != fixture.sha256:
+            return None
+    except OSError:
+        return None
+    return fixture
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        while block := source.read(4 * 1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_writable_with_space(folder: Path, size_bytes: int) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise RunFailed(
+            f"fixture cache {folder} is not writable ({exc.strerror}); "
+            "set MEMHARNESS_CACHE or --cache-dir to a writable directory"
+        ) from None
+    free = shutil.disk_usage(folder).free
+    if free < size_bytes + DISK_MARGIN_BYTES:
+        raise RunFailed(
+            f"not enough disk for a {format_size(size_bytes)} fixture in {folder}: "
+            f"{format_size(free)} free, need {format_size(size_bytes + DISK_MARGIN_BYTES)}"
+        )
+
+
+def _safe(seed: str) -> str:
+    """A file-name-safe form of the seed that still tells different seeds apart."""
+    readable = "".join(c if c.isalnum() or c in "-_" else "_" for c in seed)[:40]
+    return f"{readable}-{hashlib.sha256(seed.encode()).hexdigest()[:8]}"

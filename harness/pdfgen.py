@@ -1,0 +1,233 @@
+"""Deterministic, streaming generator of valid PDFs of an exact size.
+
+The file is laid out as::
+
+    %PDF-1.7 header and a binary comment line
+    1 0 obj  Catalog
+    2 0 obj  Pages (a flat /Kids array)
+    3 0 obj  Helvetica Type1 font, shared by every page
+    then for page i (0-based), objects 4+3i, 5+3i and 6+3i:
+        Page          MediaBox, resources /F1 and /Im0, contents
+        content       draws /Im0 over the whole page and writes "Page N"
+        image XObject DeviceGray, 8 bits, no filter, 1024 wide, random bytes
+    classic xref table, trailer with /Size /Root /ID, startxref, %%EOF
+
+Every number that depends on the size (image /Height and /Length, content /Length) is written
+space-padded to a fixed width inside its dictionary, and the trailer dictionary is space-padded
+so that the tail length does not depend on the digits of the startxref offset. The overhead is
+therefore a function of the page count alone: a counting pass with empty images measures it,
+the rows of image data (1024 bytes each) fill what is left as evenly as possible across the
+pages, and a comment line in the last page's content stream takes up the final few bytes.
+
+The image bytes come from ``random.Random(f"{seed}:{page_index}")``, so the output depends only
+on (target_bytes, seed, page_bytes) and does not compress. The file is written in chunks of at
+most 1 MiB to ``<path>.part``, hashed on the way, and renamed onto ``path`` once complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+DEFAULT_PAGE_BYTES = 512 * 1024
+MIN_TARGET_BYTES = 4 * 1024
+MAX_TARGET_BYTES = 10**10 - 1  # a classic xref entry holds a 10-digit offset
+
+_IMAGE_WIDTH = 1024
+_PAGE_WIDTH = 612
+_PAGE_HEIGHT = 792
+_NUMBER_WIDTH = 10
+_CHUNK_BYTES = 1024 * 1024
+_FIRST_PAGE_OBJECT = 4
+_OBJECTS_PER_PAGE = 3
+_MIN_PADDING = 2  # the shortest comment line, "%\n"
+
+_HEADER = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
+_CATALOG = b"<< /Type /Catalog /Pages 2 0 R >>"
+_FONT = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+_OBJECT_END = b"\nendobj\n"
+_STREAM_END = b"\nendstream" + _OBJECT_END
+
+
+@dataclass(frozen=True)
+class GeneratedPdf:
+    """A PDF written by :func:`write_pdf`."""
+
+    path: Path
+    size_bytes: int
+    sha256: str
+    pages: int
+
+
+@dataclass(frozen=True)
+class _Plan:
+    seed: str
+    file_id: str
+    pages: int
+    rows: int
+    padding: int
+
+    def page_rows(self, index: int) -> int:
+        base, extra = divmod(self.rows, self.pages)
+        return base + (1 if index < extra else 0)
+
+
+class _Sink:
+    """Counts the bytes a layout produces without producing them."""
+
+    def __init__(self) -> None:
+        self.position = 0
+
+    def write(self, data: bytes) -> None:
+        self.position += len(data)
+
+    def write_noise(self, seed: str, size: int) -> None:
+        self.position += size
+
+
+class _FileSink(_Sink):
+    """Writes to a file, hashing exactly the bytes written."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        super().__init__()
+        self._file = file
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+        self.digest.update(data)
+        self.position += len(data)
+
+    def write_noise(self, seed: str, size: int) -> None:
+        rng = random.Random(seed)
+        for start in range(0, size, _CHUNK_BYTES):
+            self.write(rng.randbytes(min(_CHUNK_BYTES, size - start)))
+
+
+def plan_pages(target_bytes: int, page_bytes: int = DEFAULT_PAGE_BYTES) -> int:
+    """Return the page count for a file of ``target_bytes``: one page per ``page_bytes``."""
+    if target_bytes <= 0 or page_bytes <= 0:
+        raise ValueError(
+            f"target_bytes and page_bytes must be positive, got {target_bytes} and {page_bytes}"
+        )
+    return max(1, round(target_bytes / page_bytes))
+
+
+def write_pdf(
+    path: Path, target_bytes: int, seed: str, page_bytes: int = DEFAULT_PAGE_BYTES
+) -> GeneratedPdf:
+    """Write a valid PDF of exactly ``target_bytes`` to ``path``, determined by the arguments."""
+    if not MIN_TARGET_BYTES <= target_bytes <= MAX_TARGET_BYTES:
+        raise ValueError(
+            f"target_bytes must be between {MIN_TARGET_BYTES} and {MAX_TARGET_BYTES}, "
+            f"got {target_bytes}"
+        )
+    plan = _plan(target_bytes, seed, page_bytes)
+    part = path.with_suffix(path.suffix + ".part")
+    try:
+        with part.open("wb") as file:
+            sink = _FileSink(file)
+            _emit(sink, plan)
+        os.replace(part, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            part.unlink()
+        raise
+    return GeneratedPdf(path, sink.position, sink.digest.hexdigest(), plan.pages)
+
+
+def _plan(target_bytes: int, seed: str, page_bytes: int) -> _Plan:
+    pages = plan_pages(target_bytes, page_bytes)
+    file_id = hashlib.sha256(f"{seed}:{target_bytes}:{page_bytes}".encode()).hexdigest()[:32]
+    empty = _Plan(seed, file_id, pages, rows=0, padding=0)
+    counter = _Sink()
+    _emit(counter, empty)
+    rows, padding = divmod(target_bytes - counter.position - _MIN_PADDING, _IMAGE_WIDTH)
+    if rows < pages:
+        raise ValueError(
+            f"{target_bytes} bytes cannot hold {pages} pages of at least one image row each: "
+            f"the PDF structure alone takes {counter.position} bytes (page_bytes {page_bytes})"
+        )
+    return _Plan(seed, file_id, pages, rows, padding + _MIN_PADDING)
+
+
+def _emit(sink: _Sink, plan: _Plan) -> None:
+    offsets: list[int] = []
+
+    def start_object(number: int) -> None:
+        offsets.append(sink.position)
+        sink.write(b"%d 0 obj\n" % number)
+
+    sink.write(_HEADER)
+    start_object(1)
+    sink.write(_CATALOG + _OBJECT_END)
+    start_object(2)
+    kids = b" ".join(b"%d 0 R" % _page_object(index) for index in range(plan.pages))
+    sink.write(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, plan.pages) + _OBJECT_END)
+    start_object(3)
+    sink.write(_FONT + _OBJECT_END)
+    for index in range(plan.pages):
+        number = _page_object(index)
+        start_object(number)
+        sink.write(_page_dictionary(number) + _OBJECT_END)
+        content = _content(index, plan.padding if index == plan.pages - 1 else 0)
+        start_object(number + 1)
+        sink.write(b"<< /Length %s >>\nstream\n%s" % (_fixed(len(content)), content) + _STREAM_END)
+        rows = plan.page_rows(index)
+        start_object(number + 2)
+        sink.write(_image_dictionary(rows) + b"\nstream\n")
+        sink.write_noise(f"{plan.seed}:{index}", rows * _IMAGE_WIDTH)
+        sink.write(_STREAM_END)
+    xref_offset = sink.position
+    sink.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1))
+    for offset in offsets:
+        sink.write(b"%010d 00000 n \n" % offset)
+    startxref = b"%d" % xref_offset
+    sink.write(
+        b"trailer\n<< /Size %d /Root 1 0 R /ID [<%s> <%s>]%s >>\nstartxref\n%s\n%%%%EOF\n"
+        % (
+            len(offsets) + 1,
+            plan.file_id.encode(),
+            plan.file_id.encode(),
+            b" " * (_NUMBER_WIDTH - len(startxref)),
+            startxref,
+        )
+    )
+
+
+def _page_object(index: int) -> int:
+    return _FIRST_PAGE_OBJECT + _OBJECTS_PER_PAGE * index
+
+
+def _fixed(value: int) -> bytes:
+    return b"%-*d" % (_NUMBER_WIDTH, value)
+
+
+def _page_dictionary(number: int) -> bytes:
+    return (
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] "
+        b"/Resources << /Font << /F1 3 0 R >> /XObject << /Im0 %d 0 R >> >> /Contents %d 0 R >>"
+        % (_PAGE_WIDTH, _PAGE_HEIGHT, number + 2, number + 1)
+    )
+
+
+def _content(index: int, padding: int) -> bytes:
+    drawing = b"q %d 0 0 %d 0 0 cm /Im0 Do Q\nBT /F1 36 Tf 72 720 Td (Page %d) Tj ET\n" % (
+        _PAGE_WIDTH,
+        _PAGE_HEIGHT,
+        index + 1,
+    )
+    return drawing + (b"%" + b"." * (padding - _MIN_PADDING) + b"\n" if padding else b"")
+
+
+def _image_dictionary(rows: int) -> bytes:
+    return (
+        b"<< /Type /XObject /Subtype /Image /Width %d /Height %s /ColorSpace /DeviceGray "
+        b"/BitsPerComponent 8 /Length %s >>"
+        % (_IMAGE_WIDTH, _fixed(rows), _fixed(rows * _IMAGE_WIDTH))
+    )

@@ -1,0 +1,40 @@
+"""Resident memory read from the kernel's own counters (Linux ``/proc``).
+
+Imported by the measured worker: standard library only, and cheap to call.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def current_rss(pid: int | str = "self") -> int:
+    """Resident set size of ``pid`` now, in bytes."""
+    with open(f"/proc/{pid}/statm", "rb") as statm:
+        return int(statm.read().split()[1]) * _PAGE
+
+
+def peak_rss(pid: int | str = "self") -> int | None:
+    """The kernel's high-water mark of ``pid``'s resident set (``VmHWM``) in bytes.
+
+    ``None`` when the process has already released its memory (a zombie has no VmHWM).
+    """
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def own_peak_rss() -> int:
+    """This process's peak RSS: VmHWM, or ``ru_maxrss`` where /proc is not available."""
+    peak = peak_rss("self")
+    if peak is None:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return peak

@@ -1,0 +1,154 @@
+"""The harness's own S3 calls (in the parent, never in a worker): buckets, uploads, lookups.
+
+botocore's failures are turned into one line a user can act on; credentials never appear in them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+)
+
+from harness.backends import Backend
+from harness.errors import RunFailed
+from harness.fixture_cache import Fixture
+from harness.records import ObjectRef
+
+UPLOAD_CONFIG = TransferConfig(multipart_threshold=64 * 2**20, multipart_chunksize=64 * 2**20)
+PDF_MAGIC = b"%PDF-"
+
+
+def make_client(backend: Backend) -> Any:
+    """An S3 client for the harness itself, with the backend's fixed credentials if it has any."""
+    session = boto3.session.Session(
+        region_name=backend.region,
+        aws_access_key_id=backend.worker_env.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=backend.worker_env.get("AWS_SECRET_ACCESS_KEY"),
+    )
+    return session.client(
+        "s3",
+        endpoint_url=backend.endpoint_url,
+        config=Config(connect_timeout=5, read_timeout=120, retries={"max_attempts": 2}),
+    )
+
+
+@contextmanager
+def s3_errors(backend: Backend, what: str) -> Iterator[None]:
+    """Turn botocore failures inside the block into a one-line RunFailed about ``what``."""
+    try:
+        yield
+    except EndpointConnectionError:
+        raise RunFailed(f"{what}: cannot reach S3 endpoint {backend.display_url}") from None
+    except NoCredentialsError:
+        raise RunFailed(
+            f"{what}: no AWS credentials found (environment, ~/.aws, or instance role)"
+        ) from None
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "?"))
+        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "AccessDenied"):
+            message = f"credentials were rejected by {backend.display_url} ({code})"
+        elif code in ("NoSuchBucket", "404", "NoSuchKey", "NotFound"):
+            message = "not found (404)"
+        else:
+            message = f"{code}: {error.get('Message', 'no message')}"
+        raise RunFailed(f"{what}: {message}") from None
+    except BotoCoreError as exc:
+        raise RunFailed(f"{what}: {type(exc).__name__}: {exc}") from None
+
+
+def ensure_bucket(s3: Any, backend: Backend, bucket: str, create: bool) -> None:
+    """Make sure ``bucket`` exists, creating it when ``create`` is set."""
+    try:
+        with s3_errors(backend, f"bucket {bucket!r}"):
+            s3.head_bucket(Bucket=bucket)
+        return
+    except RunFailed as exc:
+        if not create or "not found" not in str(exc):
+            raise
+    with s3_errors(backend, f"creating bucket {bucket!r}"):
+        if backend.region == "us-east-1":
+            s3.create_bucket(Bucket=bucket)
+        else:
+            s3.create_bucket(
+                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": backend.region}
+            )
+
+
+def upload_fixture(s3: Any, backend: Backend, bucket: str, fixture: Fixture) -> bool:
+    """Upload ``fixture`` (streamed, multipart) unless the same bytes are there; True if sent."""
+    key = fixture.object_key
+    with s3_errors(backend, f"checking s3://{bucket}/{key}"):
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                raise
+            head = None
+    if (
+        head is not None
+        and head["ContentLength"] == fixture.size_bytes
+        and head.get("Metadata", {}).get("sha256") == fixture.sha256
+    ):
+        return False
+    with s3_errors(backend, f"uploading {fixture.path.name} to s3://{bucket}/{key}"):
+        s3.upload_file(
+            str(fixture.path),
+            bucket,
+            key,
+            ExtraArgs={
+                "ContentType": "application/pdf",
+                "Metadata": {"sha256": fixture.sha256, "pages": str(fixture.pages)},
+            },
+            Config=UPLOAD_CONFIG,
+        )
+    return True
+
+
+def fixture_ref(bucket: str, fixture: Fixture) -> ObjectRef:
+    return ObjectRef(
+        bucket=bucket,
+        key=fixture.object_key,
+        size_bytes=fixture.size_bytes,
+        sha256=fixture.sha256,
+        pages=fixture.pages,
+        fixture=fixture.name,
+    )
+
+
+def describe_object(s3: Any, backend: Backend, bucket: str, key: str) -> ObjectRef:
+    """Look up a user's object; fail in one line if it is missing, empty or not a PDF.
+
+    Its sha256 and page count come from its metadata when it has them (objects the harness
+    uploaded do); otherwise only the byte count can be verified.
+    """
+    where = f"s3://{bucket}/{key}"
+    with s3_errors(backend, where):
+        head = s3.head_object(Bucket=bucket, Key=key)
+    size = int(head["ContentLength"])
+    if size == 0:
+        raise RunFailed(f"{where} is empty (0 bytes): nothing to fetch")
+    with s3_errors(backend, where):
+        start = s3.get_object(Bucket=bucket, Key=key, Range="bytes=0-1023")["Body"].read()
+    if PDF_MAGIC not in start:
+        raise RunFailed(f"{where} is not a PDF (no %PDF- header in its first 1 KiB)")
+    metadata = head.get("Metadata", {})
+    pages = metadata.get("pages")
+    return ObjectRef(
+        bucket=bucket,
+        key=key,
+        size_bytes=size,
+        sha256=metadata.get("sha256"),
+        pages=int(pages) if pages and pages.isdigit() else None,
+        fixture=None,
+    )

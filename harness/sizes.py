@@ -1,0 +1,68 @@
+"""Byte sizes as people write them.
+
+KB, MB, GB and TB are decimal (10**3 ...), as S3, disks and the AWS documentation count them;
+KiB, MiB, GiB and TiB are binary (2**10 ...). A bare number is bytes. B is optional.
+"""
+
+from __future__ import annotations
+
+import re
+
+from harness.errors import UsageError
+
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 10**3,
+    "KB": 10**3,
+    "M": 10**6,
+    "MB": 10**6,
+    "G": 10**9,
+    "GB": 10**9,
+    "T": 10**12,
+    "TB": 10**12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
+
+
+def parse_size(text: str) -> int:
+    """Return the number of bytes ``text`` names; raise UsageError if it is not a positive size."""
+    match = _SIZE.match(text)
+    unit = match.group(2).upper() if match else ""
+    if match is None or unit not in _UNITS:
+        raise UsageError(
+            f"malformed size {text!r}: expected a positive number with an optional unit "
+            "(B, KB, MB, GB, TB decimal; KiB, MiB, GiB, TiB binary), e.g. 250MB or 8MiB"
+        )
+    value = float(match.group(1)) * _UNITS[unit]
+    if value < 1:
+        raise UsageError(f"size {text!r} is below one byte: sizes must be positive")
+    return round(value)
+
+
+def parse_size_list(text: str) -> list[int]:
+    """Parse a comma-separated list of sizes."""
+    items = [item for item in text.split(",") if item.strip()]
+    if not items:
+        raise UsageError(f"empty size list {text!r}")
+    return [parse_size(item) for item in items]
+
+
+def format_size(num_bytes: float) -> str:
+    """Render bytes in decimal units with three significant figures (e.g. ``250 MB``)."""
+    value = float(num_bytes)
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(value) < 1000:
+            return f"{value:.3g} {unit}"
+        value /= 1000
+    return f"{value:.3g} TB"
+
+
+def format_mb(num_bytes: float | None) -> str:
+    """Render bytes as decimal megabytes with one decimal, or ``-`` when unknown."""
+    return "-" if num_bytes is None else f"{num_bytes / 1e6:.1f}"

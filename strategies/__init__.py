@@ -1,0 +1,1 @@
+"""Built-in fetch strategies, one module each, registered under ``memharness.strategies``."""

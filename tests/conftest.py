@@ -1,0 +1,89 @@
+"""Shared fixtures: a real moto server process on loopback and a private fixture cache."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.backends import DEFAULT_REGION, Backend
+from harness.backends.moto_server import MotoServer
+from harness.fixture_cache import Fixture, ensure_fixture
+from harness.records import Case
+from harness.runner import PlannedRun
+from harness.s3_objects import ensure_bucket, fixture_ref, make_client, upload_fixture
+
+BUCKET = "memharness-tests"
+PLUGIN_DIR = Path(__file__).parent / "plugin"
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fixture cache for the whole session, removed at the end."""
+    path = tmp_path_factory.mktemp("cache")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def moto_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    """A moto server in its own process on 127.0.0.1, stopped when the session ends."""
+    log = tmp_path_factory.mktemp("moto") / "moto-server.log"
+    with MotoServer(log) as url:
+        backend = Backend("moto", url, DEFAULT_REGION, MotoServer.CREDENTIALS)
+        ensure_bucket(make_client(backend), backend, BUCKET, create=True)
+        yield backend
+
+
+@pytest.fixture(scope="session")
+def uploaded(moto_backend: Backend, cache_dir: Path):  # type: ignore[no-untyped-def]
+    """Return a function that generates (cached) and uploads a fixture of a size."""
+    client = make_client(moto_backend)
+    done: dict[int, Fixture] = {}
+
+    def get(size_bytes: int) -> Fixture:
+        if size_bytes not in done:
+            fixture = ensure_fixture(f"{size_bytes}B", size_bytes, "tests", cache_dir)
+            upload_fixture(client, moto_backend, BUCKET, fixture)
+            done[size_bytes] = fixture
+        return done[size_bytes]
+
+    return get
+
+
+def planned(
+    fixture: Fixture,
+    strategy: str,
+    process: str = "none",
+    params: dict[str, object] | None = None,
+) -> PlannedRun:
+    """A case for ``strategy`` on ``fixture`` with the strategy's default parameters."""
+    from harness import registry
+
+    resolved = registry.resolve_params(registry.load(strategy), {})
+    resolved.update(params or {})
+    case = Case(
+        strategy=strategy,
+        object_name=fixture.name,
+        size_bytes=fixture.size_bytes,
+        process=process,
+        params=resolved,
+        process_params={"split_part_bytes": 3_000_000},
+    )
+    return PlannedRun(case, fixture_ref(BUCKET, fixture))
+
+
+@pytest.fixture()
+def test_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Register the strategies in tests/plugin/ through a real entry point, as a package would.
+
+    ``tests/plugin`` holds a module and a ``.dist-info`` with ``entry_points.txt``; putting it on
+    sys.path (for this process) and PYTHONPATH (for workers) is exactly what installing a
+    third-party package does.
+    """
+    monkeypatch.syspath_prepend(str(PLUGIN_DIR))
+    existing = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", str(PLUGIN_DIR) + (os.pathsep + existing if existing else ""))
