@@ -55,8 +55,7 @@ def resolve_size(text: str) -> tuple[str, int]:
     text = text.strip()
     if text.lower() in NAMED_SIZES:
         return text.lower(), NAMED_SIZES[text.lower()]
-    size = parse_size(text)
-    return format_size(size).replace(" ", ""), size
+    return text, parse_size(text)
 
 
 def ensure_fixture(

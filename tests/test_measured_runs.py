@@ -1,0 +1,152 @@
+"""Measured worker runs against a real moto server process on loopback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness.backends import Backend
+from harness.fixture_cache import Fixture
+from harness.records import RunResult
+from harness.results import ResultsWriter, read_results
+from harness.runner import run_all, run_case
+from harness.s3_objects import make_client
+from tests.conftest import BUCKET, planned
+
+pytestmark = pytest.mark.integration
+
+MiB = 1024 * 1024
+BUILT_INS = ("read-all", "chunked", "range", "transfer-manager", "textract-direct")
+
+
+def _run(backend: Backend, out: Path, run: object) -> RunResult:
+    return run_case(run, backend, ResultsWriter(out), timeout_s=120)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("strategy", BUILT_INS)
+def test_every_strategy_fetches_and_verifies_10mb(
+    strategy: str,
+    moto_backend: Backend,
+    uploaded: Callable[[int], Fixture],
+    tmp_path: Path,
+) -> None:
+    fixture = uploaded(10 * 10**6)
+    result = _run(moto_backend, tmp_path, planned(fixture, strategy))
+    assert result.status == "ok", result.error
+    assert result.peak_rss_bytes and result.baseline_rss_bytes
+    assert result.peak_rss_bytes >= result.baseline_rss_bytes
+    assert result.temp_files_left == 0
+    if strategy == "textract-direct":
+        assert result.bytes_fetched == 0
+        assert result.verified is None
+        assert result.details["jobs"] == 1
+    else:
+        assert result.bytes_fetched == fixture.size_bytes
+        assert result.verified is True
+        assert result.throughput_mb_s and result.throughput_mb_s > 0
+
+
+def test_read_all_costs_the_object_and_chunked_does_not(
+    moto_backend: Backend, uploaded: Callable[[int], Fixture], tmp_path: Path
+) -> None:
+    fixture = uploaded(64 * MiB)
+    read_all = _run(moto_backend, tmp_path, planned(fixture, "read-all"))
+    chunked = _run(moto_backend, tmp_path, planned(fixture, "chunked"))
+    assert read_all.status == chunked.status == "ok"
+    assert read_all.strategy_cost_bytes is not None and chunked.strategy_cost_bytes is not None
+    assert read_all.strategy_cost_bytes >= 64 * MiB
+    assert chunked.strategy_cost_bytes < 32 * MiB
+
+
+def test_sampled_peak_never_exceeds_the_kernel_peak(
+    moto_backend: Backend, uploaded: Callable[[int], Fixture], tmp_path: Path
+) -> None:
+    result = _run(moto_backend, tmp_path, planned(uploaded(64 * MiB), "read-all"))
+    assert result.samples > 0 and result.timeline_file
+    assert result.sampled_peak_rss_bytes is not None and result.peak_rss_bytes is not None
+    assert result.sampled_peak_rss_bytes <= result.peak_rss_bytes
+    timeline = (tmp_path / result.timeline_file).read_text().splitlines()
+    assert timeline[0] == "t_s,rss_bytes" and len(timeline) == result.samples + 1
+
+
+@pytest.mark.parametrize("strategy", ["read-all", "chunked"])
+def test_pages_step_counts_the_manifest_pages(
+    strategy: str, moto_backend: Backend, uploaded: Callable[[int], Fixture], tmp_path: Path
+) -> None:
+    fixture = uploaded(10 * 10**6)
+    result = _run(moto_backend, tmp_path, planned(fixture, strategy, process="pages"))
+    assert result.status == "ok", result.error
+    assert result.pages == fixture.pages
+
+
+@pytest.mark.parametrize("strategy", ["read-all", "range"])
+def test_split_step_writes_parts_under_the_limit_and_cleans_up(
+    strategy: str, moto_backend: Backend, uploaded: Callable[[int], Fixture], tmp_path: Path
+) -> None:
+    result = _run(moto_backend, tmp_path, planned(uploaded(10 * 10**6), strategy, "split"))
+    assert result.status == "ok", result.error
+    assert result.details["parts"] >= 4
+    assert result.details["largest_part_bytes"] <= 3_000_000
+    assert result.temp_files_left == 0
+
+
+def test_textract_direct_splits_above_its_limit_and_removes_uploaded_parts(
+    moto_backend: Backend, uploaded: Callable[[int], Fixture], tmp_path: Path
+) -> None:
+    fixture = uploaded(10 * 10**6)
+    run = planned(
+        fixture, "textract-direct", params={"max_bytes": 4 * 10**6, "part_bytes": 3 * 10**6}
+    )
+    result = _run(moto_backend, tmp_path, run)
+    assert result.status == "ok", result.error
+    assert result.details["split"] is True and result.details["jobs"] >= 4
+    assert result.verified is True
+    listing = make_client(moto_backend).list_objects_v2(Bucket=BUCKET, Prefix=fixture.object_key)
+    assert [o["Key"] for o in listing.get("Contents", [])] == [fixture.object_key]
+
+
+@pytest.mark.usefixtures("test_plugins")
+def test_a_raising_strategy_is_recorded_and_the_next_case_still_runs(
+    moto_backend: Backend, uploaded: Callable[[int], Fixture], tmp_path: Path
+) -> None:
+    fixture = uploaded(10 * 10**6)
+    runs = [planned(fixture, "test-raising"), planned(fixture, "chunked")]
+    run_all(runs, moto_backend, ResultsWriter(tmp_path), timeout_s=120)
+    lines = (tmp_path / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and all(json.loads(line) for line in lines)
+    failed, ok = read_results(tmp_path)
+    assert failed.status == "error" and failed.error_type == "RuntimeError"
+    assert failed.error == "boom from the test strategy"
+    assert ok.status == "ok" and ok.verified is True
+
+
+@pytest.mark.usefixtures("test_plugins")
+def test_wrong_bytes_are_never_ok(
+    moto_backend: Backend, uploaded: Callable[[int], Fixture], tmp_path: Path
+) -> None:
+    result = _run(moto_backend, tmp_path, planned(uploaded(10 * 10**6), "test-corrupting"))
+    assert result.status == "error"
+    assert result.verified is False
+    assert result.error_type == "VerificationError"
+
+
+@pytest.mark.usefixtures("test_plugins")
+def test_temp_files_left_behind_are_counted_and_removed(
+    moto_backend: Backend, uploaded: Callable[[int], Fixture], tmp_path: Path
+) -> None:
+    result = _run(moto_backend, tmp_path, planned(uploaded(10 * 10**6), "test-littering"))
+    assert result.status == "ok", result.error
+    assert (result.temp_files_left, result.temp_bytes_left) == (1, 1000)
+    assert not list(Path("/tmp").glob(f"memharness-{result.run_id}-*"))
+
+
+def test_a_worker_past_its_timeout_ends_as_timeout(
+    moto_backend: Backend, uploaded: Callable[[int], Fixture], tmp_path: Path
+) -> None:
+    run = planned(uploaded(64 * MiB), "read-all")
+    result = run_case(run, moto_backend, ResultsWriter(tmp_path), timeout_s=0.3)
+    assert result.status == "timeout"
+    assert result.signal is not None
