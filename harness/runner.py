@@ -103,8 +103,8 @@ def _result(
     peaks = [p for p in (measurement.polled_hwm_bytes, report and report.final_hwm_bytes) if p]
     wall_s = report.fetch_wall_s if report else None
     throughput = None
-    if status == "ok" and wall_s:
-        throughput = round(run.object.size_bytes / 1e6 / wall_s, 2)
+    if status == "ok" and wall_s and report and report.bytes_fetched:
+        throughput = round(report.bytes_fetched / 1e6 / wall_s, 2)
     return RunResult(
         run_id=run_id,
         case_id=run.case.case_id,
@@ -121,8 +121,8 @@ def _result(
         peak_rss_bytes=max(peaks) if peaks else None,
         peak_rss_source="VmHWM" if peaks else None,
         ru_maxrss_bytes=measurement.ru_maxrss_bytes,
-        baseline_rss_bytes=report.baseline_rss_bytes or None if report else None,
-        interpreter_rss_bytes=report.interpreter_rss_bytes or None if report else None,
+        baseline_rss_bytes=(report.baseline_rss_bytes or None) if report else None,
+        interpreter_rss_bytes=(report.interpreter_rss_bytes or None) if report else None,
         sampled_peak_rss_bytes=measurement.sampled_peak_bytes,
         samples=len(measurement.timeline),
         wall_s=round(wall_s, 4) if wall_s is not None else None,

@@ -42,6 +42,7 @@ def test_every_strategy_fetches_and_verifies_10mb(
     if strategy == "textract-direct":
         assert result.bytes_fetched == 0
         assert result.verified is None
+        assert result.throughput_mb_s is None
         assert result.details["jobs"] == 1
     else:
         assert result.bytes_fetched == fixture.size_bytes
