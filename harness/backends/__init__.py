@@ -23,7 +23,9 @@ class Backend:
     endpoint_url: str | None
     region: str
     worker_env: dict[str, str] = field(default_factory=dict)
-    """Extra environment for clients of this backend (only moto's fixed fake credentials)."""
+    """Extra environment for clients of this backend (a launched server's fixed credentials)."""
+    service_endpoints: dict[str, str] = field(default_factory=dict)
+    """Endpoints for other AWS services (e.g. ``textract``) when they differ from S3's."""
 
     @property
     def display_url(self) -> str:
