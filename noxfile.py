@@ -1,4 +1,5 @@
-"""Developer sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``."""
+"""Developer sessions: tests, lint, typecheck, bench (default comparison), large (GB scale),
+seed (the seed document's full matrix on s3rver)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,17 @@ def bench(session: nox.Session) -> None:
     """The default comparison (all strategies, small and medium fixtures, moto)."""
     session.install("-e", ".")
     session.run("memharness", "run", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def large(session: nox.Session) -> None:
+    """The GB-scale pytest cases (marker ``large``): minutes each, tens of GB of disk."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "-m", "large", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def seed(session: nox.Session) -> None:
+    """The seed document's matrix: 5 strategies x 10 MB-2 GB x concurrency 1 and 4, 512 MiB cap."""
+    session.install("-e", ".")
+    session.run("memharness", "run", "--matrix", "fixtures/seed-matrix.toml", *session.posargs)

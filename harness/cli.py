@@ -40,12 +40,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fixture_options(fixtures)
 
     run = commands.add_parser("run", help="measure strategies fetching PDFs from S3")
+    run.add_argument("--matrix", type=Path, help="TOML matrix file (options below override it)")
+    run.add_argument(
+        "--resume", type=Path, metavar="DIR", help="run only the cases missing from DIR"
+    )
     run.add_argument("--strategies", help="comma-separated strategy names (default: all)")
     _add_fixture_options(run)
-    run.add_argument("--backend", default="moto", help="moto (default) or endpoint")
+    run.add_argument(
+        "--concurrency", help="worker counts, each its own set of cases (default: 1), e.g. 1,4"
+    )
+    run.add_argument(
+        "--pool", help="processes (default: N worker processes) or threads (N threads in one)"
+    )
+    run.add_argument(
+        "--shared-object",
+        action="store_true",
+        help="concurrent fetches share one object (default: each gets its own copy)",
+    )
+    run.add_argument("--memory-limit", help="hard cap per worker, e.g. 512MB (default: none)")
+    run.add_argument("--memray", action="store_true", help="record heap attribution with memray")
+    run.add_argument("--repeat", type=int, help="run each case this many times (default: 1)")
+    run.add_argument("--backend", help="moto (default), s3rver, minio or endpoint")
     run.add_argument(
         "--endpoint-url", help="S3 endpoint URL for --backend endpoint (default: AWS_ENDPOINT_URL)"
     )
+    run.add_argument("--textract-endpoint-url", help="Textract endpoint for --backend endpoint")
     run.add_argument("--region", help="region for the clients (default: us-east-1)")
     run.add_argument("--bucket", default="memharness", help="bucket (default: memharness)")
     run.add_argument(
@@ -54,14 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="fetch this existing object instead of generated fixtures (repeatable)",
     )
-    run.add_argument(
-        "--process", default="none", help="step after fetching: none (default), pages, split"
-    )
-    run.add_argument(
-        "--split-part-size",
-        default="100MB",
-        help="largest part the split step writes (default 100MB)",
-    )
+    run.add_argument("--process", help="step after fetching: none (default), pages, split")
+    run.add_argument("--split-part-size", help="largest part the split step writes (default 100MB)")
     run.add_argument(
         "--param",
         action="append",
@@ -69,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="STRATEGY.NAME=VALUE",
         help="override a strategy parameter, e.g. chunked.chunk_size=16MiB (repeatable)",
     )
-    run.add_argument("--timeout", type=float, default=900.0, help="seconds per worker run")
+    run.add_argument("--timeout", type=float, help="seconds per worker run (default: 900)")
     run.add_argument("--out", type=Path, help="results directory (default: reports/<UTC time>)")
     return parser
 
@@ -80,7 +93,7 @@ def _add_fixture_options(parser: argparse.ArgumentParser) -> None:
         help="comma-separated catalog names (small, medium, large, xlarge) or sizes "
         "(KB/MB/GB decimal, KiB/MiB/GiB binary); default: " + ",".join(DEFAULT_RUN_SIZES),
     )
-    parser.add_argument("--seed", default=DEFAULT_SEED, help="generator seed")
+    parser.add_argument("--seed", default=DEFAULT_SEED, help="fixture generator seed")
     parser.add_argument(
         "--cache-dir", type=Path, help="fixture cache (default: $MEMHARNESS_CACHE or ~/.cache)"
     )

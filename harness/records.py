@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 STATUSES = ("ok", "error", "oom", "timeout")
+POOLS = ("processes", "threads")
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,12 @@ class ObjectRef:
 
 @dataclass(frozen=True)
 class Case:
-    """What to measure: one strategy fetching one object, then one processing step."""
+    """What to measure: a strategy fetching an object, then a processing step, N at a time.
+
+    With ``pool="processes"`` the case runs ``concurrency`` worker processes at once (a prefork
+    pool); with ``pool="threads"`` one worker process runs ``concurrency`` fetches as threads.
+    Each fetch gets its own copy of the object unless ``shared_object`` is set.
+    """
 
     strategy: str
     object_name: str
@@ -40,33 +46,51 @@ class Case:
     process: str = "none"
     params: dict[str, Any] = field(default_factory=dict)
     process_params: dict[str, Any] = field(default_factory=dict)
+    concurrency: int = 1
+    pool: str = "processes"
+    shared_object: bool = False
+    memory_limit_bytes: int | None = None
+    memray: bool = False
 
     @property
     def case_id(self) -> str:
         """A stable identifier: equal cases get equal ids in every run."""
-        text = json.dumps(
-            [
-                self.strategy,
-                self.object_name,
-                self.size_bytes,
-                self.process,
-                self.params,
-                self.process_params,
-            ],
-            sort_keys=True,
-        )
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    @property
+    def workers(self) -> int:
+        """How many worker processes (and so result lines) one run of the case has."""
+        return self.concurrency if self.pool == "processes" else 1
 
 
 @dataclass(frozen=True)
 class WorkerJob:
-    """Everything one worker process needs to run a case."""
+    """Everything one worker process needs: its case and the object each of its fetches gets."""
 
     case: Case
-    object: ObjectRef
+    objects: list[ObjectRef]
     endpoint_url: str | None
     region: str
     tmp_dir: str
+    service_endpoints: dict[str, str] = field(default_factory=dict)
+    memray_file: str | None = None
+
+
+@dataclass
+class FetchReport:
+    """One fetch inside a worker: timings, what was got, and how it checked out."""
+
+    fetch_wall_s: float | None = None
+    process_wall_s: float | None = None
+    bytes_fetched: int = 0
+    sha256: str | None = None
+    verified: bool | None = None
+    pages: int | None = None
+    temp_bytes_after_fetch: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    error_type: str | None = None
 
 
 @dataclass
@@ -76,23 +100,23 @@ class WorkerReport:
     interpreter_rss_bytes: int = 0
     baseline_rss_bytes: int = 0
     final_hwm_bytes: int = 0
-    fetch_wall_s: float | None = None
-    process_wall_s: float | None = None
-    bytes_fetched: int = 0
-    sha256: str | None = None
-    verified: bool | None = None
-    pages: int | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    fetches: list[FetchReport] = field(default_factory=list)
     error: str | None = None
     error_type: str | None = None
 
 
 @dataclass
 class RunResult:
-    """One measured worker run: one line of results.jsonl."""
+    """One measured worker process: one line of results.jsonl.
+
+    The case-level numbers (``aggregate_peak_rss_bytes``, ``min_available_bytes``) are the same
+    on every line of one run of a case (same ``group_id``).
+    """
 
     run_id: str
+    group_id: str
     case_id: str
+    repeat: int
     strategy: str
     object_name: str
     object_key: str
@@ -100,32 +124,64 @@ class RunResult:
     process: str
     params: dict[str, Any]
     process_params: dict[str, Any]
+    concurrency: int
+    pool: str
+    shared_object: bool
+    worker: int
     status: str
-    error: str | None
-    error_type: str | None
-    peak_rss_bytes: int | None
-    peak_rss_source: str | None
-    ru_maxrss_bytes: int | None
-    baseline_rss_bytes: int | None
-    interpreter_rss_bytes: int | None
-    sampled_peak_rss_bytes: int | None
-    samples: int
-    wall_s: float | None
-    total_wall_s: float
-    throughput_mb_s: float | None
-    bytes_fetched: int
-    verified: bool | None
-    pages: int | None
-    temp_files_left: int
-    temp_bytes_left: int
-    exit_code: int | None
-    signal: int | None
     backend: str
     started_at: str
-    timeline_file: str | None
-    concurrency: int = 1
-    worker: int = 0
+    error: str | None = None
+    error_type: str | None = None
+    peak_rss_bytes: int | None = None
+    peak_rss_source: str | None = None
+    ru_maxrss_bytes: int | None = None
+    baseline_rss_bytes: int | None = None
+    interpreter_rss_bytes: int | None = None
+    sampled_peak_rss_bytes: int | None = None
+    samples: int = 0
+    wall_s: float | None = None
+    total_wall_s: float = 0.0
+    throughput_mb_s: float | None = None
+    bytes_fetched: int = 0
+    verified: bool | None = None
+    pages: int | None = None
+    temp_files_left: int = 0
+    temp_bytes_left: int = 0
+    temp_peak_bytes: int = 0
+    memory_limit_bytes: int | None = None
+    cap_enforcement: str | None = None
+    oom_at_rss_bytes: int | None = None
+    cgroup_peak_bytes: int | None = None
+    aggregate_peak_rss_bytes: int | None = None
+    min_available_bytes: int | None = None
+    heap_peak_bytes: int | None = None
+    memray_file: str | None = None
+    flamegraph_file: str | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    timeline_file: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_case(cls, case: Case, repeat: int, worker: int, **fields: Any) -> RunResult:
+        """A result with the case's own fields filled in from ``case``."""
+        return cls(
+            case_id=case.case_id,
+            repeat=repeat,
+            strategy=case.strategy,
+            object_name=case.object_name,
+            size_bytes=case.size_bytes,
+            process=case.process,
+            params=case.params,
+            process_params=case.process_params,
+            concurrency=case.concurrency,
+            pool=case.pool,
+            shared_object=case.shared_object,
+            worker=worker,
+            memory_limit_bytes=case.memory_limit_bytes,
+            **fields,
+        )
 
     @property
     def strategy_cost_bytes(self) -> int | None:
@@ -153,8 +209,18 @@ def job_from_json(text: str) -> WorkerJob:
     data = json.loads(text)
     return WorkerJob(
         case=from_dict(Case, data["case"]),
-        object=from_dict(ObjectRef, data["object"]),
+        objects=[from_dict(ObjectRef, item) for item in data["objects"]],
         endpoint_url=data["endpoint_url"],
         region=data["region"],
         tmp_dir=data["tmp_dir"],
+        service_endpoints=dict(data.get("service_endpoints", {})),
+        memray_file=data.get("memray_file"),
     )
+
+
+def report_from_json(text: str) -> WorkerReport:
+    """Parse the JSON a worker wrote about itself."""
+    data = json.loads(text)
+    report = from_dict(WorkerReport, data)
+    report.fetches = [from_dict(FetchReport, item) for item in data.get("fetches", [])]
+    return report

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ TIMELINES_DIR = "timelines"
 
 def utc_stamp() -> str:
     """A UTC timestamp that sorts and is safe in a directory name."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def prepare_out_dir(out_dir: Path) -> Path:
@@ -59,12 +59,15 @@ class ResultsWriter:
 
     def write_timeline(self, run_id: str, timeline: list[tuple[float, int]]) -> str:
         """Store a run's RSS timeline as CSV; return its path relative to the results dir."""
-        folder = self.out_dir / TIMELINES_DIR
-        folder.mkdir(exist_ok=True)
-        relative = f"{TIMELINES_DIR}/{run_id}.csv"
+        path = self.artifact_path(TIMELINES_DIR, f"{run_id}.csv")
         rows = "".join(f"{t},{rss}\n" for t, rss in timeline)
-        (self.out_dir / relative).write_text("t_s,rss_bytes\n" + rows)
-        return relative
+        path.write_text("t_s,rss_bytes\n" + rows)
+        return str(path.relative_to(self.out_dir))
+
+    def artifact_path(self, folder: str, name: str) -> Path:
+        """A path for a per-run artifact in a sub-folder of the results dir (created)."""
+        (self.out_dir / folder).mkdir(exist_ok=True)
+        return self.out_dir / folder / name
 
 
 def read_results(path: Path) -> list[RunResult]:
@@ -89,7 +92,7 @@ def write_meta(
 ) -> None:
     """Describe the environment the results were measured in."""
     meta = {
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": {name: _version(name) for name in _PACKAGES},

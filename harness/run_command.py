@@ -1,19 +1,43 @@
-"""``memharness run``: plan the cases, prepare the objects, run them, print the table."""
+"""``memharness run``: settle the settings, prepare the objects, run the cases, show the table.
+
+Settings come from the command line, or from a matrix file (``--matrix``) with command-line
+options overriding it, or, with ``--resume DIR``, from ``DIR/meta.json``. All of it is validated
+before anything is started.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import shutil
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
+
+import psutil
 
 from harness import registry
 from harness.backends import Backend, open_backend
+from harness.caps import enforcement_available
 from harness.errors import RunFailed, UsageError
 from harness.fixture_cache import cache_root, ensure_fixture
-from harness.records import Case, ObjectRef, RunResult
-from harness.results import ResultsWriter, prepare_out_dir, utc_stamp, write_meta
+from harness.matrix import Expectation, MatrixSpec, load_matrix
+from harness.plan import build_cases, completed_runs, object_copies, objects_for
+from harness.progress import Progress
+from harness.records import POOLS, Case, ObjectRef, RunResult
+from harness.results import (
+    META_FILE,
+    ResultsWriter,
+    prepare_out_dir,
+    read_results,
+    utc_stamp,
+    write_meta,
+)
 from harness.runner import PlannedRun, run_all
 from harness.s3_objects import (
+    copy_object,
     describe_object,
     ensure_bucket,
     fixture_ref,
@@ -21,159 +45,326 @@ from harness.s3_objects import (
     s3_errors,
     upload_fixture,
 )
-from harness.sizes import format_mb, format_size, parse_size
+from harness.sizes import format_size, parse_size
+from harness.summary import render_summary
 from harness.table import render
 from strategies.processing import PROCESS_STEPS
 
+DISK_MARGIN_BYTES = 256 * 10**6
+MOTO_WHOLE_OBJECT_WARNING_BYTES = 500 * 10**6
+RANGED_STRATEGIES = ("range", "transfer-manager")
+
+_PLAN_OPTIONS = (
+    "strategies",
+    "sizes",
+    "concurrency",
+    "pool",
+    "shared_object",
+    "memory_limit",
+    "process",
+    "split_part_size",
+    "param",
+    "repeat",
+    "timeout",
+    "memray",
+    "matrix",
+    "key",
+)
+
 
 def run_command(args: argparse.Namespace) -> int:
-    """Validate everything first, then measure; exit 0 only when every run ended ok."""
-    strategies = registry.parse_strategy_list(args.strategies)
+    """Validate everything first, then measure; exit 0 when every run ended ok or oom."""
+    if args.resume is not None:
+        spec, out_dir, keys = _resume_settings(args)
+    else:
+        spec, keys = _settings(args), list(args.key)
+        out_dir = args.out or Path("reports") / utc_stamp()
+    params = {
+        name: registry.resolve_params(registry.load(name), spec.params.get(name, {}))
+        for name in spec.strategies
+    }
+    _warn_about_capacity(spec)
+    prepare_out_dir(out_dir)
+    writer = ResultsWriter(out_dir)
+    done = completed_runs(read_results(out_dir)) if args.resume is not None else set()
+    progress = Progress(0)
+    backend_name = spec.backend or "moto"
+    with open_backend(
+        backend_name, args.endpoint_url, args.region, out_dir, args.textract_endpoint_url
+    ) as backend:
+        progress.say(f"backend: {backend.name} at {backend.display_url}; results: {out_dir}")
+        copies = _prepare_objects(args, spec, keys, backend, progress)
+        if args.resume is None:
+            write_meta(
+                out_dir,
+                backend.name,
+                backend.endpoint_url,
+                {
+                    "settings": settings_to_dict(spec),
+                    "keys": keys,
+                    "bucket": args.bucket,
+                    "cap_enforcement": enforcement_available() if spec.memory_limit_bytes else None,
+                },
+            )
+        sizes = [
+            (name, refs[0].size_bytes if isinstance(refs, list) else 0)
+            for name, refs in copies.items()
+        ]
+        cases = build_cases(
+            sizes,
+            spec.strategies,
+            spec.concurrency,
+            params,
+            process=spec.process,
+            process_params={"split_part_bytes": spec.split_part_bytes},
+            pool=spec.pool,
+            shared_object=spec.shared_object,
+            memory_limit_bytes=spec.memory_limit_bytes,
+            memray=spec.memray,
+        )
+        planned, unrunnable = _plan(cases, copies, spec.repeat, done, backend)
+        for result in unrunnable:
+            writer.append(result)
+        progress.total = len(planned)
+        _warn_about_moto(backend, planned, progress)
+        if done:
+            progress.say(
+                f"resuming: {len(done)} runs already in {writer.path}, {len(planned)} to go"
+            )
+        run_all(
+            planned,
+            backend,
+            writer,
+            timeout_s=spec.timeout_s,
+            on_result=progress.result,
+            on_tick=progress.tick,
+        )
+    results = read_results(out_dir)
+    print(render(results))
+    if spec.repeat > 1 or any(r.concurrency > 1 for r in results):
+        print("\n" + render_summary(results))
+    print(f"\nresults: {writer.path}")
+    return 0 if all(r.status in ("ok", "oom") for r in results) else 1
+
+
+def _settings(args: argparse.Namespace) -> MatrixSpec:
+    """The matrix file's settings (or the defaults) with explicit command-line options on top."""
+    if args.matrix is not None:
+        spec = load_matrix(args.matrix)
+    else:
+        from harness.cli import fixture_sizes
+
+        spec = MatrixSpec(
+            sizes=[] if args.key else fixture_sizes(None),
+            strategies=registry.parse_strategy_list(None),
+        )
+    changes: dict[str, Any] = {}
+    if args.sizes is not None:
+        from harness.cli import fixture_sizes
+
+        changes["sizes"] = fixture_sizes(args.sizes)
+    if args.key:
+        if args.sizes is not None:
+            raise UsageError("--key fetches existing objects; it cannot be combined with --sizes")
+        changes["sizes"] = []
+    if args.strategies is not None:
+        changes["strategies"] = registry.parse_strategy_list(args.strategies)
+    if args.concurrency is not None:
+        changes["concurrency"] = parse_concurrency(args.concurrency)
+    if args.pool is not None:
+        if args.pool not in POOLS:
+            raise UsageError(f"unknown pool {args.pool!r}; choose one of: {', '.join(POOLS)}")
+        changes["pool"] = args.pool
+    if args.shared_object:
+        changes["shared_object"] = True
+    if args.memory_limit is not None:
+        changes["memory_limit_bytes"] = parse_size(args.memory_limit)
+    if args.process is not None:
+        if args.process not in PROCESS_STEPS:
+            raise UsageError(
+                f"unknown process step {args.process!r}; choose one of: {', '.join(PROCESS_STEPS)}"
+            )
+        changes["process"] = args.process
+    if args.split_part_size is not None:
+        changes["split_part_bytes"] = parse_size(args.split_part_size)
+    if args.repeat is not None:
+        if args.repeat < 1:
+            raise UsageError(f"--repeat must be at least 1, got {args.repeat}")
+        changes["repeat"] = args.repeat
+    if args.timeout is not None:
+        if args.timeout <= 0:
+            raise UsageError("--timeout must be positive")
+        changes["timeout_s"] = args.timeout
+    if args.memray:
+        changes["memray"] = True
+    if args.backend is not None:
+        changes["backend"] = args.backend
+    spec = dataclasses.replace(spec, **changes)
     overrides = registry.parse_param_overrides(args.param)
     for name in overrides:
-        if name not in strategies:
+        if name not in spec.strategies:
             raise UsageError(f"--param names strategy {name!r}, which is not in this run")
-    params = {
-        name: registry.resolve_params(registry.load(name), overrides.get(name, {}))
-        for name in strategies
+    merged = {
+        name: {**spec.params.get(name, {}), **overrides.get(name, {})} for name in spec.strategies
     }
-    if args.process not in PROCESS_STEPS:
-        raise UsageError(
-            f"unknown process step {args.process!r}; choose one of: {', '.join(PROCESS_STEPS)}"
-        )
-    process_params = {"split_part_bytes": parse_size(args.split_part_size)}
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be positive")
-    if args.key and args.sizes:
-        raise UsageError("--key fetches existing objects; it cannot be combined with --sizes")
-    sizes = [] if args.key else _sizes(args.sizes)
-
-    out_dir = prepare_out_dir(args.out or Path("reports") / utc_stamp())
-    writer = ResultsWriter(out_dir)
-    with open_backend(args.backend, args.endpoint_url, args.region, out_dir) as backend:
-        _say(f"backend: {backend.name} at {backend.display_url}; results: {out_dir}")
-        objects = _prepare_objects(args, backend, sizes)
-        write_meta(
-            out_dir,
-            backend.name,
-            backend.endpoint_url,
-            {"strategies": strategies, "process": args.process, "bucket": args.bucket},
-        )
-        planned, failed = [], []
-        for object_name, ref in objects:
-            for strategy in strategies:
-                case = Case(
-                    strategy=strategy,
-                    object_name=object_name,
-                    size_bytes=ref.size_bytes if isinstance(ref, ObjectRef) else 0,
-                    process=args.process,
-                    params=params[strategy],
-                    process_params=process_params,
-                )
-                if isinstance(ref, ObjectRef):
-                    planned.append(PlannedRun(case, ref))
-                else:
-                    failed.append(_unmeasured(case, ref, backend))
-        for result in failed:
-            writer.append(result)
-        total = len(planned)
-        progress = _Progress(total)
-        results = failed + run_all(
-            planned, backend, writer, timeout_s=args.timeout, on_result=progress
-        )
-    print(render(results))
-    print(f"\nresults: {writer.path}")
-    return 0 if all(r.status == "ok" for r in results) else 1
+    return dataclasses.replace(spec, params=merged)
 
 
-def _sizes(text: str | None) -> list[tuple[str, int]]:
-    from harness.cli import fixture_sizes
+def parse_concurrency(text: str) -> list[int]:
+    """``--concurrency 1,4`` as worker counts, each at least 1."""
+    values = []
+    for item in text.split(","):
+        try:
+            value = int(item.strip())
+        except ValueError:
+            raise UsageError(f"malformed --concurrency {text!r}: expected e.g. 1,4") from None
+        if value < 1:
+            raise UsageError(f"concurrency {value} is not a worker count: use 1 or more")
+        values.append(value)
+    return values
 
-    return fixture_sizes(text)
+
+def settings_to_dict(spec: MatrixSpec) -> dict[str, Any]:
+    return dataclasses.asdict(spec)
+
+
+def settings_from_dict(data: dict[str, Any]) -> MatrixSpec:
+    fields = dict(data)
+    fields["sizes"] = [tuple(item) for item in fields["sizes"]]
+    fields["expect"] = [Expectation(**item) for item in fields.get("expect", [])]
+    return MatrixSpec(**fields)
+
+
+def _resume_settings(args: argparse.Namespace) -> tuple[MatrixSpec, Path, list[str]]:
+    given = [name for name in _PLAN_OPTIONS if getattr(args, name) not in (None, False, [])]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise UsageError(f"--resume takes its settings from {META_FILE}; drop {flags}")
+    out_dir: Path = args.resume
+    try:
+        meta = json.loads((out_dir / META_FILE).read_text())
+        spec = settings_from_dict(meta["settings"])
+    except FileNotFoundError:
+        raise UsageError(f"nothing to resume: no {META_FILE} in {out_dir}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{out_dir / META_FILE} is not a memharness meta file ({exc})") from None
+    args.bucket = meta.get("bucket", args.bucket)
+    return spec, out_dir, list(meta.get("keys", []))
 
 
 def _prepare_objects(
-    args: argparse.Namespace, backend: Backend, sizes: list[tuple[str, int]]
-) -> list[tuple[str, ObjectRef | str]]:
-    """Each object to fetch, or the one-line reason it cannot be fetched."""
+    args: argparse.Namespace,
+    spec: MatrixSpec,
+    keys: list[str],
+    backend: Backend,
+    progress: Progress,
+) -> dict[str, list[ObjectRef] | str]:
+    """For each object name, the objects its fetches get (copies for concurrency), or why not."""
     s3 = make_client(backend)
-    if args.key:
+    copies_needed = 1 if spec.shared_object else max(spec.concurrency)
+    prepared: dict[str, list[ObjectRef] | str] = {}
+    if keys:
         with s3_errors(backend, f"bucket {args.bucket!r}"):
             s3.head_bucket(Bucket=args.bucket)
-        prepared: list[tuple[str, ObjectRef | str]] = []
-        for key in args.key:
+        for key in keys:
             try:
-                prepared.append((key, describe_object(s3, backend, args.bucket, key)))
+                prepared[key] = [describe_object(s3, backend, args.bucket, key)] * copies_needed
             except RunFailed as exc:
-                _say(f"skipping {key}: {exc}")
-                prepared.append((key, str(exc)))
+                progress.say(f"skipping {key}: {exc}")
+                prepared[key] = str(exc)
         return prepared
     ensure_bucket(s3, backend, args.bucket, create=True)
     root = args.cache_dir or cache_root()
-    prepared = []
-    for name, size in sizes:
-        _say(f"fixture {name} ({format_size(size)}): generating or checking cache in {root}")
+    for name, size in spec.sizes:
+        progress.say(f"fixture {name} ({format_size(size)}): generating or checking {root}")
         fixture = ensure_fixture(name, size, args.seed, root)
         if upload_fixture(s3, backend, args.bucket, fixture):
-            _say(f"uploaded {fixture.path.name} to s3://{args.bucket}/{fixture.object_key}")
-        prepared.append((name, fixture_ref(args.bucket, fixture)))
+            progress.say(f"uploaded {fixture.path.name} to s3://{args.bucket}")
+        copies = object_copies(fixture_ref(args.bucket, fixture), copies_needed)
+        for copy in copies[1:]:
+            copy_object(s3, backend, copies[0], copy)
+        prepared[name] = copies
     return prepared
 
 
-def _unmeasured(case: Case, reason: str, backend: Backend) -> RunResult:
-    from datetime import datetime, timezone
+def _plan(
+    cases: list[Case],
+    copies: dict[str, list[ObjectRef] | str],
+    repeat: int,
+    done: set[tuple[str, int]],
+    backend: Backend,
+) -> tuple[list[PlannedRun], list[RunResult]]:
+    """The runs still to do, and error results for cases that cannot run at all."""
+    planned: list[PlannedRun] = []
+    unrunnable: list[RunResult] = []
+    for case in cases:
+        objects = copies[case.object_name]
+        for index in range(repeat):
+            if (case.case_id, index) in done:
+                continue
+            reason = objects if isinstance(objects, str) else _disk_shortfall(case)
+            if reason is None and not isinstance(objects, str):
+                planned.append(PlannedRun(case, objects_for(case, objects), index))
+                continue
+            unrunnable.extend(
+                RunResult.for_case(
+                    case,
+                    index,
+                    worker,
+                    run_id="-",
+                    group_id="-",
+                    object_key=case.object_name,
+                    status="error",
+                    backend=backend.name,
+                    started_at=utc_stamp(),
+                    error=reason,
+                    error_type="NotRunnable",
+                )
+                for worker in range(case.workers)
+            )
+    return planned, unrunnable
 
-    return RunResult(
-        run_id="-",
-        case_id=case.case_id,
-        strategy=case.strategy,
-        object_name=case.object_name,
-        object_key=case.object_name,
-        size_bytes=0,
-        process=case.process,
-        params=case.params,
-        process_params=case.process_params,
-        status="error",
-        error=reason,
-        error_type="ObjectUnavailable",
-        peak_rss_bytes=None,
-        peak_rss_source=None,
-        ru_maxrss_bytes=None,
-        baseline_rss_bytes=None,
-        interpreter_rss_bytes=None,
-        sampled_peak_rss_bytes=None,
-        samples=0,
-        wall_s=None,
-        total_wall_s=0.0,
-        throughput_mb_s=None,
-        bytes_fetched=0,
-        verified=None,
-        pages=None,
-        temp_files_left=0,
-        temp_bytes_left=0,
-        exit_code=None,
-        signal=None,
-        backend=backend.name,
-        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        timeline_file=None,
+
+def _disk_shortfall(case: Case) -> str | None:
+    """Why the temp disk cannot hold this case's downloads, or None if it can."""
+    copies = case.concurrency * (2 if case.process == "split" else 1)
+    needed = case.size_bytes * copies + DISK_MARGIN_BYTES
+    free = shutil.disk_usage(tempfile.gettempdir()).free
+    if free >= needed:
+        return None
+    return (
+        f"not enough disk in {tempfile.gettempdir()}: {format_size(free)} free, the case may "
+        f"write {format_size(needed)}"
     )
 
 
-class _Progress:
-    """One line per finished run on stderr, so long runs show where they are."""
+def _warn_about_capacity(spec: MatrixSpec) -> None:
+    total = psutil.virtual_memory().total
+    if spec.memory_limit_bytes is None:
+        return
+    for workers in spec.concurrency:
+        if workers * spec.memory_limit_bytes > total:
+            print(
+                f"memharness: warning: {workers} workers x {format_size(spec.memory_limit_bytes)} "
+                f"cap = {format_size(workers * spec.memory_limit_bytes)}, more than this "
+                f"machine's {format_size(total)}",
+                file=sys.stderr,
+            )
 
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.done = 0
 
-    def __call__(self, result: RunResult) -> None:
-        self.done += 1
-        _say(
-            f"[{self.done}/{self.total}] {result.strategy} {format_size(result.size_bytes)}: "
-            f"{result.status}, peak {format_mb(result.peak_rss_bytes)} MB, "
-            f"{'-' if result.wall_s is None else f'{result.wall_s:.2f}'} s"
+def _warn_about_moto(backend: Backend, planned: list[PlannedRun], progress: Progress) -> None:
+    if backend.name != "moto":
+        return
+    large = sorted(
+        {
+            f"{run.case.strategy} {format_size(run.case.size_bytes)}"
+            for run in planned
+            if run.case.strategy in RANGED_STRATEGIES
+            and run.case.size_bytes > MOTO_WHOLE_OBJECT_WARNING_BYTES
+        }
+    )
+    if large:
+        progress.say(
+            "warning: moto's server reads the whole object on every GET, ranged ones too, so "
+            f"timings for {', '.join(large)} are moto's, not the strategy's; use --backend s3rver"
         )
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

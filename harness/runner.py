@@ -1,8 +1,9 @@
-"""Runs cases one after another, each in a fresh worker process, and records every result.
+"""Runs cases one after another, each as a group of fresh worker processes, recording every run.
 
-Per run the runner creates a private scratch directory (job file, worker log, and the temp dir
-the strategy writes into), measures the worker from outside, counts what the strategy left in its
-temp dir, appends the result to results.jsonl, and removes the scratch directory.
+Per worker the runner creates a private scratch directory (job file, worker log, and the temp dir
+the strategy writes into) and, under a memory cap, a cgroup; it measures the group from outside,
+counts what each strategy left in its temp dir, writes each worker's result to results.jsonl when
+the group ends, and removes the scratch directories and cgroups.
 """
 
 from __future__ import annotations
@@ -16,23 +17,45 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+from harness import caps
 from harness.backends import Backend
-from harness.measure import Measurement, run_and_measure
-from harness.records import Case, ObjectRef, RunResult, WorkerJob, WorkerReport, from_dict
+from harness.measure import GroupMeasurement, Measurement, Tick, WorkerSpawn, run_group
+from harness.records import (
+    Case,
+    ObjectRef,
+    RunResult,
+    WorkerJob,
+    WorkerReport,
+    report_from_json,
+)
 from harness.results import ResultsWriter
+from harness.sizes import format_size
 
 DEFAULT_TIMEOUT_S = 900.0
 
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """A case and the object it fetches."""
+    """A case, which repetition of it this is, and the object each of its fetches gets."""
 
     case: Case
-    object: ObjectRef
+    objects: list[ObjectRef]
+    repeat: int = 0
+
+
+@dataclass
+class _Worker:
+    """One worker's scratch space while its group runs."""
+
+    run_id: str
+    scratch: Path
+    tmp_dir: Path
+    objects: list[ObjectRef]
+    memray_file: Path | None
+    cgroup: caps.WorkerCgroup | None = None
 
 
 def run_all(
@@ -41,81 +64,131 @@ def run_all(
     writer: ResultsWriter,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     on_result: Callable[[RunResult], None] | None = None,
+    on_tick: Callable[[PlannedRun, Tick], None] | None = None,
 ) -> list[RunResult]:
-    """Run every planned case in order; each result is on disk before the next case starts."""
+    """Run every planned case in order; each case's results are on disk before the next starts."""
     results = []
     for run in planned:
-        result = run_case(run, backend, writer, timeout_s)
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
+        tick = (lambda t, run=run: on_tick(run, t)) if on_tick is not None else None
+        for result in run_case(run, backend, writer, timeout_s, tick):
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
     return results
 
 
 def run_case(
-    run: PlannedRun, backend: Backend, writer: ResultsWriter, timeout_s: float
-) -> RunResult:
-    """Measure one worker run of ``run`` and append its result."""
-    run_id = uuid.uuid4().hex[:12]
-    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    scratch = Path(tempfile.mkdtemp(prefix=f"memharness-{run_id}-"))
+    run: PlannedRun,
+    backend: Backend,
+    writer: ResultsWriter,
+    timeout_s: float,
+    on_tick: Callable[[Tick], None] | None = None,
+) -> list[RunResult]:
+    """Measure one run of a case (``case.workers`` processes at once); append its results."""
+    case = run.case
+    group_id = uuid.uuid4().hex[:12]
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    cgroup_parent = caps.find_cgroup_parent() if case.memory_limit_bytes else None
+    enforcement = None
+    if case.memory_limit_bytes:
+        enforcement = cgroup_parent[0].name if cgroup_parent else caps.WATCHDOG
+    per_worker = [[obj] for obj in run.objects] if case.pool == "processes" else [run.objects]
+    workers: list[_Worker] = []
     try:
-        tmp_dir = scratch / "tmp"
-        tmp_dir.mkdir(mode=0o700)
-        job = WorkerJob(
-            case=run.case,
-            object=run.object,
-            endpoint_url=backend.endpoint_url,
-            region=backend.region,
-            tmp_dir=str(tmp_dir),
-        )
-        job_path, report_path = scratch / "job.json", scratch / "report.json"
-        job_path.write_text(json.dumps(asdict(job)))
-        measurement = run_and_measure(
-            [sys.executable, "-m", "harness.worker", str(job_path), str(report_path)],
-            env={**os.environ, **backend.worker_env, "PYTHONUNBUFFERED": "1"},
-            log_path=scratch / "worker.log",
-            timeout_s=timeout_s,
-        )
-        report = _read_report(report_path)
-        files_left, bytes_left = _count_files(tmp_dir)
-        result = _result(run_id, started_at, run, backend, measurement, report, timeout_s, scratch)
-        result.temp_files_left, result.temp_bytes_left = files_left, bytes_left
-        if measurement.timeline:
-            result.timeline_file = writer.write_timeline(run_id, measurement.timeline)
+        for objects in per_worker:
+            run_id = uuid.uuid4().hex[:12]
+            scratch = Path(tempfile.mkdtemp(prefix=f"memharness-{run_id}-"))
+            worker = _Worker(run_id, scratch, scratch / "tmp", objects, None)
+            workers.append(worker)
+            worker.tmp_dir.mkdir(mode=0o700)
+            if case.memray:
+                worker.memray_file = writer.artifact_path("memray", f"{run_id}.bin")
+            if cgroup_parent is not None and case.memory_limit_bytes:
+                flavour, parent = cgroup_parent
+                worker.cgroup = caps.WorkerCgroup(flavour, parent, case.memory_limit_bytes)
+        spawns = [_spawn(worker, case, backend) for worker in workers]
+        watchdog = case.memory_limit_bytes if enforcement == caps.WATCHDOG else None
+        group = run_group(spawns, timeout_s, watchdog, on_tick)
+        results = []
+        for index, worker in enumerate(workers):
+            result = _result(run, index, worker, group, backend, enforcement, timeout_s)
+            result.group_id, result.started_at = group_id, started_at
+            timeline = group.workers[index].timeline
+            if timeline:
+                result.timeline_file = writer.write_timeline(result.run_id, timeline)
+            result.heap_peak_bytes, result.memray_file, result.flamegraph_file = _memray_outputs(
+                worker, writer.out_dir
+            )
+            results.append(result)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    writer.append(result)
-    return result
+        for worker in workers:
+            if worker.cgroup is not None:
+                worker.cgroup.remove()
+            shutil.rmtree(worker.scratch, ignore_errors=True)
+    for result in results:
+        writer.append(result)
+    return results
+
+
+def _spawn(worker: _Worker, case: Case, backend: Backend) -> WorkerSpawn:
+    job = WorkerJob(
+        case=case,
+        objects=worker.objects,
+        endpoint_url=backend.endpoint_url,
+        region=backend.region,
+        tmp_dir=str(worker.tmp_dir),
+        service_endpoints=backend.service_endpoints,
+        memray_file=str(worker.memray_file) if worker.memray_file else None,
+    )
+    job_path = worker.scratch / "job.json"
+    job_path.write_text(json.dumps(asdict(job)))
+    return WorkerSpawn(
+        argv=[
+            sys.executable,
+            "-m",
+            "harness.worker",
+            str(job_path),
+            str(worker.scratch / "report.json"),
+        ],
+        env={**os.environ, **backend.worker_env, "PYTHONUNBUFFERED": "1"},
+        log_path=worker.scratch / "worker.log",
+        tmp_dir=worker.tmp_dir,
+        cgroup=worker.cgroup,
+    )
 
 
 def _result(
-    run_id: str,
-    started_at: str,
     run: PlannedRun,
+    index: int,
+    worker: _Worker,
+    group: GroupMeasurement,
     backend: Backend,
-    measurement: Measurement,
-    report: WorkerReport | None,
+    enforcement: str | None,
     timeout_s: float,
-    scratch: Path,
 ) -> RunResult:
-    status, error, error_type = _outcome(measurement, report, timeout_s, scratch)
+    case = run.case
+    measurement = group.workers[index]
+    report = _read_report(worker.scratch / "report.json")
+    status, error, error_type = _outcome(case, measurement, report, worker, timeout_s)
+    fetches = report.fetches if report else []
     peaks = [p for p in (measurement.polled_hwm_bytes, report and report.final_hwm_bytes) if p]
-    wall_s = report.fetch_wall_s if report else None
-    throughput = None
-    if status == "ok" and wall_s and report and report.bytes_fetched:
-        throughput = round(report.bytes_fetched / 1e6 / wall_s, 2)
-    return RunResult(
-        run_id=run_id,
-        case_id=run.case.case_id,
-        strategy=run.case.strategy,
-        object_name=run.case.object_name,
-        object_key=run.object.key,
-        size_bytes=run.object.size_bytes,
-        process=run.case.process,
-        params=run.case.params,
-        process_params=run.case.process_params,
+    walls = [f.fetch_wall_s for f in fetches if f.fetch_wall_s is not None]
+    wall_s = max(walls) if walls and len(walls) == len(fetches) else None
+    fetched = sum(f.bytes_fetched for f in fetches)
+    throughput = round(fetched / 1e6 / wall_s, 2) if status == "ok" and wall_s and fetched else None
+    verdicts = [f.verified for f in fetches]
+    verified = False if False in verdicts else (True if verdicts and all(verdicts) else None)
+    files_left, bytes_left = _count_files(worker.tmp_dir)
+    return RunResult.for_case(
+        case,
+        run.repeat,
+        index,
+        run_id=worker.run_id,
+        group_id="",
+        object_key=worker.objects[0].key,
         status=status,
+        backend=backend.name,
+        started_at="",
         error=error,
         error_type=error_type,
         peak_rss_bytes=max(peaks) if peaks else None,
@@ -128,34 +201,55 @@ def _result(
         wall_s=round(wall_s, 4) if wall_s is not None else None,
         total_wall_s=round(measurement.wall_s, 4),
         throughput_mb_s=throughput,
-        bytes_fetched=report.bytes_fetched if report else 0,
-        verified=report.verified if report else None,
-        pages=report.pages if report else None,
-        temp_files_left=0,
-        temp_bytes_left=0,
+        bytes_fetched=fetched,
+        verified=verified,
+        pages=next((f.pages for f in fetches if f.pages is not None), None),
+        temp_files_left=files_left,
+        temp_bytes_left=bytes_left,
+        temp_peak_bytes=max(
+            [measurement.temp_peak_bytes] + [f.temp_bytes_after_fetch for f in fetches]
+        ),
+        cap_enforcement=enforcement,
+        oom_at_rss_bytes=measurement.last_rss_bytes if status == "oom" else None,
+        cgroup_peak_bytes=worker.cgroup.peak_bytes() if worker.cgroup else None,
+        aggregate_peak_rss_bytes=group.aggregate_peak_bytes,
+        min_available_bytes=group.min_available_bytes,
         exit_code=measurement.exit_code,
         signal=measurement.signal,
-        backend=backend.name,
-        started_at=started_at,
-        timeline_file=None,
-        details=report.details if report else {},
+        details=(
+            fetches[0].details if len(fetches) == 1 else {"fetches": [f.details for f in fetches]}
+        ),
     )
 
 
 def _outcome(
-    measurement: Measurement, report: WorkerReport | None, timeout_s: float, scratch: Path
+    case: Case,
+    measurement: Measurement,
+    report: WorkerReport | None,
+    worker: _Worker,
+    timeout_s: float,
 ) -> tuple[str, str | None, str | None]:
+    limit = format_size(case.memory_limit_bytes or 0)
+    if measurement.watchdog_killed:
+        return "oom", f"RSS passed the {limit} cap; killed by the watchdog", "MemoryCap"
+    if worker.cgroup is not None and measurement.signal and worker.cgroup.oom_kills():
+        return "oom", f"killed by the kernel at the {limit} cgroup limit", "MemoryCap"
     if measurement.timed_out:
         return "timeout", f"worker still running after --timeout {timeout_s:g} s", "Timeout"
     if report is not None:
-        if report.error is None and measurement.exit_code == 0:
-            return "ok", None, None
+        failed = [(i, f) for i, f in enumerate(report.fetches) if f.error]
         if report.error is not None:
             return "error", report.error, report.error_type
+        if failed:
+            index, fetch = failed[0]
+            prefix = f"fetch {index}: " if len(report.fetches) > 1 else ""
+            return "error", f"{prefix}{fetch.error}", fetch.error_type
+        if measurement.exit_code == 0:
+            return "ok", None, None
     if measurement.signal is not None:
         name = signal.Signals(measurement.signal).name
         return "error", f"worker killed by {name}", name
-    last_line = _last_line(scratch / "worker.log")
+    last_line = _last_line(worker.scratch / "worker.log")
     return (
         "error",
         f"worker exited with status {measurement.exit_code} and no report: {last_line}",
@@ -163,10 +257,24 @@ def _outcome(
     )
 
 
+def _memray_outputs(worker: _Worker, out_dir: Path) -> tuple[int | None, str | None, str | None]:
+    """Heap peak, capture and flamegraph paths (relative to the results dir) of a memray run."""
+    if worker.memray_file is None or not worker.memray_file.exists():
+        return None, None, None
+    from harness.memray_capture import heap_peak_bytes, write_flamegraph
+
+    flamegraph = write_flamegraph(worker.memray_file)
+    return (
+        heap_peak_bytes(worker.memray_file),
+        str(worker.memray_file.relative_to(out_dir)),
+        str(flamegraph.relative_to(out_dir)) if flamegraph else None,
+    )
+
+
 def _read_report(path: Path) -> WorkerReport | None:
     try:
-        return from_dict(WorkerReport, json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
+        return report_from_json(path.read_text())
+    except (OSError, ValueError, TypeError, KeyError):
         return None
 
 

@@ -85,21 +85,22 @@ def ensure_bucket(s3: Any, backend: Backend, bucket: str, create: bool) -> None:
             )
 
 
-def upload_fixture(s3: Any, backend: Backend, bucket: str, fixture: Fixture) -> bool:
-    """Upload ``fixture`` (streamed, multipart) unless the same bytes are there; True if sent."""
-    key = fixture.object_key
+def _holds(s3: Any, backend: Backend, bucket: str, key: str, size: int, sha256: str | None) -> bool:
+    """Whether ``bucket/key`` exists with this size and the same ``sha256`` metadata."""
     with s3_errors(backend, f"checking s3://{bucket}/{key}"):
         try:
             head = s3.head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
                 raise
-            head = None
-    if (
-        head is not None
-        and head["ContentLength"] == fixture.size_bytes
-        and head.get("Metadata", {}).get("sha256") == fixture.sha256
-    ):
+            return False
+    return bool(head["ContentLength"] == size and head.get("Metadata", {}).get("sha256") == sha256)
+
+
+def upload_fixture(s3: Any, backend: Backend, bucket: str, fixture: Fixture) -> bool:
+    """Upload ``fixture`` (streamed, multipart) unless the same bytes are there; True if sent."""
+    key = fixture.object_key
+    if _holds(s3, backend, bucket, key, fixture.size_bytes, fixture.sha256):
         return False
     with s3_errors(backend, f"uploading {fixture.path.name} to s3://{bucket}/{key}"):
         s3.upload_file(
@@ -113,6 +114,19 @@ def upload_fixture(s3: Any, backend: Backend, bucket: str, fixture: Fixture) -> 
             Config=UPLOAD_CONFIG,
         )
     return True
+
+
+def copy_object(s3: Any, backend: Backend, source: ObjectRef, target: ObjectRef) -> None:
+    """Make ``target`` a server-side copy of ``source`` unless it already holds the same bytes."""
+    if _holds(s3, backend, target.bucket, target.key, source.size_bytes, source.sha256):
+        return
+    with s3_errors(backend, f"copying to s3://{target.bucket}/{target.key}"):
+        s3.copy_object(
+            CopySource={"Bucket": source.bucket, "Key": source.key},
+            Bucket=target.bucket,
+            Key=target.key,
+            MetadataDirective="COPY",
+        )
 
 
 def fixture_ref(bucket: str, fixture: Fixture) -> ObjectRef:

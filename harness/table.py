@@ -2,54 +2,54 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from harness.records import RunResult
 from harness.sizes import format_mb, format_size
 
-COLUMNS = (
-    ("strategy", "<"),
-    ("object", ">"),
-    ("process", "<"),
-    ("status", "<"),
-    ("peak MB", ">"),
-    ("base MB", ">"),
-    ("peak-base", ">"),
-    ("sampled MB", ">"),
-    ("wall s", ">"),
-    ("MB/s", ">"),
-    ("verified", "<"),
-    ("temp left", ">"),
-)
+Column = tuple[str, str, Callable[[RunResult], str]]
 
 
-def row(result: RunResult) -> list[str]:
-    verified = {True: "yes", False: "NO", None: "-"}[result.verified]
-    return [
-        result.strategy,
-        format_size(result.size_bytes),
-        result.process,
-        result.status,
-        format_mb(result.peak_rss_bytes),
-        format_mb(result.baseline_rss_bytes),
-        format_mb(result.strategy_cost_bytes),
-        format_mb(result.sampled_peak_rss_bytes),
-        "-" if result.wall_s is None else f"{result.wall_s:.2f}",
-        "-" if result.throughput_mb_s is None else f"{result.throughput_mb_s:.1f}",
-        verified,
-        str(result.temp_files_left),
-    ]
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+COLUMNS: list[Column] = [
+    ("strategy", "<", lambda r: r.strategy),
+    ("object", ">", lambda r: format_size(r.size_bytes)),
+    ("conc", ">", lambda r: str(r.concurrency) + ("t" if r.pool == "threads" else "")),
+    ("w", ">", lambda r: str(r.worker)),
+    ("process", "<", lambda r: r.process),
+    ("status", "<", lambda r: r.status),
+    ("peak MB", ">", lambda r: format_mb(r.peak_rss_bytes)),
+    ("base MB", ">", lambda r: format_mb(r.baseline_rss_bytes)),
+    ("peak-base", ">", lambda r: format_mb(r.strategy_cost_bytes)),
+    ("sampled MB", ">", lambda r: format_mb(r.sampled_peak_rss_bytes)),
+    ("aggr MB", ">", lambda r: format_mb(r.aggregate_peak_rss_bytes)),
+    ("wall s", ">", lambda r: _seconds(r.wall_s)),
+    ("MB/s", ">", lambda r: "-" if r.throughput_mb_s is None else f"{r.throughput_mb_s:.1f}"),
+    ("verified", "<", lambda r: {True: "yes", False: "NO", None: "-"}[r.verified]),
+    ("tmp peak MB", ">", lambda r: format_mb(r.temp_peak_bytes)),
+    ("left", ">", lambda r: str(r.temp_files_left)),
+]
+HEAP_COLUMN: Column = ("heap MB", ">", lambda r: format_mb(r.heap_peak_bytes))
 
 
 def render(results: Sequence[RunResult]) -> str:
-    """Fixed-width table, one row per run, followed by each failed run's error."""
-    rows = [[name for name, _ in COLUMNS], *(row(r) for r in results)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+    """Fixed-width table, one row per worker run, followed by each failed run's error."""
+    columns = list(COLUMNS)
+    if any(r.heap_peak_bytes is not None for r in results):
+        columns.insert(8, HEAP_COLUMN)
+    rows = [
+        [name for name, _, _ in columns],
+        *([cell(r) for _, _, cell in columns] for r in results),
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     lines = []
     for index, cells in enumerate(rows):
         parts = [
             cell.ljust(width) if align == "<" else cell.rjust(width)
-            for cell, width, (_, align) in zip(cells, widths, COLUMNS, strict=True)
+            for cell, width, (_, align, _) in zip(cells, widths, columns, strict=True)
         ]
         lines.append("  ".join(parts).rstrip())
         if index == 0:
@@ -58,11 +58,23 @@ def render(results: Sequence[RunResult]) -> str:
     if failures:
         lines.append("")
         lines.extend(
-            f"{r.strategy} {format_size(r.size_bytes)}: {r.status}: {r.error}" for r in failures
+            f"{r.strategy} {format_size(r.size_bytes)} x{r.concurrency} worker {r.worker}: "
+            f"{r.status}: {r.error}"
+            for r in failures
         )
+    caps = sorted(
+        {
+            f"{format_size(r.memory_limit_bytes)} ({r.cap_enforcement})"
+            for r in results
+            if r.memory_limit_bytes
+        }
+    )
     lines.append("")
+    if caps:
+        lines.append(f"memory cap per worker: {', '.join(caps)}")
     lines.append(
         "peak = kernel high-water mark (VmHWM) of the worker; base = RSS after imports and client "
-        "creation; MB = 10^6 bytes"
+        "creation; aggr = largest sum of the case's workers' simultaneous RSS samples; "
+        "MB = 10^6 bytes"
     )
     return "\n".join(lines)

@@ -1,10 +1,11 @@
 """The measured worker process: ``python -m harness.worker JOB.json REPORT.json``.
 
 It looks like a real worker: it imports boto3, the strategy and what the processing step needs,
-builds its client, records its baseline RSS, fetches, then verifies and processes what it got. It
-imports nothing of the harness but the records, the /proc readers and the strategy contract, so
-the harness's own machinery never shows up in its memory. It always writes a report, even when
-the strategy raises; the parent measures everything else from outside.
+builds its client, records its baseline RSS, fetches, then verifies and processes what it got.
+With several objects in its job it fetches them in that many threads at once, as a threads pool
+would. It imports nothing of the harness but the records, the /proc readers and the strategy
+contract, so the harness's own machinery never shows up in its memory. It always writes a report,
+even when a strategy raises; the parent measures everything else from outside.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from harness.procfs import current_rss, own_peak_rss
-from harness.records import WorkerJob, WorkerReport, job_from_json
+from harness.records import FetchReport, ObjectRef, WorkerJob, WorkerReport, job_from_json
 from strategies.base import FetchContext, Fetched
 from strategies.processing import modules_needed, run_process_step
 
@@ -38,73 +41,119 @@ def main(argv: list[str]) -> int:
     job_path, report_path = Path(argv[1]), Path(argv[2])
     try:
         run(job_from_json(job_path.read_text()), report)
-    except BaseException as exc:
-        lines = str(exc).strip().splitlines()
-        report.error = lines[0] if lines else type(exc).__name__
-        report.error_type = type(exc).__name__
+    except BaseException as exc:  # every failure becomes part of the report
+        report.error, report.error_type = _describe(exc)
     report.final_hwm_bytes = own_peak_rss()
     partial = report_path.with_suffix(".part")
     partial.write_text(json.dumps(asdict(report)))
     os.replace(partial, report_path)
-    return 0 if report.error is None else 1
+    failed = report.error is not None or any(f.error for f in report.fetches)
+    return 1 if failed else 0
 
 
 def run(job: WorkerJob, report: WorkerReport) -> None:
     import boto3
 
-    strategy = _load_strategy(job.case.strategy)()
+    strategy_cls = _load_strategy(job.case.strategy)
     for module in modules_needed(job.case.process):
         importlib.import_module(module)
     session = boto3.session.Session(region_name=job.region)
 
     def make_client(service: str) -> Any:
-        return session.client(service, endpoint_url=job.endpoint_url)  # type: ignore[call-overload]
+        endpoint = job.service_endpoints.get(service, job.endpoint_url)
+        return session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
 
-    ctx = FetchContext(
-        s3=make_client("s3"),
-        bucket=job.object.bucket,
-        key=job.object.key,
-        tmp_dir=Path(job.tmp_dir),
-        params=dict(job.case.params),
-        make_client=make_client,
-    )
+    s3 = make_client("s3")
+    contexts = []
+    for index, obj in enumerate(job.objects):
+        tmp_dir = Path(job.tmp_dir) / f"fetch-{index}" if len(job.objects) > 1 else None
+        if tmp_dir is not None:
+            tmp_dir.mkdir(mode=0o700)
+        contexts.append(
+            FetchContext(
+                s3=s3,
+                bucket=obj.bucket,
+                key=obj.key,
+                tmp_dir=tmp_dir or Path(job.tmp_dir),
+                params=dict(job.case.params),
+                make_client=make_client,
+            )
+        )
+    tracker = _memray_tracker(job.memray_file)
     gc.collect()
     report.baseline_rss_bytes = current_rss()
+    with tracker:
+        if len(contexts) == 1:
+            report.fetches = [_fetch_one(strategy_cls(), contexts[0], job, job.objects[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=len(contexts)) as pool:
+                futures = [
+                    pool.submit(_fetch_one, strategy_cls(), ctx, job, obj)
+                    for ctx, obj in zip(contexts, job.objects, strict=True)
+                ]
+                report.fetches = [future.result() for future in futures]
 
-    started = time.perf_counter()
-    fetched = strategy.fetch(ctx)
-    report.fetch_wall_s = time.perf_counter() - started
-    report.details = dict(fetched.details)
 
+def _memray_tracker(path: str | None) -> AbstractContextManager[Any]:
+    """memray's tracker with native traces (so MuPDF's C allocations count), or nothing."""
+    if path is None:
+        return nullcontext()
+    import memray
+
+    return memray.Tracker(path, native_traces=True)
+
+
+def _fetch_one(strategy: Any, ctx: FetchContext, job: WorkerJob, obj: ObjectRef) -> FetchReport:
+    fetch = FetchReport()
+    fetched: Fetched | None = None
     try:
-        _verify_and_process(job, fetched, report)
+        started = time.perf_counter()
+        fetched = strategy.fetch(ctx)
+        fetch.fetch_wall_s = time.perf_counter() - started
+        fetch.temp_bytes_after_fetch = _dir_bytes(ctx.tmp_dir)
+        fetch.details = dict(fetched.details)
+        _verify_and_process(job, obj, ctx.tmp_dir, fetched, fetch)
+    except Exception as exc:  # a failed fetch is a result, not a crash
+        fetch.error, fetch.error_type = _describe(exc)
     finally:
-        if fetched.path is not None:
+        if fetched is not None and fetched.path is not None:
             Path(fetched.path).unlink(missing_ok=True)
+    return fetch
 
 
-def _verify_and_process(job: WorkerJob, fetched: Fetched, report: WorkerReport) -> None:
+def _verify_and_process(
+    job: WorkerJob, obj: ObjectRef, tmp_dir: Path, fetched: Fetched, fetch: FetchReport
+) -> None:
     if fetched.data is not None:
-        report.bytes_fetched = len(fetched.data)
-        report.sha256 = hashlib.sha256(fetched.data).hexdigest()
+        fetch.bytes_fetched = len(fetched.data)
+        fetch.sha256 = hashlib.sha256(fetched.data).hexdigest()
     elif fetched.path is not None:
         path = Path(fetched.path)
-        if Path(job.tmp_dir).resolve() not in path.resolve().parents:
+        if tmp_dir.resolve() not in path.resolve().parents:
             raise VerificationError(f"strategy returned {path}, outside its temp dir")
-        report.bytes_fetched, report.sha256 = _hash_file(path)
-    if report.sha256 is not None:
-        _verify(job, report)
+        fetch.bytes_fetched, fetch.sha256 = _hash_file(path)
+    if fetch.sha256 is not None:
+        _verify(obj, fetch)
 
     started = time.perf_counter()
-    found = run_process_step(job.case.process, fetched, Path(job.tmp_dir), job.case.process_params)
-    report.process_wall_s = time.perf_counter() - started
-    report.details.update(found)
+    found = run_process_step(job.case.process, fetched, tmp_dir, job.case.process_params)
+    fetch.process_wall_s = time.perf_counter() - started
+    fetch.details.update(found)
     if "pages" in found:
-        report.pages = int(found["pages"])
-        if job.object.pages is not None and report.pages != job.object.pages:
+        fetch.pages = int(found["pages"])
+        if obj.pages is not None and fetch.pages != obj.pages:
             raise VerificationError(
-                f"PyMuPDF counted {report.pages} pages, the manifest says {job.object.pages}"
+                f"PyMuPDF counted {fetch.pages} pages, the manifest says {obj.pages}"
             )
+
+
+def _dir_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def _describe(exc: BaseException) -> tuple[str, str]:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__), type(exc).__name__
 
 
 def _load_strategy(name: str) -> Any:
@@ -126,19 +175,18 @@ def _hash_file(path: Path) -> tuple[int, str]:
     return total, digest.hexdigest()
 
 
-def _verify(job: WorkerJob, report: WorkerReport) -> None:
-    expected_size, expected_sha = job.object.size_bytes, job.object.sha256
-    if report.bytes_fetched != expected_size:
-        report.verified = False
+def _verify(obj: ObjectRef, fetch: FetchReport) -> None:
+    if fetch.bytes_fetched != obj.size_bytes:
+        fetch.verified = False
         raise VerificationError(
-            f"fetched {report.bytes_fetched} bytes, the object has {expected_size}"
+            f"fetched {fetch.bytes_fetched} bytes, the object has {obj.size_bytes}"
         )
-    if expected_sha is None:
+    if obj.sha256 is None:
         return
-    report.verified = report.sha256 == expected_sha
-    if not report.verified:
+    fetch.verified = fetch.sha256 == obj.sha256
+    if not fetch.verified:
         raise VerificationError(
-            f"sha256 of the fetched bytes is {report.sha256}, the object's is {expected_sha}"
+            f"sha256 of the fetched bytes is {fetch.sha256}, the object's is {obj.sha256}"
         )
 
 

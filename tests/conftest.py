@@ -59,6 +59,7 @@ def planned(
     strategy: str,
     process: str = "none",
     params: dict[str, object] | None = None,
+    **case_fields: object,
 ) -> PlannedRun:
     """A case for ``strategy`` on ``fixture`` with the strategy's default parameters."""
     from harness import registry
@@ -72,8 +73,10 @@ def planned(
         process=process,
         params=resolved,
         process_params={"split_part_bytes": 3_000_000},
+        **case_fields,  # type: ignore[arg-type]
     )
-    return PlannedRun(case, fixture_ref(BUCKET, fixture))
+    base = fixture_ref(BUCKET, fixture)
+    return PlannedRun(case, [base] * case.concurrency)
 
 
 @pytest.fixture()

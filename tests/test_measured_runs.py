@@ -12,7 +12,7 @@ from harness.backends import Backend
 from harness.fixture_cache import Fixture
 from harness.records import RunResult
 from harness.results import ResultsWriter, read_results
-from harness.runner import run_all, run_case
+from harness.runner import PlannedRun, run_all, run_case
 from harness.s3_objects import make_client
 from tests.conftest import BUCKET, planned
 
@@ -22,8 +22,9 @@ MiB = 1024 * 1024
 BUILT_INS = ("read-all", "chunked", "range", "transfer-manager", "textract-direct")
 
 
-def _run(backend: Backend, out: Path, run: object) -> RunResult:
-    return run_case(run, backend, ResultsWriter(out), timeout_s=120)  # type: ignore[arg-type]
+def _run(backend: Backend, out: Path, run: PlannedRun, timeout_s: float = 120) -> RunResult:
+    (result,) = run_case(run, backend, ResultsWriter(out), timeout_s)
+    return result
 
 
 @pytest.mark.parametrize("strategy", BUILT_INS)
@@ -147,7 +148,6 @@ def test_temp_files_left_behind_are_counted_and_removed(
 def test_a_worker_past_its_timeout_ends_as_timeout(
     moto_backend: Backend, uploaded: Callable[[int], Fixture], tmp_path: Path
 ) -> None:
-    run = planned(uploaded(64 * MiB), "read-all")
-    result = run_case(run, moto_backend, ResultsWriter(tmp_path), timeout_s=0.3)
+    result = _run(moto_backend, tmp_path, planned(uploaded(64 * MiB), "read-all"), timeout_s=0.3)
     assert result.status == "timeout"
     assert result.signal is not None

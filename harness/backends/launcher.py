@@ -1,0 +1,167 @@
+"""One way to run a local S3 server for the harness: moto, s3rver and MinIO differ only in a spec.
+
+Every launched server binds to 127.0.0.1 on a free port, runs in its own process group (so a
+Ctrl-C meant for the harness does not reach it, and stopping it stops whatever it spawned), is
+killed by the kernel if the harness dies (``die_with_parent``), and is health-checked before the
+harness uses it. On exit, on an exception and on KeyboardInterrupt its group gets SIGTERM, then
+SIGKILL after 5 s, and its private data directory (if it has one) is removed. Servers never share
+the measured worker's process: their memory must not be counted as the worker's.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from harness.errors import RunFailed
+from harness.lifetime import die_with_parent
+
+HOST = "127.0.0.1"
+STOP_GRACE_S = 5.0
+HEALTH_POLL_S = 0.1
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """What differs between launched servers."""
+
+    name: str
+    """How messages and the data directory's prefix name it (``moto server``, ``s3rver``)."""
+    argv: Callable[[int, Path | None], list[str]]
+    """The command line for a port on 127.0.0.1 and the data directory (None if it needs none)."""
+    credentials: dict[str, str]
+    """The fixed ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` its clients must use."""
+    health_path: str
+    """A path that answers a plain GET once the server is ready."""
+    health_statuses: frozenset[int] = frozenset({200})
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Added to the harness's environment for the server process."""
+    needs_data_dir: bool = False
+    startup_timeout_s: float = 30.0
+
+
+class LaunchedServer:
+    """Context manager: ``with LaunchedServer(spec, log) as url:`` runs the server for the block."""
+
+    def __init__(self, spec: ServerSpec, log_path: Path) -> None:
+        self.spec = spec
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.data_dir: Path | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def __enter__(self) -> str:
+        port = free_port()
+        url = f"http://{HOST}:{port}"
+        try:
+            self._start(port)
+            self._wait_healthy(port, url)
+        except BaseException:
+            self.stop()
+            raise
+        return url
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _start(self, port: int) -> None:
+        spec = self.spec
+        if spec.needs_data_dir:
+            prefix = f"memharness-{spec.name.replace(' ', '-')}-"
+            try:
+                self.data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+            except OSError as exc:
+                raise RunFailed(
+                    f"{spec.name}: cannot create a data directory in "
+                    f"{tempfile.gettempdir()}: {exc.strerror}"
+                ) from None
+        argv = spec.argv(port, self.data_dir)
+        with open(self.log_path, "wb") as log:
+            try:
+                self.proc = subprocess.Popen(
+                    argv,
+                    env={**os.environ, **spec.env},
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=die_with_parent,
+                )
+            except OSError as exc:
+                raise RunFailed(f"{spec.name}: cannot run {argv[0]}: {exc.strerror}") from None
+
+    def _wait_healthy(self, port: int, url: str) -> None:
+        spec, proc = self.spec, self.proc
+        assert proc is not None
+        deadline = time.monotonic() + spec.startup_timeout_s
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RunFailed(
+                    f"{spec.name} exited with status {proc.returncode} at start-up; "
+                    f"see {self.log_path}"
+                )
+            if _answers(port, spec.health_path, spec.health_statuses):
+                return
+            time.sleep(HEALTH_POLL_S)
+        raise RunFailed(
+            f"{spec.name} did not answer GET {url}{spec.health_path} within "
+            f"{spec.startup_timeout_s:g} s; see {self.log_path}"
+        )
+
+    def stop(self) -> None:
+        """Stop the server's process group (SIGTERM, then SIGKILL after 5 s); drop its data."""
+        if self.proc is not None and self.proc.poll() is None:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(self.proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.proc.wait(timeout=STOP_GRACE_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        if self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.data_dir = None
+
+
+def _answers(port: int, path: str, statuses: frozenset[int]) -> bool:
+    """Whether a GET of ``path`` on 127.0.0.1:``port`` answers with one of ``statuses``.
+
+    http.client rather than urllib: urllib would send a loopback request through any HTTP proxy
+    set in the environment.
+    """
+    connection = http.client.HTTPConnection(HOST, port, timeout=1)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status in statuses
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()

@@ -1,0 +1,65 @@
+"""From settings to the ordered list of runs, and which of them a results file already has."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from harness.records import Case, ObjectRef, RunResult
+
+
+def build_cases(
+    sizes: Sequence[tuple[str, int]],
+    strategies: Sequence[str],
+    concurrency: Sequence[int],
+    params: dict[str, dict[str, Any]],
+    **common: Any,
+) -> list[Case]:
+    """Every size x concurrency x strategy combination, small objects and low counts first."""
+    return [
+        Case(
+            strategy=strategy,
+            object_name=name,
+            size_bytes=size,
+            params=params[strategy],
+            concurrency=workers,
+            **common,
+        )
+        for name, size in sizes
+        for workers in concurrency
+        for strategy in strategies
+    ]
+
+
+def object_copies(base: ObjectRef, count: int) -> list[ObjectRef]:
+    """The objects ``count`` concurrent fetches get: the original, then ``.copy-N`` keys."""
+    return [base] + [
+        ObjectRef(
+            bucket=base.bucket,
+            key=f"{base.key}.copy-{index}",
+            size_bytes=base.size_bytes,
+            sha256=base.sha256,
+            pages=base.pages,
+            fixture=base.fixture,
+        )
+        for index in range(1, count)
+    ]
+
+
+def objects_for(case: Case, copies: Sequence[ObjectRef]) -> list[ObjectRef]:
+    """Which object each of the case's fetches gets."""
+    if case.shared_object:
+        return [copies[0]] * case.concurrency
+    return list(copies[: case.concurrency])
+
+
+def completed_runs(results: Iterable[RunResult]) -> set[tuple[str, int]]:
+    """``(case_id, repeat)`` of every run whose worker lines are all in ``results``."""
+    counts: Counter[tuple[str, int]] = Counter()
+    needed: dict[tuple[str, int], int] = {}
+    for result in results:
+        key = (result.case_id, result.repeat)
+        counts[key] += 1
+        needed[key] = result.concurrency if result.pool == "processes" else 1
+    return {key for key, count in counts.items() if count >= needed[key]}

@@ -1,0 +1,57 @@
+"""Progress of a long run: a live status line on a terminal, one plain line per run otherwise."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from harness.measure import Tick
+from harness.records import RunResult
+from harness.runner import PlannedRun
+from harness.sizes import format_mb, format_size
+
+
+class Progress:
+    """Reports finished runs (always) and the running case's ticks (on a terminal only)."""
+
+    def __init__(self, total_runs: int, stream: TextIO = sys.stderr) -> None:
+        self.total = total_runs
+        self.done = 0
+        self.stream = stream
+        self.live = stream.isatty()
+        self._line_open = False
+
+    def tick(self, run: PlannedRun, tick: Tick) -> None:
+        if not self.live:
+            return
+        case = run.case
+        line = (
+            f"[{self.done + 1}/{self.total}] {case.strategy} {format_size(case.size_bytes)} "
+            f"x{case.concurrency}: {tick.elapsed_s:6.1f} s, {tick.alive} alive, "
+            f"RSS {format_mb(tick.rss_bytes)} MB, temp {format_mb(tick.temp_bytes)} MB"
+        )
+        self.stream.write("\r\x1b[K" + line)
+        self.stream.flush()
+        self._line_open = True
+
+    def result(self, result: RunResult) -> None:
+        if result.worker == 0:
+            self.done += 1
+        if self._line_open:
+            self.stream.write("\r\x1b[K")
+            self._line_open = False
+        worker = f" worker {result.worker}" if result.concurrency > 1 else ""
+        wall = "-" if result.wall_s is None else f"{result.wall_s:.2f} s"
+        self.stream.write(
+            f"[{self.done}/{self.total}] {result.strategy} {format_size(result.size_bytes)} "
+            f"x{result.concurrency}{worker}: {result.status}, "
+            f"peak {format_mb(result.peak_rss_bytes)} MB, {wall}\n"
+        )
+        self.stream.flush()
+
+    def say(self, message: str) -> None:
+        if self._line_open:
+            self.stream.write("\r\x1b[K")
+            self._line_open = False
+        self.stream.write(message + "\n")
+        self.stream.flush()
