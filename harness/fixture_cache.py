@@ -15,8 +15,8 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from fixtures.catalog import NAMED_SIZES
-from harness.errors import RunFailed
+from fixtures.catalog import DEFAULT_RUN_SIZES, NAMED_SIZES
+from harness.errors import RunFailed, UsageError
 from harness.pdfgen import DEFAULT_PAGE_BYTES, write_pdf
 from harness.sizes import format_size, parse_size
 
@@ -56,6 +56,14 @@ def resolve_size(text: str) -> tuple[str, int]:
     if text.lower() in NAMED_SIZES:
         return text.lower(), NAMED_SIZES[text.lower()]
     return text, parse_size(text)
+
+
+def resolve_sizes(text: str | None) -> list[tuple[str, int]]:
+    """``--sizes`` (comma-separated; the default run sizes when None) as (name, bytes) pairs."""
+    items = [item for item in (text or ",".join(DEFAULT_RUN_SIZES)).split(",") if item.strip()]
+    if not items:
+        raise UsageError("empty --sizes list")
+    return [resolve_size(item) for item in items]
 
 
 def ensure_fixture(

@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
@@ -40,18 +41,25 @@ def main(argv: list[str]) -> int:
     report = WorkerReport(interpreter_rss_bytes=current_rss())
     job_path, report_path = Path(argv[1]), Path(argv[2])
     try:
-        run(job_from_json(job_path.read_text()), report)
+        run(job_from_json(job_path.read_text()), report, lambda: _write(report, report_path))
     except BaseException as exc:  # every failure becomes part of the report
         report.error, report.error_type = _describe(exc)
     report.final_hwm_bytes = own_peak_rss()
-    partial = report_path.with_suffix(".part")
-    partial.write_text(json.dumps(asdict(report)))
-    os.replace(partial, report_path)
+    _write(report, report_path)
     failed = report.error is not None or any(f.error for f in report.fetches)
     return 1 if failed else 0
 
 
-def run(job: WorkerJob, report: WorkerReport) -> None:
+def _write(report: WorkerReport, path: Path) -> None:
+    """Replace the report file atomically, so the parent never reads half of one."""
+    partial = path.with_suffix(".part")
+    partial.write_text(json.dumps(asdict(report)))
+    os.replace(partial, path)
+
+
+def run(job: WorkerJob, report: WorkerReport, checkpoint: Callable[[], None]) -> None:
+    """Set up like a real worker, record the baseline (saved at once: a worker killed at its
+    memory cap still has it), then run the fetches."""
     import boto3
 
     strategy_cls = _load_strategy(job.case.strategy)
@@ -82,6 +90,7 @@ def run(job: WorkerJob, report: WorkerReport) -> None:
     tracker = _memray_tracker(job.memray_file)
     gc.collect()
     report.baseline_rss_bytes = current_rss()
+    checkpoint()
     with tracker:
         if len(contexts) == 1:
             report.fetches = [_fetch_one(strategy_cls(), contexts[0], job, job.objects[0])]

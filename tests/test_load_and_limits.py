@@ -72,6 +72,7 @@ def test_a_cap_below_read_alls_need_is_oom_and_the_next_case_runs(
     assert over.cap_enforcement == under.cap_enforcement == expected
     assert over.status == "oom", over.error
     assert over.oom_at_rss_bytes is not None and over.oom_at_rss_bytes > CAP / 2
+    assert over.baseline_rss_bytes is not None and over.baseline_rss_bytes < CAP
     assert under.status == "ok" and under.verified is True
     assert under.peak_rss_bytes is not None and under.peak_rss_bytes < CAP
     if enforcement == "kernel":

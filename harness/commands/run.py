@@ -21,8 +21,9 @@ import psutil
 from harness import registry
 from harness.backends import Backend, open_backend
 from harness.caps import enforcement_available
+from harness.commands.options import add_fixture_options
 from harness.errors import RunFailed, UsageError
-from harness.fixture_cache import cache_root, ensure_fixture
+from harness.fixture_cache import cache_root, ensure_fixture, resolve_sizes
 from harness.matrix import Expectation, MatrixSpec, load_matrix
 from harness.plan import build_cases, completed_runs, object_copies, objects_for
 from harness.progress import Progress
@@ -72,7 +73,60 @@ _PLAN_OPTIONS = (
 )
 
 
-def run_command(args: argparse.Namespace) -> int:
+NAME = "run"
+HELP = "measure strategies fetching PDFs from S3"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--matrix", type=Path, help="TOML matrix file (options below override it)")
+    parser.add_argument(
+        "--resume", type=Path, metavar="DIR", help="run only the cases missing from DIR"
+    )
+    parser.add_argument("--strategies", help="comma-separated strategy names (default: all)")
+    add_fixture_options(parser)
+    parser.add_argument(
+        "--concurrency", help="worker counts, each its own set of cases (default: 1), e.g. 1,4"
+    )
+    parser.add_argument(
+        "--pool", help="processes (default: N worker processes) or threads (N threads in one)"
+    )
+    parser.add_argument(
+        "--shared-object",
+        action="store_true",
+        help="concurrent fetches share one object (default: each gets its own copy)",
+    )
+    parser.add_argument("--memory-limit", help="hard cap per worker, e.g. 512MB (default: none)")
+    parser.add_argument("--memray", action="store_true", help="record heap attribution with memray")
+    parser.add_argument("--repeat", type=int, help="run each case this many times (default: 1)")
+    parser.add_argument("--backend", help="moto (default), s3rver, minio or endpoint")
+    parser.add_argument(
+        "--endpoint-url", help="S3 endpoint URL for --backend endpoint (default: AWS_ENDPOINT_URL)"
+    )
+    parser.add_argument("--textract-endpoint-url", help="Textract endpoint for --backend endpoint")
+    parser.add_argument("--region", help="region for the clients (default: us-east-1)")
+    parser.add_argument("--bucket", default="memharness", help="bucket (default: memharness)")
+    parser.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        help="fetch this existing object instead of generated fixtures (repeatable)",
+    )
+    parser.add_argument("--process", help="step after fetching: none (default), pages, split")
+    parser.add_argument(
+        "--split-part-size", help="largest part the split step writes (default 100MB)"
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="STRATEGY.NAME=VALUE",
+        help="override a strategy parameter, e.g. chunked.chunk_size=16MiB (repeatable)",
+    )
+    parser.add_argument("--timeout", type=float, help="seconds per worker run (default: 900)")
+    parser.add_argument("--out", type=Path, help="results directory (default: reports/<UTC time>)")
+
+
+def run(args: argparse.Namespace) -> int:
     """Validate everything first, then measure; exit 0 when every run ended ok or oom."""
     if args.resume is not None:
         spec, out_dir, keys = _resume_settings(args)
@@ -152,17 +206,13 @@ def _settings(args: argparse.Namespace) -> MatrixSpec:
     if args.matrix is not None:
         spec = load_matrix(args.matrix)
     else:
-        from harness.cli import fixture_sizes
-
         spec = MatrixSpec(
-            sizes=[] if args.key else fixture_sizes(None),
+            sizes=[] if args.key else resolve_sizes(None),
             strategies=registry.parse_strategy_list(None),
         )
     changes: dict[str, Any] = {}
     if args.sizes is not None:
-        from harness.cli import fixture_sizes
-
-        changes["sizes"] = fixture_sizes(args.sizes)
+        changes["sizes"] = resolve_sizes(args.sizes)
     if args.key:
         if args.sizes is not None:
             raise UsageError("--key fetches existing objects; it cannot be combined with --sizes")

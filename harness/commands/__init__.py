@@ -1,0 +1,1 @@
+"""One module per ``memharness`` subcommand: ``NAME``, ``HELP``, ``add_arguments``, ``run``."""

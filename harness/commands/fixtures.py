@@ -1,0 +1,31 @@
+"""``memharness fixtures``: generate (when not cached) and list PDF fixtures."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from harness.commands.options import add_fixture_options
+from harness.fixture_cache import cache_root, ensure_fixture, resolve_sizes
+from harness.sizes import format_size
+
+NAME = "fixtures"
+HELP = "generate (if needed) and list PDF fixtures"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_fixture_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    root = args.cache_dir or cache_root()
+    print(f"{'name':8} {'size':>9} {'pages':>6}  {'sha256':12}  {'time':>6}  path")
+    for name, size in resolve_sizes(args.sizes):
+        started = time.monotonic()
+        fixture = ensure_fixture(name, size, args.seed, root)
+        elapsed = time.monotonic() - started
+        print(
+            f"{name:8} {format_size(size):>9} {fixture.pages:>6}  {fixture.sha256[:12]}  "
+            f"{elapsed:5.1f}s  {fixture.path}"
+        )
+    return 0

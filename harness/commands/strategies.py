@@ -1,0 +1,23 @@
+"""``memharness strategies``: the registered strategies and their parameters."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.registry import available, load
+
+NAME = "strategies"
+HELP = "list registered strategies and their parameters"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """This subcommand takes no options."""
+
+
+def run(args: argparse.Namespace) -> int:
+    for name in available():
+        cls = load(name)
+        print(f"{name:18} {cls.description}")
+        for param, default in cls.params.items():
+            print(f"{'':18}   {param} = {default!r}")
+    return 0
