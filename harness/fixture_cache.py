@@ -17,6 +17,7 @@ from pathlib import Path
 
 from fixtures.catalog import DEFAULT_RUN_SIZES, NAMED_SIZES
 from harness.errors import RunFailed, UsageError
+from harness.paths import make_writable_dir
 from harness.pdfgen import DEFAULT_PAGE_BYTES, write_pdf
 from harness.sizes import format_size, parse_size
 
@@ -134,16 +135,11 @@ def _sha256(path: Path) -> str:
 
 
 def _check_writable_with_space(folder: Path, size_bytes: int) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-probe"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise RunFailed(
-            f"fixture cache {folder} is not writable ({exc.strerror}); "
-            "set MEMHARNESS_CACHE or --cache-dir to a writable directory"
-        ) from None
+    make_writable_dir(
+        folder,
+        "fixture cache",
+        "; set MEMHARNESS_CACHE or --cache-dir to a writable directory",
+    )
     free = shutil.disk_usage(folder).free
     if free < size_bytes + DISK_MARGIN_BYTES:
         raise RunFailed(

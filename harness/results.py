@@ -16,7 +16,8 @@ from typing import Any
 
 import psutil
 
-from harness.errors import RunFailed, UsageError
+from harness.errors import UsageError
+from harness.paths import make_writable_dir
 from harness.records import RunResult, from_dict, to_json
 
 RESULTS_FILE = "results.jsonl"
@@ -31,14 +32,7 @@ def utc_stamp() -> str:
 
 def prepare_out_dir(out_dir: Path) -> Path:
     """Create the output directory and check that it is writable."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".write-probe"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise RunFailed(f"output directory {out_dir} is not writable: {exc.strerror}") from None
-    return out_dir
+    return make_writable_dir(out_dir, "output directory")
 
 
 class ResultsWriter:

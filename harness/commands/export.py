@@ -1,0 +1,71 @@
+"""``memharness export``: results as pytest-benchmark or github-action-benchmark JSON.
+
+So that dashboards which already chart those formats can chart memory: see ``harness.exports``
+for what each field holds (peak RSS in bytes in pytest-benchmark's ``stats``, MB in
+github-action-benchmark's ``value``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness.errors import RunFailed, UsageError
+from harness.exports import (
+    FORMATS,
+    measured,
+    to_github_action_benchmark,
+    to_pytest_benchmark,
+    unmeasured,
+)
+from harness.gate import group_cases, load_meta, load_results
+
+NAME = "export"
+HELP = "write results as pytest-benchmark or github-action-benchmark JSON"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", type=Path, metavar="DIR", help="results dir or results.jsonl")
+    parser.add_argument("--format", required=True, choices=FORMATS, help="the JSON format to write")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="file to write, - for stdout"
+    )
+    parser.add_argument(
+        "--wall-time",
+        action="store_true",
+        help="github-action-benchmark: also one entry per case for its median fetch wall time",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.wall_time and args.format != "github-action-benchmark":
+        raise UsageError("--wall-time applies to --format github-action-benchmark only")
+    cases = group_cases(load_results(args.results))
+    if not measured(cases):
+        raise RunFailed(f"nothing to export from {args.results}: no case has an ok run")
+    document: Any
+    if args.format == "pytest-benchmark":
+        document = to_pytest_benchmark(cases, load_meta(args.results))
+        count = len(document["benchmarks"])
+    else:
+        document = to_github_action_benchmark(cases, wall_time=args.wall_time)
+        count = len(document)
+    text = json.dumps(document, indent=2) + "\n"
+    log = sys.stdout
+    if args.output == "-":
+        sys.stdout.write(text)
+        log = sys.stderr
+    else:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    skipped = unmeasured(cases)
+    if skipped:
+        print(f"left out (no ok run to measure): {', '.join(skipped)}", file=log)
+    where = "stdout" if args.output == "-" else args.output
+    print(f"wrote {count} {args.format} entries to {where}", file=log)
+    return 0

@@ -1,0 +1,95 @@
+"""``memharness gate``: pass or fail a set of results, for CI (see ``harness.gate`` for the rules).
+
+Exit status 0 when the results pass, 1 when a case fails, 2 for bad input (a malformed budget,
+tolerance or ``--expect``, a missing or damaged results file), so a CI step can tell "memory got
+worse" from "the gate was called wrongly". The Markdown summary goes to ``--summary FILE`` and is
+appended to ``$GITHUB_STEP_SUMMARY`` when GitHub Actions sets it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from harness.errors import UsageError
+from harness.gate import (
+    DEFAULT_TOLERANCE,
+    evaluate,
+    load_expectations,
+    load_results,
+    parse_budget,
+    parse_expectation,
+    parse_tolerance,
+    render_markdown,
+    render_text,
+)
+from harness.results import META_FILE
+
+NAME = "gate"
+HELP = "check results against a memory budget, expected failures and a baseline (exit 1: fail)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", type=Path, metavar="DIR", help="results dir or results.jsonl")
+    parser.add_argument(
+        "--budget",
+        required=True,
+        help="largest peak RSS an ok worker run may reach, e.g. 512MiB (MB decimal, MiB binary)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="OLD",
+        help="results dir or results.jsonl to compare median peaks with, case by case",
+    )
+    parser.add_argument(
+        "--tolerance",
+        default=DEFAULT_TOLERANCE,
+        help=f"largest allowed rise of a case's median peak over the baseline, e.g. 10%% or 0.1 "
+        f"(default {DEFAULT_TOLERANCE.replace('%', '%%')})",
+    )
+    parser.add_argument(
+        "--expect",
+        action="append",
+        default=[],
+        metavar="STRATEGY:MIN_SIZE:STATUS",
+        help="a failure status (oom, error, timeout) that passes for STRATEGY on objects of at "
+        f"least MIN_SIZE; repeatable; adds to {META_FILE}'s settings.expect",
+    )
+    parser.add_argument(
+        "--summary", type=Path, metavar="FILE", help="write the Markdown summary to FILE"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    budget = parse_budget(args.budget)
+    tolerance = parse_tolerance(args.tolerance)
+    extra = [parse_expectation(text) for text in args.expect]
+    results = load_results(args.results)
+    expectations = load_expectations(args.results) + extra
+    baseline = load_results(args.baseline) if args.baseline is not None else None
+    verdict = evaluate(
+        results,
+        budget_bytes=budget,
+        expectations=expectations,
+        baseline=baseline,
+        baseline_name=None if args.baseline is None else str(args.baseline),
+        tolerance=tolerance,
+    )
+    markdown = render_markdown(verdict)
+    if args.summary is not None:
+        _write(args.summary, markdown, "w", "--summary")
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        _write(Path(step_summary), markdown, "a", "$GITHUB_STEP_SUMMARY")
+    print(render_text(verdict))
+    return 0 if verdict.passed else 1
+
+
+def _write(path: Path, text: str, mode: str, what: str) -> None:
+    try:
+        with path.open(mode, encoding="utf-8") as file:
+            file.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {what} {path}: {exc.strerror or exc}") from None

@@ -1,0 +1,19 @@
+"""Directories the harness writes to, checked up front so a bad one is one clear line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.errors import RunFailed
+
+
+def make_writable_dir(path: Path, what: str, hint: str = "") -> Path:
+    """Create ``path`` if needed and prove it writable; raise RunFailed naming ``what``."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise RunFailed(f"{what} {path} is not writable ({exc.strerror}){hint}") from None
+    return path

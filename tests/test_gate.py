@@ -1,0 +1,415 @@
+"""The CI gate on synthetic results: budget, expected failures, baseline medians and noise."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from harness.commands import gate as gate_cmd
+from harness.errors import UsageError
+from harness.gate import (
+    evaluate,
+    load_results,
+    parse_expectation,
+    parse_tolerance,
+    render_markdown,
+    render_text,
+)
+from harness.matrix import Expectation
+from harness.records import Case, RunResult, to_json
+
+MB = 10**6
+MIB = 2**20
+BUDGET = 512 * MIB
+READ_ALL_OOM = {
+    "strategy": "read-all",
+    "min_size_bytes": 500 * MB,
+    "status": "oom",
+    "reason": "read-all holds the whole object",
+}
+
+
+def make_case(strategy: str = "chunked", size: int = 250 * MB, concurrency: int = 1) -> Case:
+    return Case(
+        strategy=strategy,
+        object_name=f"{size}B",
+        size_bytes=size,
+        concurrency=concurrency,
+        memory_limit_bytes=BUDGET,
+    )
+
+
+def runs(
+    case: Case, peaks_mb: Sequence[Sequence[float]], status: str = "ok", tag: str = "a"
+) -> list[RunResult]:
+    """One line per worker per repeat: ``peaks_mb[repeat][worker]`` in MB."""
+    results = []
+    for repeat, workers in enumerate(peaks_mb):
+        for worker, peak in enumerate(workers):
+            results.append(
+                RunResult.for_case(
+                    case,
+                    repeat,
+                    worker,
+                    run_id=f"{tag}{case.case_id[:4]}{repeat}{worker}",
+                    group_id=f"{tag}{case.case_id[:4]}{repeat}",
+                    status=status,
+                    object_key=f"fixtures/{case.object_name}.pdf",
+                    backend="s3rver",
+                    started_at="2026-01-01T00:00:00+00:00",
+                    peak_rss_bytes=round(peak * MB),
+                    wall_s=0.5,
+                    error="killed by the kernel at the 537 MB cgroup limit"
+                    if status == "oom"
+                    else None,
+                )
+            )
+    return results
+
+
+def write(directory: Path, results: Sequence[RunResult], expect: Sequence[object] = ()) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "results.jsonl").write_text("".join(to_json(r) + "\n" for r in results))
+    meta = {"backend": "s3rver", "settings": {"expect": list(expect)}}
+    (directory / "meta.json").write_text(json.dumps(meta))
+    return directory
+
+
+def seed_like() -> list[RunResult]:
+    """A small matrix like the seed one: two strategies, two sizes, concurrency 1 and 4."""
+    return [
+        *runs(make_case("chunked", 250 * MB), [[69.0]]),
+        *runs(make_case("chunked", 250 * MB, 4), [[69.1, 69.0, 69.2, 69.1]]),
+        *runs(make_case("range", 250 * MB), [[157.4]]),
+        *runs(make_case("read-all", 250 * MB), [[302.4]]),
+        *runs(make_case("read-all", 750 * MB), [[547.7]], status="oom"),
+    ]
+
+
+def scaled(results: Sequence[RunResult], case: Case, factor: float) -> list[RunResult]:
+    """A copy of ``results`` with ``case``'s peaks multiplied by ``factor``."""
+    out = []
+    for result in results:
+        copy = RunResult(**vars(result))
+        if copy.case_id == case.case_id and copy.peak_rss_bytes is not None:
+            copy.peak_rss_bytes = round(copy.peak_rss_bytes * factor)
+        out.append(copy)
+    return out
+
+
+EXPECT = [Expectation(**READ_ALL_OOM)]  # type: ignore[arg-type]
+
+
+def test_unchanged_baseline_passes() -> None:
+    results = seed_like()
+    verdict = evaluate(
+        results, budget_bytes=BUDGET, expectations=EXPECT, baseline=results, baseline_name="old"
+    )
+    assert verdict.passed
+    assert not verdict.failures
+    outcomes = {case.label: case.outcome for case in verdict.cases}
+    assert outcomes["read-all 750MB x1"] == "expected oom"
+    assert all(c.change_pct == 0 for c in verdict.cases if c.median_peak_bytes is not None)
+    assert render_text(verdict).splitlines()[-1].startswith("PASS: 5 cases")
+
+
+def test_injected_20_percent_regression_fails_with_its_numbers() -> None:
+    old = seed_like()
+    regressed = make_case("chunked", 250 * MB, 4)
+    new = scaled(old, regressed, 1.2)
+    verdict = evaluate(
+        new, budget_bytes=BUDGET, expectations=EXPECT, baseline=old, baseline_name="old"
+    )
+    assert not verdict.passed
+    (failure,) = verdict.failures
+    assert failure.case_id == regressed.case_id
+    assert (failure.strategy, failure.size_bytes, failure.concurrency) == ("chunked", 250 * MB, 4)
+    assert failure.change_pct == pytest.approx(20.0, abs=0.01)
+    assert failure.baseline_median_peak_bytes == pytest.approx(69.1 * MB)
+    assert failure.median_peak_bytes == pytest.approx(69.1 * MB * 1.2, rel=1e-6)
+    line = render_text(verdict).splitlines()[0]
+    assert line.startswith("FAIL chunked 250MB x4")
+    assert "baseline 69.1 MB (+20.0%)" in line
+    assert "over the 10% tolerance" in line
+    assert render_text(verdict).splitlines()[-1].startswith("FAIL: 5 cases")
+
+
+def test_rise_within_tolerance_passes() -> None:
+    old = seed_like()
+    new = scaled(old, make_case("range", 250 * MB), 1.09)
+    verdict = evaluate(new, budget_bytes=BUDGET, expectations=EXPECT, baseline=old, tolerance=0.1)
+    assert verdict.passed
+
+
+def test_rise_within_the_measured_spread_of_repeats_is_noise() -> None:
+    case = make_case("transfer-manager", 250 * MB)
+    old = runs(case, [[100.0], [101.0], [102.0]], tag="o")
+    # median 101 -> 121.2 (+20%), but these repeats themselves range over 25 MB
+    new = runs(case, [[121.2], [110.0], [135.0]], tag="n")
+    verdict = evaluate(new, budget_bytes=BUDGET, baseline=old, baseline_name="old")
+    assert verdict.passed
+    (result,) = verdict.cases
+    assert result.outcome == "noise"
+    assert result.change_pct == pytest.approx(20.0, abs=0.01)
+    assert any("noise" in note and "25.0 MB spread" in note for note in verdict.notes)
+    assert "| noise |" in render_markdown(verdict)
+
+
+def test_rise_outside_the_measured_spread_fails() -> None:
+    case = make_case("transfer-manager", 250 * MB)
+    old = runs(case, [[100.0], [101.0], [102.0]], tag="o")
+    new = runs(case, [[121.2], [121.0], [121.5]], tag="n")
+    verdict = evaluate(new, budget_bytes=BUDGET, baseline=old, baseline_name="old")
+    assert not verdict.passed
+    (failure,) = verdict.failures
+    assert "compared medians of 3 repeats" in failure.reasons[0]
+    assert verdict.compared_repeats == "3"
+    assert "compared medians of 3 repeats" in render_markdown(verdict)
+
+
+def test_worker_spread_of_a_single_repeat_is_not_noise() -> None:
+    """The noise rule needs repeats: one repeat of 4 workers is one measurement of the case."""
+    case = make_case("transfer-manager", 250 * MB, 4)
+    old = runs(case, [[98.0, 100.0, 102.0, 115.0]], tag="o")
+    new = runs(case, [[118.0, 122.0, 120.0, 121.0]], tag="n")
+    verdict = evaluate(new, budget_bytes=BUDGET, baseline=old)
+    assert not verdict.passed
+
+
+def test_budget_breach_fails_even_when_the_median_is_under() -> None:
+    case = make_case("range", 2 * 10**9, 4)
+    results = runs(case, [[157.0, 157.0, 540.0, 157.0]])
+    verdict = evaluate(results, budget_bytes=BUDGET)
+    (failure,) = verdict.failures
+    assert failure.median_peak_bytes == pytest.approx(157 * MB)
+    assert failure.max_peak_bytes == 540 * MB
+    assert "1 of 4 ok runs above the budget: peak 540.0 MB > 536.9 MB" in failure.reasons[0]
+
+
+def test_expected_oom_passes_and_unexpected_oom_fails() -> None:
+    results = [
+        *runs(make_case("read-all", 750 * MB, 4), [[547.0, 548.0, 547.5, 547.9]], status="oom"),
+        *runs(make_case("chunked", 750 * MB), [[540.0]], status="oom"),
+    ]
+    verdict = evaluate(results, budget_bytes=BUDGET, expectations=EXPECT)
+    assert not verdict.passed
+    (failure,) = verdict.failures
+    assert failure.strategy == "chunked"
+    assert "1 of 1 runs ended oom: killed by the kernel" in failure.reasons[0]
+    by_strategy = {case.strategy: case.outcome for case in verdict.cases}
+    assert by_strategy == {"read-all": "expected oom", "chunked": "FAIL"}
+
+
+def test_expectation_needs_the_same_status_and_a_big_enough_object() -> None:
+    timeout = [*runs(make_case("read-all", 750 * MB), [[300.0]], status="timeout")]
+    small_oom = [*runs(make_case("read-all", 250 * MB), [[540.0]], status="oom")]
+    assert not evaluate(timeout, budget_bytes=BUDGET, expectations=EXPECT).passed
+    assert not evaluate(small_oom, budget_bytes=BUDGET, expectations=EXPECT).passed
+
+
+def test_expected_failure_that_ends_ok_is_a_note() -> None:
+    results = runs(make_case("read-all", 750 * MB), [[480.0]])
+    verdict = evaluate(results, budget_bytes=BUDGET, expectations=EXPECT)
+    assert verdict.passed
+    assert any("expected oom" in note and "1 of 1 runs ended ok" in note for note in verdict.notes)
+
+
+def test_cases_on_one_side_only_are_listed_not_failed() -> None:
+    old = [*runs(make_case("chunked"), [[69.0]]), *runs(make_case("range"), [[157.0]])]
+    new = [*runs(make_case("chunked"), [[69.0]]), *runs(make_case("read-all"), [[302.0]])]
+    verdict = evaluate(new, budget_bytes=BUDGET, baseline=old)
+    assert verdict.passed
+    assert "only in the new results (not compared): read-all 250MB x1" in verdict.notes
+    assert "only in the baseline (not compared): range 250MB x1" in verdict.notes
+    assert "| read-all | 250 MB | 1 | 302.0 | new | - | pass |" in render_markdown(verdict)
+
+
+def test_markdown_names_the_failing_case() -> None:
+    old = seed_like()
+    regressed = make_case("range", 250 * MB)
+    verdict = evaluate(
+        scaled(old, regressed, 1.2), budget_bytes=BUDGET, expectations=EXPECT, baseline=old
+    )
+    markdown = render_markdown(verdict)
+    assert markdown.startswith("## ❌ memharness gate: FAIL")
+    assert "**5 cases: 3 pass, 1 expected oom, 1 failing.**" in markdown
+    assert "### Failures (1)" in markdown
+    failures = markdown.split("### Failures (1)")[1].split("### All cases")[0]
+    assert f"| `{regressed.case_id}` | range | 250 MB | 1 | 188.9 |" in failures
+    assert "| 157.4 | +20.0% |" in failures
+    assert "MB = 10^6 bytes" in markdown
+
+
+def test_tolerance_parsing() -> None:
+    assert parse_tolerance("10%") == pytest.approx(0.1)
+    assert parse_tolerance("0.1") == pytest.approx(0.1)
+    assert parse_tolerance("2.5 %") == pytest.approx(0.025)
+    for bad, message in [
+        ("10", "ambiguous"),
+        ("-5%", "malformed"),
+        ("ten", "malformed"),
+        ("nan", "malformed"),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            parse_tolerance(bad)
+
+
+def test_expect_parsing() -> None:
+    expectation = parse_expectation("read-all:large:oom")
+    assert (expectation.strategy, expectation.min_size_bytes, expectation.status) == (
+        "read-all",
+        750 * MB,
+        "oom",
+    )
+    assert parse_expectation("chunked:1.5GB:timeout").min_size_bytes == 1_500_000_000
+    for bad in ("read-all:500MB", "read-all:500MB:ok", "read-all:big:oom", ":500MB:oom"):
+        with pytest.raises(UsageError, match="--expect"):
+            parse_expectation(bad)
+
+
+def test_malformed_result_values_are_usage_errors(tmp_path: Path) -> None:
+    directory = write(tmp_path / "r", runs(make_case(), [[69.0]]))
+    line = json.loads((directory / "results.jsonl").read_text())
+    line["peak_rss_bytes"] = "69 MB"
+    (directory / "results.jsonl").write_text("\n" + json.dumps(line) + "\n")
+    with pytest.raises(UsageError, match=r"results.jsonl:2: 'peak_rss_bytes' must be int or null"):
+        load_results(directory)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command module, through a parser built from its add_arguments
+
+
+def gate(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="memharness gate")
+    gate_cmd.add_arguments(parser)
+    return gate_cmd.run(parser.parse_args(argv))
+
+
+@pytest.fixture
+def no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
+@pytest.mark.usefixtures("no_step_summary")
+def test_command_exit_status_and_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old = write(tmp_path / "old", seed_like(), expect=[READ_ALL_OOM])
+    regressed = make_case("chunked", 250 * MB, 4)
+    new = write(tmp_path / "new", scaled(seed_like(), regressed, 1.2), expect=[READ_ALL_OOM])
+
+    assert gate(str(old), "--budget", "512MiB", "--baseline", str(old)) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("PASS")
+
+    assert gate(str(new), "--budget", "512MiB", "--baseline", str(old / "results.jsonl")) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"FAIL chunked 250MB x4 [{regressed.case_id}]")
+    assert lines[-1].startswith("FAIL: 5 cases: 3 pass, 1 expected oom, 1 failing")
+
+    # meta.json's expectation made read-all's oom pass; without it the oom fails
+    assert gate(str(old / "results.jsonl"), "--budget", "512MiB") == 0
+    (old / "meta.json").unlink()
+    assert gate(str(old), "--budget", "512MiB") == 1
+    capsys.readouterr()
+    assert gate(str(old), "--budget", "512MiB", "--expect", "read-all:500MB:oom") == 0
+
+
+@pytest.mark.usefixtures("no_step_summary")
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--budget", "512 parsecs"], "--budget: malformed size"),
+        (["--budget", "512MiB", "--tolerance", "ten"], "malformed --tolerance"),
+        (["--budget", "512MiB", "--expect", "read-all:oom"], "malformed --expect"),
+        (["--budget", "512MiB", "--baseline", "MISSING"], "no results file at"),
+        (["--budget", "512MiB", "--baseline", "NOTJSON"], "not a memharness result line"),
+        (["--budget", "512MiB", "--baseline", "EMPTY"], "no result lines"),
+    ],
+)
+def test_command_bad_input_is_a_usage_error(tmp_path: Path, argv: list[str], message: str) -> None:
+    results = write(tmp_path / "r", seed_like(), expect=[READ_ALL_OOM])
+    (tmp_path / "NOTJSON").write_text('{"run_id": "x"}\nnot json\n')
+    (tmp_path / "EMPTY").write_text("\n")
+    argv = [str(tmp_path / a) if a in ("MISSING", "NOTJSON", "EMPTY") else a for a in argv]
+    with pytest.raises(UsageError, match=message):
+        gate(str(results), *argv)
+
+
+def test_summary_file_and_github_step_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = write(tmp_path / "old", seed_like(), expect=[READ_ALL_OOM])
+    new = write(
+        tmp_path / "new",
+        scaled(seed_like(), make_case("range", 250 * MB), 1.3),
+        expect=[READ_ALL_OOM],
+    )
+    step_summary = tmp_path / "step_summary.md"
+    step_summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    summary = tmp_path / "summary.md"
+
+    argv = ["--budget", "512MB", "--baseline", str(old), "--summary", str(summary)]
+    assert gate(str(new), *argv) == 1
+    written = summary.read_text()
+    assert written.startswith("## ❌ memharness gate: FAIL")
+    assert step_summary.read_text() == "earlier step\n" + written
+
+    assert gate(str(old), "--budget", "512MB", "--summary", str(summary)) == 0
+    assert summary.read_text().startswith("## ✅ memharness gate: PASS")  # overwritten
+    assert step_summary.read_text().count("memharness gate") == 2  # appended
+    capsys.readouterr()
+
+
+def _memharness(*argv: str) -> subprocess.CompletedProcess[str]:
+    """``memharness`` as users run it."""
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_exit_codes_through_the_cli(tmp_path: Path) -> None:
+    old = write(tmp_path / "old", seed_like(), expect=[READ_ALL_OOM])
+    new = write(
+        tmp_path / "new", scaled(seed_like(), make_case("range"), 1.2), expect=[READ_ALL_OOM]
+    )
+    passed = _memharness("gate", str(old), "--budget", "512MiB", "--baseline", str(old))
+    assert passed.returncode == 0, passed.stderr
+    failed = _memharness("gate", str(new), "--budget", "512MiB", "--baseline", str(old))
+    assert failed.returncode == 1, failed.stderr
+    assert failed.stdout.startswith("FAIL range 250MB x1")
+    bad = _memharness("gate", str(old), "--budget", "lots")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        "memharness: error: --budget: malformed size 'lots': expected a positive number with an "
+        "optional unit (B, KB, MB, GB, TB decimal; KiB, MiB, GiB, TiB binary), e.g. 250MB or 8MiB"
+    ]
+
+
+def test_ok_run_without_a_peak_fails_and_vanished_comparisons_are_noted() -> None:
+    case = make_case("chunked")
+    unmeasured = runs(case, [[69.0]])
+    unmeasured[0].peak_rss_bytes = None
+    verdict = evaluate(unmeasured, budget_bytes=BUDGET)
+    assert verdict.failures[0].reasons == (
+        "1 ok runs recorded no peak: the budget cannot be checked",
+    )
+
+    old = runs(make_case("read-all", 750 * MB), [[480.0]])
+    new = runs(make_case("read-all", 750 * MB), [[547.0]], status="oom")
+    verdict = evaluate(new, budget_bytes=BUDGET, expectations=EXPECT, baseline=old)
+    assert verdict.passed
+    assert "read-all 750MB x1: no ok run to compare with the baseline's median peak 480.0 MB" in (
+        verdict.notes
+    )
