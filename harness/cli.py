@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from types import FrameType, ModuleType
 from typing import NoReturn
 
-from harness.commands import export, fixtures, gate, strategies
+from harness.commands import export, fixtures, gate, report, strategies
 from harness.commands import run as run_cmd
 from harness.errors import RunFailed, UsageError
 
 PROG = "memharness"
-COMMANDS: tuple[ModuleType, ...] = (strategies, fixtures, run_cmd, gate, export)
+COMMANDS: tuple[ModuleType, ...] = (strategies, fixtures, run_cmd, report, gate, export)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,318 @@
+"""``render_report``: one self-contained ``index.html`` for a results directory.
+
+This module turns the other report modules' dataclasses into display strings and hands them to
+a Jinja2 template with autoescaping on: every value that came from a results line or meta.json
+(object keys and error messages are free text) reaches the page as text, never as markup. The
+page needs no network and no other file, except memray flamegraphs, which it links relatively.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from harness.errors import RunFailed
+from harness.records import RunResult
+from harness.report import charts, fit
+from harness.report.budget import answer_questions, median_baselines
+from harness.report.cases import CaseRow, summarize_cases
+from harness.report.source import Budget, ReportSource, load_source, resolve_budget
+from harness.sizes import format_mb, format_size
+
+REPORT_FILE = "index.html"
+
+_ENV = Environment(
+    loader=PackageLoader("harness.report", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One results line as the "every run" table shows it."""
+
+    cells: list[str]
+    status: str
+    object_key: str
+    error: str | None
+    flamegraph: str | None
+    """A relative link to the run's memray flamegraph, when it has a safe one."""
+
+
+def render_report(results_dir: Path, budget_bytes: int | None = None) -> Path:
+    """Write ``results_dir/index.html`` from the results there and return its path.
+
+    ``budget_bytes`` overrides the per-worker budget (default: the run's memory limit, else
+    512 MiB). A missing directory, a missing or empty results.jsonl, or a line that is not a
+    result raises UsageError with one line.
+    """
+    source = load_source(results_dir)
+    budget = resolve_budget(source, budget_bytes)
+    html = _ENV.get_template("report.html.j2").render(**_context(source, budget))
+    path = results_dir / REPORT_FILE
+    try:
+        path.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise RunFailed(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _context(source: ReportSource, budget: Budget) -> dict[str, Any]:
+    results = source.results
+    safe = fit.safe_sizes(results, budget.bytes)
+    cases = summarize_cases(results, budget.bytes, source.expectations)
+    heap = any(r.heap_peak_bytes is not None for r in results)
+    runs = [_run_row(source.results_dir, r, heap) for r in results]
+    return {
+        "title": f"memharness report: {source.results_dir.resolve().name}",
+        "overview": _overview(results),
+        "environment": _environment(source),
+        "budget": _budget_line(budget),
+        "headroom": _headroom_line(results, budget),
+        "answers": answer_questions(results, safe),
+        "fits": [_fit_row(s) for s in safe],
+        "criteria": {
+            "min_sizes": fit.MIN_SIZES,
+            "min_r_squared": fit.MIN_R_SQUARED,
+            "flat_slope": fit.FLAT_SLOPE,
+        },
+        "case_columns": _case_columns(heap),
+        "cases": [_case_row(c, budget.bytes, heap) for c in cases],
+        "expectations": [
+            f"{e.strategy} at {format_size(e.min_size_bytes)} and above: {e.status} ({e.reason})"
+            for e in source.expectations
+        ],
+        "charts": [
+            charts.peak_vs_size(results, budget.bytes),
+            charts.rss_timelines(results, source.results_dir, budget.bytes),
+            charts.aggregate_vs_concurrency(results, budget.bytes),
+            charts.throughput(results),
+        ],
+        "run_columns": [c for c in RUN_COLUMNS if heap or c != "heap"],
+        "runs": runs,
+        "flamegraphs": [r for r in runs if r.flamegraph],
+    }
+
+
+def _overview(results: Sequence[RunResult]) -> str:
+    sizes = sorted({r.size_bytes for r in results})
+    levels = [str(c) for c in sorted({r.concurrency for r in results})]
+    statuses = Counter(r.status for r in results)
+    counted = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+    span = format_size(sizes[0]) + (f" to {format_size(sizes[-1])}" if len(sizes) > 1 else "")
+    concurrency = " and ".join([", ".join(levels[:-1]), levels[-1]] if len(levels) > 1 else levels)
+    return (
+        f"{len(results)} runs ({counted}) of {len({r.strategy for r in results})} strategies "
+        f"on objects of {span}, at concurrency {concurrency}"
+    )
+
+
+def _environment(source: ReportSource) -> list[tuple[str, str]]:
+    """meta.json's description of the machine and run, label by label, as text."""
+    meta = source.meta
+    if not meta:
+        return [("meta.json", "missing: the environment was not recorded")]
+    packages = meta.get("packages")
+    cap = "none"
+    if source.memory_limit_bytes:
+        enforcement = meta.get("cap_enforcement") or "unknown"
+        cap = f"{_both_units(source.memory_limit_bytes)}, enforced by {enforcement}"
+    memory = meta.get("total_memory_bytes")
+    pairs = [
+        ("Python", meta.get("python")),
+        (
+            "Packages",
+            ", ".join(f"{name} {ver}" for name, ver in sorted(packages.items()))
+            if isinstance(packages, dict)
+            else None,
+        ),
+        ("Backend", meta.get("backend")),
+        ("Endpoint", meta.get("endpoint_url")),
+        ("CPUs", meta.get("cpu_count")),
+        ("Memory", format_size(memory) if isinstance(memory, int) else memory),
+        ("Cap per worker", cap),
+        ("Platform", meta.get("platform")),
+        ("Measured at", meta.get("timestamp")),
+    ]
+    return [(label, str(value)) for label, value in pairs if value is not None]
+
+
+def _both_units(num_bytes: int) -> str:
+    """``537 MB (512 MiB)``: the decimal size, and the binary one when it is round."""
+    text = format_size(num_bytes)
+    if num_bytes % 2**20 == 0:
+        text += f" ({num_bytes // 2**20} MiB)"
+    return text
+
+
+def _budget_line(budget: Budget) -> str:
+    return f"{_both_units(budget.bytes)} per worker: {budget.origin}"
+
+
+def _headroom_line(results: Sequence[RunResult], budget: Budget) -> str:
+    """Baselines grouped to the megabyte, each with what it leaves of the budget."""
+    groups: dict[int, list[str]] = {}
+    for strategy, base in median_baselines(results).items():
+        groups.setdefault(round(base / 1e6), []).append(strategy)
+    return "; ".join(
+        f"{mb} MB for {', '.join(names)}, leaving {format_size(budget.bytes - mb * 1e6)}"
+        for mb, names in sorted(groups.items())
+    )
+
+
+def _fit_row(safe: fit.SafeSize) -> dict[str, str]:
+    line = safe.fit
+    if safe.kind == "fit" and safe.safe_size_bytes is not None:
+        verdict = format_size(max(0.0, safe.safe_size_bytes))
+    elif safe.kind == "flat":
+        verdict = "no limit found"
+    elif safe.kind == "bracketed" and safe.limit.largest_ok_bytes is not None:
+        verdict = (
+            f"{format_size(safe.limit.largest_ok_bytes)} \u2013 "
+            f"{format_size(safe.limit.smallest_failed_bytes or 0)}"
+        )
+    else:
+        verdict = "cannot tell"
+    return {
+        "series": safe.series.label,
+        "sizes": str(len(safe.points)),
+        "a": format_mb(line.intercept_bytes) if line else "-",
+        "b": f"{line.slope:.4f}" if line else "-",
+        "r2": f"{line.r_squared:.3f}" if line and line.r_squared is not None else "-",
+        "safe": verdict,
+        "largest_ok": _size_or_dash(safe.oom.largest_ok_bytes),
+        "smallest_oom": _size_or_dash(safe.oom.smallest_failed_bytes),
+        "statement": safe.statement,
+    }
+
+
+def _size_or_dash(num_bytes: int | None) -> str:
+    return "-" if num_bytes is None else format_size(num_bytes)
+
+
+def _case_columns(heap: bool) -> list[str]:
+    columns = ["strategy", "object", "workers", "runs", "statuses", "median peak MB"]
+    columns += ["median peak-base MB"]
+    if heap:
+        columns.append("median heap MB")
+    return [*columns, "median wall s", "median MB/s", "aggregate MB", "verdict, peak/budget"]
+
+
+def _case_row(case: CaseRow, budget_bytes: int, heap: bool) -> dict[str, Any]:
+    peak = format_mb(case.median_peak_bytes)
+    if case.median_peak_bytes is not None and not case.statuses.get("ok"):
+        peak = f"({peak})"
+    cells = [
+        case.series.name,
+        format_size(case.size_bytes),
+        str(case.series.concurrency),
+        str(case.runs),
+        ", ".join(f"{n} {status}" for status, n in sorted(case.statuses.items())),
+        peak,
+        format_mb(case.median_cost_bytes),
+    ]
+    if heap:
+        cells.append(format_mb(case.median_heap_bytes))
+    cells += [
+        _number(case.median_wall_s, 2),
+        _number(case.median_throughput_mb_s, 1),
+        format_mb(case.median_aggregate_bytes),
+    ]
+    share = "" if case.max_peak_bytes is None else f"{case.max_peak_bytes / budget_bytes:.0%}"
+    return {
+        "group": f"{case.size_bytes}x{case.series.concurrency}",
+        "cells": cells,
+        "verdict": case.verdict,
+        "verdict_class": _verdict_class(case.verdict),
+        "reason": case.reason or "",
+        "share": share,
+    }
+
+
+def _verdict_class(verdict: str) -> str:
+    if verdict.startswith("expected"):
+        return "expected"
+    if "(expected" in verdict:
+        return "warn"
+    return {"ok": "ok", "over budget": "over"}.get(verdict, "fail")
+
+
+RUN_COLUMNS = [
+    "run",
+    "strategy",
+    "object",
+    "conc",
+    "worker",
+    "rep",
+    "status",
+    "peak",
+    "base",
+    "peak-base",
+    "sampled",
+    "aggr",
+    "heap",
+    "wall s",
+    "MB/s",
+    "verified",
+    "tmp peak",
+    "left",
+]
+
+
+def _run_row(results_dir: Path, run: RunResult, heap: bool) -> RunRow:
+    cells = [
+        run.run_id,
+        run.strategy + (f" +{run.process}" if run.process != "none" else ""),
+        format_size(run.size_bytes),
+        str(run.concurrency) + (" threads" if run.pool == "threads" else ""),
+        str(run.worker),
+        str(run.repeat),
+        run.status,
+        format_mb(run.peak_rss_bytes),
+        format_mb(run.baseline_rss_bytes),
+        format_mb(run.strategy_cost_bytes),
+        format_mb(run.sampled_peak_rss_bytes),
+        format_mb(run.aggregate_peak_rss_bytes),
+        *([format_mb(run.heap_peak_bytes)] if heap else []),
+        _number(run.wall_s, 2),
+        _number(run.throughput_mb_s, 1),
+        {True: "yes", False: "NO", None: "-"}[run.verified],
+        format_mb(run.temp_peak_bytes),
+        str(run.temp_files_left),
+    ]
+    return RunRow(
+        cells=cells,
+        status=run.status,
+        object_key=run.object_key,
+        error=run.error,
+        flamegraph=_relative_link(results_dir, run.flamegraph_file),
+    )
+
+
+def _relative_link(results_dir: Path, relative: str | None) -> str | None:
+    """A URL-quoted relative link to a file inside the results dir, or None when the path is
+    absent, absolute, leaves the directory or does not exist (it comes from a results line)."""
+    if not relative:
+        return None
+    pure = PurePosixPath(relative)
+    if pure.is_absolute() or ".." in pure.parts or ":" in pure.parts[0]:
+        return None
+    if not (results_dir / pure).is_file():
+        return None
+    return quote(pure.as_posix())
+
+
+def _number(value: float | None, digits: int) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:.{digits}f}"
