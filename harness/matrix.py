@@ -16,6 +16,7 @@ required; the other keys of ``[matrix]`` show their defaults, unless a comment g
     timeout = 900              # seconds per worker run
     backend = "moto"           # moto, s3rver, minio or endpoint (default: the command line's)
     memray = false             # record heap attribution with memray
+    faults = ["none", "slowdown-503:3"]  # each its own set of cases (default: none), see below
 
     [params.chunked]           # parameters of one strategy named in `strategies`
     chunk_size = "16MiB"       # the names and values --param chunked.chunk_size=16MiB takes
@@ -28,8 +29,10 @@ required; the other keys of ``[matrix]`` show their defaults, unless a comment g
 
 Sizes are strings: KB, MB, GB and TB are decimal, KiB, MiB, GiB and TiB binary, a bare number
 ("1048576") is bytes. Parameter values may be strings, numbers or true/false and mean what they
-mean after ``--param``. Options given on the command line next to ``--matrix`` override the
-file's settings, and ``--param`` adds to ``[params]``.
+mean after ``--param``. ``faults`` are ``--fault`` specs (``harness/faults/spec.py`` lists them,
+e.g. "reset-mid-body@30%", "latency:200ms"); "none" is the run without a fault. Options given on
+the command line next to ``--matrix`` override the file's settings, and ``--param`` adds to
+``[params]``.
 
 Every problem with the file is reported as one line naming the file, the line and the key, e.g.
 ``m.toml:4: 'repeat' must be a positive integer, got "3"``.
@@ -49,6 +52,7 @@ from typing import Any
 from harness import registry
 from harness.backends import BACKENDS
 from harness.errors import UsageError
+from harness.faults.spec import parse_fault_list
 from harness.fixture_cache import resolve_size
 from harness.records import POOLS, STATUSES
 from harness.sizes import parse_size
@@ -69,6 +73,7 @@ MATRIX_KEYS = (
     "timeout",
     "backend",
     "memray",
+    "faults",
 )
 EXPECT_KEYS = ("strategy", "min_size", "status", "reason")
 
@@ -104,6 +109,8 @@ class MatrixSpec:
     backend: str | None = None
     """None: the command line's ``--backend`` (or its default)."""
     memray: bool = False
+    faults: list[str | None] = field(default_factory=lambda: [None])
+    """Fault specs, each its own set of cases; None is the run without a fault."""
     params: dict[str, dict[str, str]] = field(default_factory=dict)
     """Per-strategy overrides as text, as ``registry.parse_param_overrides`` returns them."""
     expect: list[Expectation] = field(default_factory=list)
@@ -239,6 +246,7 @@ class _Reader:
             timeout_s=self.timeout(matrix.get("timeout", DEFAULT_TIMEOUT_S)),
             backend=self.choice(matrix, "backend", BACKENDS, "backend"),
             memray=self.flag(matrix, "memray"),
+            faults=self.faults(matrix.get("faults", ["none"])),
             params=self.params(data.get("params", {}), strategies),
             expect=self.expectations(data.get("expect", []), strategies),
         )
@@ -365,6 +373,13 @@ class _Reader:
             return parse_size(value)
         except UsageError as exc:
             raise self.error(f"{key!r}: {exc}", at) from None
+
+    def faults(self, value: Any) -> list[str | None]:
+        items = self.string_list("faults", value, '["none", "reset-mid-body@30%"]')
+        try:
+            return parse_fault_list(items)
+        except UsageError as exc:
+            raise self.error(f"'faults': {exc}", _At("matrix", "faults")) from None
 
     def repeat(self, value: Any) -> int:
         if not _is_int(value) or value < 1:

@@ -14,9 +14,11 @@ def build_cases(
     strategies: Sequence[str],
     concurrency: Sequence[int],
     params: dict[str, dict[str, Any]],
+    faults: Sequence[str | None] = (None,),
     **common: Any,
 ) -> list[Case]:
-    """Every size x concurrency x strategy combination, small objects and low counts first."""
+    """Every size x concurrency x fault x strategy combination, small objects and low counts
+    first, each fault's strategies together."""
     return [
         Case(
             strategy=strategy,
@@ -24,10 +26,12 @@ def build_cases(
             size_bytes=size,
             params=params[strategy],
             concurrency=workers,
+            fault=fault,
             **common,
         )
         for name, size in sizes
         for workers in concurrency
+        for fault in faults
         for strategy in strategies
     ]
 

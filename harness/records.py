@@ -37,7 +37,8 @@ class Case:
 
     With ``pool="processes"`` the case runs ``concurrency`` worker processes at once (a prefork
     pool); with ``pool="threads"`` one worker process runs ``concurrency`` fetches as threads.
-    Each fetch gets its own copy of the object unless ``shared_object`` is set.
+    Each fetch gets its own copy of the object unless ``shared_object`` is set. ``fault`` is a
+    ``--fault`` spec (``harness.faults.spec``) injected between the workers and S3, or None.
     """
 
     strategy: str
@@ -51,11 +52,19 @@ class Case:
     shared_object: bool = False
     memory_limit_bytes: int | None = None
     memray: bool = False
+    fault: str | None = None
 
     @property
     def case_id(self) -> str:
-        """A stable identifier: equal cases get equal ids in every run."""
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        """A stable identifier: equal cases get equal ids in every run.
+
+        A case without a fault hashes as it did before faults existed, so stored results and
+        baselines keep their ids.
+        """
+        fields = dataclasses.asdict(self)
+        if fields["fault"] is None:
+            del fields["fault"]
+        text = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     @property
@@ -88,6 +97,9 @@ class FetchReport:
     verified: bool | None = None
     pages: int | None = None
     temp_bytes_after_fetch: int = 0
+    retries: int = 0
+    """botocore's retries of the calls that named this fetch's object (fetches that share an
+    object in one worker each count all of that object's retries)."""
     details: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     error_type: str | None = None
@@ -100,6 +112,8 @@ class WorkerReport:
     interpreter_rss_bytes: int = 0
     baseline_rss_bytes: int = 0
     final_hwm_bytes: int = 0
+    retries: int = 0
+    """Every retry botocore made in this worker, on any client and call."""
     fetches: list[FetchReport] = field(default_factory=list)
     error: str | None = None
     error_type: str | None = None
@@ -160,6 +174,12 @@ class RunResult:
     flamegraph_file: str | None = None
     exit_code: int | None = None
     signal: int | None = None
+    fault: str | None = None
+    retries: int = 0
+    fault_injected: int | None = None
+    """How many times the fault proxy acted during the run: errors answered, responses delayed,
+    bodies paced or cut. One count per run of a case, on each of its lines; None without a fault
+    or when the proxy could not be asked."""
     timeline_file: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -180,6 +200,7 @@ class RunResult:
             shared_object=case.shared_object,
             worker=worker,
             memory_limit_bytes=case.memory_limit_bytes,
+            fault=case.fault,
             **fields,
         )
 

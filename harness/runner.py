@@ -1,13 +1,20 @@
 """Runs cases one after another, each as a group of fresh worker processes, recording every run.
 
-Per worker the runner creates a private scratch directory (job file, worker log, and the temp dir
-the strategy writes into) and, under a memory cap, a cgroup; it measures the group from outside,
-counts what each strategy left in its temp dir, writes each worker's result to results.jsonl when
-the group ends, and removes the scratch directories and cgroups.
+Per worker the runner creates a scratch directory for the harness's own files (job, report,
+worker log) under ``.work/`` in the results directory, a private (0700) temp dir for the strategy
+in the system temp dir (``$TMPDIR``: where a real worker would write, so a full disk there is the
+strategy's problem, not the report's), and, under a memory cap, a cgroup. It measures the group
+from outside, counts what each strategy left in its temp dir, writes each worker's result to
+results.jsonl when the group ends, and removes the scratch and temp directories and cgroups,
+after failures too. Temp dirs carry the harness's PID, so those of a harness that was killed
+are swept by the next run (:func:`sweep_stale_temp_dirs`). A case with a
+fault gets a fault proxy of its own (``harness.faults.inject``) as its workers' S3 endpoint for
+the time of the run; its log is kept under ``faults/`` in the results directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,12 +23,17 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
+
 from harness import caps
 from harness.backends import Backend
+from harness.faults.inject import FaultRoute, inject
+from harness.faults.spec import parse_fault
 from harness.measure import GroupMeasurement, Measurement, Tick, WorkerSpawn, run_group
 from harness.records import (
     Case,
@@ -35,6 +47,19 @@ from harness.results import ResultsWriter
 from harness.sizes import format_size
 
 DEFAULT_TIMEOUT_S = 900.0
+WORK_DIR = ".work"
+TEMP_PREFIX = "memharness-"
+
+
+def sweep_stale_temp_dirs() -> int:
+    """Remove strategy temp dirs left by harness processes that no longer exist (kill -9)."""
+    removed = 0
+    for path in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*-*-*"):
+        pid = path.name[len(TEMP_PREFIX) :].split("-", 1)[0]
+        if path.is_dir() and pid.isdigit() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 @dataclass(frozen=True)
@@ -97,22 +122,32 @@ def run_case(
     try:
         for objects in per_worker:
             run_id = uuid.uuid4().hex[:12]
-            scratch = Path(tempfile.mkdtemp(prefix=f"memharness-{run_id}-"))
-            worker = _Worker(run_id, scratch, scratch / "tmp", objects, None)
+            scratch = writer.out_dir / WORK_DIR / run_id
+            scratch.mkdir(parents=True, mode=0o700)
+            tmp_dir = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-{run_id}-"))
+            worker = _Worker(run_id, scratch, tmp_dir, objects, None)
             workers.append(worker)
-            worker.tmp_dir.mkdir(mode=0o700)
             if case.memray:
                 worker.memray_file = writer.artifact_path("memray", f"{run_id}.bin")
             if cgroup_parent is not None and case.memory_limit_bytes:
                 flavour, parent = cgroup_parent
                 worker.cgroup = caps.WorkerCgroup(flavour, parent, case.memory_limit_bytes)
-        spawns = [_spawn(worker, case, backend) for worker in workers]
-        watchdog = case.memory_limit_bytes if enforcement == caps.WATCHDOG else None
-        group = run_group(spawns, timeout_s, watchdog, on_tick)
+        with ExitStack() as fault:
+            route = None
+            if case.fault is not None:
+                logs = writer.artifact_path("faults", group_id)
+                route = fault.enter_context(
+                    inject(parse_fault(case.fault), backend, run.objects, logs)
+                )
+            spawns = [_spawn(worker, case, backend, route) for worker in workers]
+            watchdog = case.memory_limit_bytes if enforcement == caps.WATCHDOG else None
+            group = run_group(spawns, timeout_s, watchdog, on_tick)
+            injected = route.injections() if route is not None else None
         results = []
         for index, worker in enumerate(workers):
             result = _result(run, index, worker, group, backend, enforcement, timeout_s)
             result.group_id, result.started_at = group_id, started_at
+            result.fault_injected = injected
             timeline = group.workers[index].timeline
             if timeline:
                 result.timeline_file = writer.write_timeline(result.run_id, timeline)
@@ -125,19 +160,25 @@ def run_case(
             if worker.cgroup is not None:
                 worker.cgroup.remove()
             shutil.rmtree(worker.scratch, ignore_errors=True)
+            shutil.rmtree(worker.tmp_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (writer.out_dir / WORK_DIR).rmdir()
     for result in results:
         writer.append(result)
     return results
 
 
-def _spawn(worker: _Worker, case: Case, backend: Backend) -> WorkerSpawn:
+def _spawn(worker: _Worker, case: Case, backend: Backend, route: FaultRoute | None) -> WorkerSpawn:
+    endpoints = dict(backend.service_endpoints)
+    if route is not None:
+        endpoints["s3"] = route.s3_endpoint_url
     job = WorkerJob(
         case=case,
         objects=worker.objects,
         endpoint_url=backend.endpoint_url,
         region=backend.region,
         tmp_dir=str(worker.tmp_dir),
-        service_endpoints=backend.service_endpoints,
+        service_endpoints=endpoints,
         memray_file=str(worker.memray_file) if worker.memray_file else None,
     )
     job_path = worker.scratch / "job.json"
@@ -216,8 +257,11 @@ def _result(
         min_available_bytes=group.min_available_bytes,
         exit_code=measurement.exit_code,
         signal=measurement.signal,
+        retries=report.retries if report else 0,
         details=(
-            fetches[0].details if len(fetches) == 1 else {"fetches": [f.details for f in fetches]}
+            fetches[0].details
+            if len(fetches) == 1
+            else {"fetches": [{**f.details, "retries": f.retries} for f in fetches]}
         ),
     )
 
@@ -248,7 +292,8 @@ def _outcome(
             return "ok", None, None
     if measurement.signal is not None:
         name = signal.Signals(measurement.signal).name
-        return "error", f"worker killed by {name}", name
+        why = " (not by the harness: the kernel's OOM killer or another process)"
+        return "error", f"worker killed by {name}{why if name == 'SIGKILL' else ''}", name
     last_line = _last_line(worker.scratch / "worker.log")
     return (
         "error",

@@ -60,6 +60,11 @@ def s3_errors(backend: Backend, what: str) -> Iterator[None]:
             message = f"credentials were rejected by {backend.display_url} ({code})"
         elif code in ("NoSuchBucket", "404", "NoSuchKey", "NotFound"):
             message = "not found (404)"
+        elif code.isdigit():
+            message = (
+                f"{backend.display_url} answered HTTP {code} without an S3 error: "
+                "is it an S3 endpoint?"
+            )
         else:
             message = f"{code}: {error.get('Message', 'no message')}"
         raise RunFailed(f"{what}: {message}") from None

@@ -33,6 +33,11 @@ COLUMNS: list[Column] = [
     ("left", ">", lambda r: str(r.temp_files_left)),
 ]
 HEAP_COLUMN: Column = ("heap MB", ">", lambda r: format_mb(r.heap_peak_bytes))
+FAULT_COLUMNS: list[Column] = [
+    ("fault", "<", lambda r: r.fault or "-"),
+    ("injected", ">", lambda r: "-" if r.fault_injected is None else str(r.fault_injected)),
+    ("retries", ">", lambda r: str(r.retries)),
+]
 
 
 def render(results: Sequence[RunResult]) -> str:
@@ -40,6 +45,8 @@ def render(results: Sequence[RunResult]) -> str:
     columns = list(COLUMNS)
     if any(r.heap_peak_bytes is not None for r in results):
         columns.insert(8, HEAP_COLUMN)
+    if any(r.fault for r in results):
+        columns[6:6] = FAULT_COLUMNS
     rows = [
         [name for name, _, _ in columns],
         *([cell(r) for _, _, cell in columns] for r in results),
@@ -58,8 +65,8 @@ def render(results: Sequence[RunResult]) -> str:
     if failures:
         lines.append("")
         lines.extend(
-            f"{r.strategy} {format_size(r.size_bytes)} x{r.concurrency} worker {r.worker}: "
-            f"{r.status}: {r.error}"
+            f"{r.strategy} {format_size(r.size_bytes)} x{r.concurrency} worker {r.worker}"
+            f"{f' ({r.fault})' if r.fault else ''}: {r.status}: {r.error}"
             for r in failures
         )
     caps = sorted(

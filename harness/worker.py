@@ -16,7 +16,9 @@ import importlib
 import json
 import os
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -35,6 +37,41 @@ HASH_BLOCK = 1024 * 1024
 
 class VerificationError(Exception):
     """The strategy returned bytes that are not the object's."""
+
+
+class RetryCounter:
+    """botocore's retries on the clients it is attached to, in total and per object key.
+
+    ``request-created`` fires once per attempt of a call, after botocore has numbered the attempt
+    in the call's context, so every attempt after the first is a retry, whatever caused it (an
+    error status, throttling, a dropped connection) and whether or not the call then succeeded.
+    ``ResponseMetadata.RetryAttempts`` would miss the calls that failed: measured against the
+    fault proxy, a GET that ran out of attempts on 503s raised with no metadata to read it from,
+    while this counter saw its 2 retries. The object key is taken from the call's parameters.
+    """
+
+    _KEY = "memharness_key"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.total = 0
+        self.by_key: Counter[str] = Counter()
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("before-parameter-build", self._remember_key)
+        client.meta.events.register("request-created", self._count)
+
+    def _remember_key(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context[self._KEY] = params.get("Key")
+
+    def _count(self, request: Any, **_: Any) -> None:
+        context = getattr(request, "context", None) or {}
+        if context.get("retries", {}).get("attempt", 1) <= 1:
+            return
+        with self._lock:
+            self.total += 1
+            if context.get(self._KEY):
+                self.by_key[context[self._KEY]] += 1
 
 
 def main(argv: list[str]) -> int:
@@ -66,10 +103,13 @@ def run(job: WorkerJob, report: WorkerReport, checkpoint: Callable[[], None]) ->
     for module in modules_needed(job.case.process):
         importlib.import_module(module)
     session = boto3.session.Session(region_name=job.region)
+    retries = RetryCounter()
 
     def make_client(service: str) -> Any:
         endpoint = job.service_endpoints.get(service, job.endpoint_url)
-        return session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
+        client = session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
+        retries.attach(client)
+        return client
 
     s3 = make_client("s3")
     contexts = []
@@ -91,16 +131,21 @@ def run(job: WorkerJob, report: WorkerReport, checkpoint: Callable[[], None]) ->
     gc.collect()
     report.baseline_rss_bytes = current_rss()
     checkpoint()
-    with tracker:
-        if len(contexts) == 1:
-            report.fetches = [_fetch_one(strategy_cls(), contexts[0], job, job.objects[0])]
-        else:
-            with ThreadPoolExecutor(max_workers=len(contexts)) as pool:
-                futures = [
-                    pool.submit(_fetch_one, strategy_cls(), ctx, job, obj)
-                    for ctx, obj in zip(contexts, job.objects, strict=True)
-                ]
-                report.fetches = [future.result() for future in futures]
+    try:
+        with tracker:
+            if len(contexts) == 1:
+                report.fetches = [_fetch_one(strategy_cls(), contexts[0], job, job.objects[0])]
+            else:
+                with ThreadPoolExecutor(max_workers=len(contexts)) as pool:
+                    futures = [
+                        pool.submit(_fetch_one, strategy_cls(), ctx, job, obj)
+                        for ctx, obj in zip(contexts, job.objects, strict=True)
+                    ]
+                    report.fetches = [future.result() for future in futures]
+    finally:
+        report.retries = retries.total
+        for fetch, obj in zip(report.fetches, job.objects, strict=False):
+            fetch.retries = retries.by_key[obj.key]
 
 
 def _memray_tracker(path: str | None) -> AbstractContextManager[Any]:

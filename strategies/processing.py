@@ -59,8 +59,16 @@ def run_process_step(
     raise ValueError(f"unknown process step {step!r}")
 
 
+class DamagedPdf(ValueError):
+    """MuPDF could only open the document by repairing it (a broken xref, a truncated file)."""
+
+
 def count_pages(source: Path | bytes) -> int:
-    """Open the PDF with PyMuPDF and return its page count."""
+    """Open the PDF with PyMuPDF and return its page count; raise DamagedPdf if it needed repair.
+
+    MuPDF silently rebuilds a broken cross-reference table; a worker that counted pages of such
+    a file would report a number nobody can trust, so a repaired document fails the run.
+    """
     import pymupdf
 
     if isinstance(source, Path):
@@ -68,6 +76,12 @@ def count_pages(source: Path | bytes) -> int:
     else:
         doc = pymupdf.open(stream=source, filetype="pdf")
     try:
-        return int(doc.page_count)
+        pages = int(doc.page_count)
+        if doc.is_repaired:
+            raise DamagedPdf(
+                f"the PDF is damaged: MuPDF had to repair its cross-reference table "
+                f"(it then counted {pages} pages)"
+            )
+        return pages
     finally:
         doc.close()

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -98,6 +99,7 @@ def test_kill_9_keeps_whole_lines_leaves_no_orphans_and_resume_completes(tmp_pat
     assert len(runs) == len(set(runs)) == 8
     assert all(line["status"] == "ok" for line in after)
     assert f"resuming: {len(before)} runs already" in resumed.stderr
+    assert not list(Path(tempfile.gettempdir()).glob(f"memharness-{proc.pid}-*"))
 
 
 def test_ctrl_c_exits_130_keeps_results_and_stops_everything(tmp_path: Path) -> None:

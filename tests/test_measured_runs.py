@@ -142,7 +142,7 @@ def test_temp_files_left_behind_are_counted_and_removed(
     result = _run(moto_backend, tmp_path, planned(uploaded(10 * 10**6), "test-littering"))
     assert result.status == "ok", result.error
     assert (result.temp_files_left, result.temp_bytes_left) == (1, 1000)
-    assert not list(Path("/tmp").glob(f"memharness-{result.run_id}-*"))
+    assert not list(Path("/tmp").glob(f"memharness-*-{result.run_id}-*"))
 
 
 def test_a_worker_past_its_timeout_ends_as_timeout(

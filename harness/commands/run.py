@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -23,11 +24,14 @@ from harness.backends import Backend, open_backend
 from harness.caps import enforcement_available
 from harness.commands.options import add_fixture_options
 from harness.errors import RunFailed, UsageError
+from harness.faults.inject import check_fault_backend
+from harness.faults.spec import parse_fault, parse_fault_list
 from harness.fixture_cache import cache_root, ensure_fixture, resolve_sizes
 from harness.matrix import Expectation, MatrixSpec, load_matrix
 from harness.plan import build_cases, completed_runs, object_copies, objects_for
 from harness.progress import Progress
 from harness.records import POOLS, Case, ObjectRef, RunResult
+from harness.report.html import render_report
 from harness.results import (
     META_FILE,
     ResultsWriter,
@@ -36,7 +40,7 @@ from harness.results import (
     utc_stamp,
     write_meta,
 )
-from harness.runner import PlannedRun, run_all
+from harness.runner import PlannedRun, run_all, sweep_stale_temp_dirs
 from harness.s3_objects import (
     copy_object,
     describe_object,
@@ -70,6 +74,7 @@ _PLAN_OPTIONS = (
     "memray",
     "matrix",
     "key",
+    "fault",
 )
 
 
@@ -122,6 +127,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="STRATEGY.NAME=VALUE",
         help="override a strategy parameter, e.g. chunked.chunk_size=16MiB (repeatable)",
     )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject a fault between workers and S3, each its own set of cases (repeatable): "
+        "reset-mid-body@30%%, truncate, slowdown-503:3, error-500:2, latency:200ms, "
+        "bandwidth:20MB/s, backend-kill@30%%, or none",
+    )
     parser.add_argument("--timeout", type=float, help="seconds per worker run (default: 900)")
     parser.add_argument("--out", type=Path, help="results directory (default: reports/<UTC time>)")
 
@@ -137,12 +151,17 @@ def run(args: argparse.Namespace) -> int:
         name: registry.resolve_params(registry.load(name), spec.params.get(name, {}))
         for name in spec.strategies
     }
+    backend_name = spec.backend or "moto"
+    endpoint_url = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    for fault in spec.faults:
+        if fault is not None:
+            check_fault_backend(parse_fault(fault), backend_name, endpoint_url)
     _warn_about_capacity(spec)
     prepare_out_dir(out_dir)
+    sweep_stale_temp_dirs()
     writer = ResultsWriter(out_dir)
     done = completed_runs(read_results(out_dir)) if args.resume is not None else set()
     progress = Progress(0)
-    backend_name = spec.backend or "moto"
     with open_backend(
         backend_name, args.endpoint_url, args.region, out_dir, args.textract_endpoint_url
     ) as backend:
@@ -169,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
             spec.strategies,
             spec.concurrency,
             params,
+            faults=spec.faults,
             process=spec.process,
             process_params={"split_part_bytes": spec.split_part_bytes},
             pool=spec.pool,
@@ -198,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
     if spec.repeat > 1 or any(r.concurrency > 1 for r in results):
         print("\n" + render_summary(results))
     print(f"\nresults: {writer.path}")
+    print(f"report:  {render_report(out_dir)}")
     return 0 if all(r.status in ("ok", "oom") for r in results) else 1
 
 
@@ -249,6 +270,8 @@ def _settings(args: argparse.Namespace) -> MatrixSpec:
         changes["memray"] = True
     if args.backend is not None:
         changes["backend"] = args.backend
+    if args.fault:
+        changes["faults"] = parse_fault_list(args.fault)
     spec = dataclasses.replace(spec, **changes)
     overrides = registry.parse_param_overrides(args.param)
     for name in overrides:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 from typing import Any, ClassVar
 
 from strategies.base import FetchContext, Fetched
@@ -37,3 +40,39 @@ class Littering:
         ctx.s3.download_file(ctx.bucket, ctx.key, str(path))
         (ctx.tmp_dir / "stray.tmp").write_bytes(b"x" * 1000)
         return Fetched(path=path)
+
+
+class Segfaulting:
+    name: ClassVar[str] = "test-segfaulting"
+    description: ClassVar[str] = "reads address 0, so the worker dies of SIGSEGV"
+    params: ClassVar[dict[str, Any]] = {}
+
+    def fetch(self, ctx: FetchContext) -> Fetched:
+        ctypes.string_at(0)
+        raise AssertionError("reading address 0 did not crash")
+
+
+class Sigkilled:
+    name: ClassVar[str] = "test-sigkilled"
+    description: ClassVar[str] = "SIGKILLs its own worker, as the kernel's OOM killer would"
+    params: ClassVar[dict[str, Any]] = {}
+
+    def fetch(self, ctx: FetchContext) -> Fetched:
+        os.kill(os.getpid(), signal.SIGKILL)
+        raise AssertionError("SIGKILL did not end the worker")
+
+
+class Swallowing:
+    name: ClassVar[str] = "test-swallowing"
+    description: ClassVar[str] = "reads the body, ignores a broken stream, returns what it got"
+    params: ClassVar[dict[str, Any]] = {}
+
+    def fetch(self, ctx: FetchContext) -> Fetched:
+        body = ctx.s3.get_object(Bucket=ctx.bucket, Key=ctx.key)["Body"]
+        got = bytearray()
+        try:
+            while chunk := body.read(64 * 1024):
+                got += chunk
+        except Exception:  # the point: a careless strategy hands back a short body
+            pass
+        return Fetched(data=bytes(got))
