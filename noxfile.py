@@ -1,5 +1,5 @@
-"""Developer sessions: tests, lint, typecheck, bench (default comparison), large (GB scale),
-seed (the seed document's full matrix on s3rver)."""
+"""Developer sessions: tests, lint, typecheck, bench (the default comparison), large (the
+GB-scale pytest cases), seed (the seed document's full matrix on s3rver), report and gate."""
 
 from __future__ import annotations
 
@@ -50,3 +50,17 @@ def seed(session: nox.Session) -> None:
     """The seed document's matrix: 5 strategies x 10 MB-2 GB x concurrency 1 and 4, 512 MiB cap."""
     session.install("-e", ".")
     session.run("memharness", "run", "--matrix", "fixtures/seed-matrix.toml", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def report(session: nox.Session) -> None:
+    """Rewrite the HTML report of a results directory: ``nox -s report -- reports/<run>``."""
+    session.install("-e", ".")
+    session.run("memharness", "report", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def gate(session: nox.Session) -> None:
+    """Gate a results directory: ``nox -s gate -- reports/<run> --budget 512MiB [--baseline X]``."""
+    session.install("-e", ".")
+    session.run("memharness", "gate", *session.posargs)

@@ -38,6 +38,7 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": FAKE
         (["run", "--repeat", "0"], "--repeat must be at least 1"),
         (["run", "--pool", "greenlets"], "unknown pool 'greenlets'"),
         (["run", "--memory-limit", "lots"], "malformed size 'lots'"),
+        (["run", "--memory-limit", "40MB"], "below a worker's baseline"),
     ],
 )
 def test_more_bad_usage_is_one_line_and_exit_2(

@@ -56,6 +56,8 @@ from harness.table import render
 from strategies.processing import PROCESS_STEPS
 
 DISK_MARGIN_BYTES = 256 * 10**6
+IDLE_WORKER_BYTES = 52 * 10**6
+"""RSS of an idle worker (Python, boto3, one client) measured on the development machine."""
 MOTO_WHOLE_OBJECT_WARNING_BYTES = 500 * 10**6
 RANGED_STRATEGIES = ("range", "transfer-manager")
 
@@ -156,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
     for fault in spec.faults:
         if fault is not None:
             check_fault_backend(parse_fault(fault), backend_name, endpoint_url)
+    _check_cap(spec)
     _warn_about_capacity(spec)
     prepare_out_dir(out_dir)
     sweep_stale_temp_dirs()
@@ -409,6 +412,17 @@ def _disk_shortfall(case: Case) -> str | None:
         f"not enough disk in {tempfile.gettempdir()}: {format_size(free)} free, the case may "
         f"write {format_size(needed)}"
     )
+
+
+def _check_cap(spec: MatrixSpec) -> None:
+    """A cap below what an idle worker needs would only measure the interpreter failing."""
+    limit = spec.memory_limit_bytes
+    if limit is not None and limit <= IDLE_WORKER_BYTES:
+        raise UsageError(
+            f"memory limit {format_size(limit)} is below a worker's baseline: an idle worker with "
+            f"boto3 and a client needs about {format_size(IDLE_WORKER_BYTES)} before it fetches "
+            "anything"
+        )
 
 
 def _warn_about_capacity(spec: MatrixSpec) -> None:
