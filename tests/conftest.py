@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +24,26 @@ from harness.s3_objects import ensure_bucket, fixture_ref, make_client, upload_f
 
 BUCKET = "memharness-tests"
 PLUGIN_DIR = Path(__file__).parent / "plugin"
+
+
+@contextmanager
+def serving(argv: list[str], url: str, log: Path, **popen: Any) -> Iterator[str]:
+    """Run a test server process until the block ends; yield ``url`` once it answers HTTP."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, **popen)
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from harness.fixture_cache import Fixture
 from harness.results import ResultsWriter
 from harness.runner import run_case
 from harness.s3_objects import make_client
-from tests.conftest import BUCKET, planned
+from tests.conftest import BUCKET, planned, serving
 from tests.test_cli import FAKE_SECRET, memharness, one_line_error
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": FAKE_SECRET}
@@ -84,26 +84,13 @@ def test_resume_of_a_results_file_that_is_not_json_lines_is_exit_2(tmp_path: Pat
 def not_s3(tmp_path: Path) -> Iterator[str]:
     """A plain HTTP file server on loopback: reachable, but not S3."""
     port = free_port()
-    proc = subprocess.Popen(
+    with serving(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        f"http://127.0.0.1:{port}/",
+        tmp_path / "http-server.log",
         cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        import time
-        import urllib.request
-
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    ) as url:
+        yield url
 
 
 def test_a_non_s3_endpoint_is_one_line_and_exit_1(not_s3: str, tmp_path: Path) -> None:

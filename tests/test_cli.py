@@ -15,7 +15,7 @@ from harness.backends import Backend
 from harness.backends.moto_server import free_port
 from harness.fixture_cache import Fixture
 from harness.s3_objects import make_client
-from tests.conftest import BUCKET
+from tests.conftest import BUCKET, serving
 
 FAKE_SECRET = "memharness-FAKE-secret-0123456789abcdef"
 
@@ -127,28 +127,13 @@ def test_unreachable_endpoint_is_one_line_and_exit_1(tmp_path: Path) -> None:
 def authenticating_moto(tmp_path: Path) -> Iterator[str]:
     """A moto server that checks credentials (INITIAL_NO_AUTH_ACTION_COUNT=0)."""
     port = free_port()
-    with open(tmp_path / "moto-auth.log", "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        import urllib.request
-
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/data.json", timeout=1)
-                break
-            except OSError:
-                import time
-
-                time.sleep(0.1)
+    with serving(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        f"http://127.0.0.1:{port}/moto-api/data.json",
+        tmp_path / "moto-auth.log",
+        env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
+    ):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_wrong_credentials_are_one_line_without_the_secret(
