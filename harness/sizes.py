@@ -45,14 +45,6 @@ def parse_size(text: str) -> int:
     return round(value)
 
 
-def parse_size_list(text: str) -> list[int]:
-    """Parse a comma-separated list of sizes."""
-    items = [item for item in text.split(",") if item.strip()]
-    if not items:
-        raise UsageError(f"empty size list {text!r}")
-    return [parse_size(item) for item in items]
-
-
 def format_size(num_bytes: float) -> str:
     """Render bytes in decimal units with three significant figures (e.g. ``250 MB``)."""
     value = float(num_bytes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import UsageError
-from harness.sizes import format_size, parse_size, parse_size_list
+from harness.sizes import format_size, parse_size
 
 
 @pytest.mark.parametrize(
@@ -35,10 +35,7 @@ def test_malformed_sizes_raise_usage_errors(text: str) -> None:
         parse_size(text)
 
 
-def test_size_list_and_format() -> None:
-    assert parse_size_list("10MB, 8MiB") == [10_000_000, 8 * 2**20]
-    with pytest.raises(UsageError):
-        parse_size_list(" , ")
+def test_format_size() -> None:
     assert format_size(250_000_000) == "250 MB"
     assert format_size(2_000_000_000) == "2 GB"
     assert format_size(512) == "512 B"

@@ -109,7 +109,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--endpoint-url", help="S3 endpoint URL for --backend endpoint (default: AWS_ENDPOINT_URL)"
     )
-    parser.add_argument("--textract-endpoint-url", help="Textract endpoint for --backend endpoint")
+    parser.add_argument(
+        "--textract-endpoint-url",
+        help="Textract endpoint (default: moto's own, or a moto started beside s3rver/minio)",
+    )
     parser.add_argument("--region", help="region for the clients (default: us-east-1)")
     parser.add_argument("--bucket", default="memharness", help="bucket (default: memharness)")
     parser.add_argument(
