@@ -25,9 +25,7 @@ from harness.results import ResultsWriter
 from harness.runner import run_case
 from harness.s3_objects import make_client
 from tests.conftest import BUCKET, planned, serving
-from tests.test_cli import FAKE_SECRET, memharness, one_line_error
-
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": FAKE_SECRET}
+from tests.test_cli import CREDENTIALS, FAKE_SECRET, endpoint_run, memharness, one_line_error
 
 
 @pytest.mark.parametrize(
@@ -118,12 +116,9 @@ def test_a_corrupt_pdf_fails_the_pages_step(
     source = uploaded(2 * 10**6)
     truncated = source.path.read_bytes()[: source.size_bytes * 6 // 10]
     make_client(moto_backend).put_object(Bucket=BUCKET, Key="bad/truncated.pdf", Body=truncated)
-    proc = memharness(
-        "run",
-        "--backend",
-        "endpoint",
-        "--endpoint-url",
-        str(moto_backend.endpoint_url),
+    proc, out = endpoint_run(
+        moto_backend,
+        tmp_path,
         "--bucket",
         BUCKET,
         "--key",
@@ -132,13 +127,9 @@ def test_a_corrupt_pdf_fails_the_pages_step(
         "chunked,read-all",
         "--process",
         "pages",
-        "--out",
-        str(tmp_path / "out"),
-        cwd=tmp_path,
-        env=CREDENTIALS,
     )
     assert proc.returncode == 1
-    lines = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    lines = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     assert [x["status"] for x in lines] == ["error", "error"]
     assert all(x["error_type"] == "DamagedPdf" for x in lines)
     assert all(x["temp_files_left"] == 0 for x in lines)
@@ -224,23 +215,15 @@ def test_hostile_object_keys_round_trip(
         key,
         ExtraArgs={"Metadata": {"sha256": source.sha256, "pages": str(source.pages)}},
     )
-    out = tmp_path / "out"
-    proc = memharness(
-        "run",
-        "--backend",
-        "endpoint",
-        "--endpoint-url",
-        str(moto_backend.endpoint_url),
+    proc, out = endpoint_run(
+        moto_backend,
+        tmp_path,
         "--bucket",
         BUCKET,
         "--key",
         key,
         "--strategies",
         "chunked,range,transfer-manager",
-        "--out",
-        str(out),
-        cwd=tmp_path,
-        env=CREDENTIALS,
     )
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]

@@ -18,6 +18,7 @@ from harness.s3_objects import make_client
 from tests.conftest import BUCKET, serving
 
 FAKE_SECRET = "memharness-FAKE-secret-0123456789abcdef"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": FAKE_SECRET}
 
 
 def memharness(
@@ -117,7 +118,7 @@ def test_unreachable_endpoint_is_one_line_and_exit_1(tmp_path: Path) -> None:
         "--out",
         str(tmp_path / "out"),
         cwd=tmp_path,
-        env={"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": FAKE_SECRET},
+        env=CREDENTIALS,
     )
     assert proc.returncode == 1
     assert "cannot reach S3 endpoint" in one_line_error(proc)
@@ -151,16 +152,17 @@ def test_wrong_credentials_are_one_line_without_the_secret(
         "--out",
         str(out),
         cwd=tmp_path,
-        env={"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": FAKE_SECRET},
+        env=CREDENTIALS,
     )
     assert proc.returncode == 1
     assert "credentials were rejected" in one_line_error(proc)
     assert FAKE_SECRET not in proc.stderr + proc.stdout
 
 
-def _endpoint_run(
+def endpoint_run(
     backend: Backend, tmp_path: Path, *args: str
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``memharness run --backend endpoint`` against ``backend`` with fake credentials."""
     out = tmp_path / "out"
     proc = memharness(
         "run",
@@ -172,14 +174,14 @@ def _endpoint_run(
         str(out),
         *args,
         cwd=tmp_path,
-        env={"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": FAKE_SECRET},
+        env=CREDENTIALS,
     )
     return proc, out
 
 
 @pytest.mark.integration
 def test_missing_bucket_is_one_line_and_exit_1(moto_backend: Backend, tmp_path: Path) -> None:
-    proc, _ = _endpoint_run(moto_backend, tmp_path, "--bucket", "no-such-bucket", "--key", "a.pdf")
+    proc, _ = endpoint_run(moto_backend, tmp_path, "--bucket", "no-such-bucket", "--key", "a.pdf")
     assert proc.returncode == 1
     assert "no-such-bucket" in one_line_error(proc) and "not found" in proc.stderr
 
@@ -194,7 +196,7 @@ def test_bad_objects_are_recorded_as_errors_and_good_ones_still_run(
     s3.put_object(Bucket=BUCKET, Key="notes/empty.pdf", Body=b"")
     keys = ["notes/missing.pdf", "notes/not-a-pdf.txt", "notes/empty.pdf", good.object_key]
     key_args = [arg for key in keys for arg in ("--key", key)]
-    proc, out = _endpoint_run(
+    proc, out = endpoint_run(
         moto_backend, tmp_path, "--bucket", BUCKET, "--strategies", "chunked", *key_args
     )
     assert proc.returncode == 1
