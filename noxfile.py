@@ -27,7 +27,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the packages."""
-    session.install("-e", ".[dev]")
+    session.install("--config-settings", "editable_mode=strict", "-e", ".[dev]")
     session.run("mypy")
 
 

@@ -1,4 +1,4 @@
-"""The ``memharness`` command line: one subcommand per module in ``harness.commands``.
+"""The ``memharness`` command line: one subcommand per module in ``memharness_s3.commands``.
 
 Every failure the user can cause or fix ends in one line on stderr and exit status 2 (bad
 usage) or 1 (the run failed); results already written stay on disk.
@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from types import FrameType, ModuleType
 from typing import NoReturn
 
-from harness.commands import export, fixtures, gate, report, strategies
-from harness.commands import run as run_cmd
-from harness.errors import RunFailed, UsageError
+from memharness_s3.commands import export, fixtures, gate, report, strategies
+from memharness_s3.commands import run as run_cmd
+from memharness_s3.errors import RunFailed, UsageError
 
 PROG = "memharness"
 COMMANDS: tuple[ModuleType, ...] = (strategies, fixtures, run_cmd, report, gate, export)

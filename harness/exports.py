@@ -27,8 +27,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import Any
 
-from harness.gate import CaseRuns, case_labels
-from harness.sizes import format_mb
+from memharness_s3.gate import CaseRuns, case_labels
+from memharness_s3.sizes import format_mb
 
 PYTEST_BENCHMARK_VERSION = "5.3.1"
 """The pytest-benchmark release whose file format this mirrors."""

@@ -15,11 +15,11 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from fixtures.catalog import DEFAULT_RUN_SIZES, NAMED_SIZES
-from harness.errors import RunFailed, UsageError
-from harness.paths import make_writable_dir
-from harness.pdfgen import DEFAULT_PAGE_BYTES, write_pdf
-from harness.sizes import format_size, parse_size
+from memharness_s3.errors import RunFailed, UsageError
+from memharness_s3.fixtures.catalog import DEFAULT_RUN_SIZES, NAMED_SIZES
+from memharness_s3.paths import make_writable_dir
+from memharness_s3.pdfgen import DEFAULT_PAGE_BYTES, write_pdf
+from memharness_s3.sizes import format_size, parse_size
 
 GENERATOR_VERSION = 1
 DISK_MARGIN_BYTES = 256 * 10**6

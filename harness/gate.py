@@ -35,12 +35,11 @@ from pathlib import Path
 from types import NoneType
 from typing import Any
 
-from harness.errors import UsageError
-from harness.fixture_cache import resolve_size
-from harness.matrix import Expectation
-from harness.records import RunResult
-from harness.results import META_FILE, RESULTS_FILE, read_results
-from harness.sizes import format_mb, format_size, parse_size
+from memharness_s3.errors import UsageError
+from memharness_s3.fixture_cache import resolve_size
+from memharness_s3.records import Expectation, RunResult
+from memharness_s3.results import META_FILE, RESULTS_FILE, read_results
+from memharness_s3.sizes import format_mb, format_size, parse_size
 
 FAILED_STATUSES = ("error", "oom", "timeout")
 DEFAULT_TOLERANCE = "10%"

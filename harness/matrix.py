@@ -49,14 +49,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import registry
-from harness.backends import BACKENDS
-from harness.errors import UsageError
-from harness.faults.spec import parse_fault_list
-from harness.fixture_cache import resolve_size
-from harness.records import POOLS, STATUSES
-from harness.sizes import parse_size
-from strategies.processing import DEFAULT_SPLIT_PART_BYTES, PROCESS_STEPS
+from memharness_s3 import registry
+from memharness_s3.backends import BACKENDS
+from memharness_s3.errors import UsageError
+from memharness_s3.faults.spec import parse_fault_list
+from memharness_s3.fixture_cache import resolve_size
+from memharness_s3.records import POOLS, STATUSES, Expectation
+from memharness_s3.sizes import parse_size
+from memharness_s3.strategies.processing import DEFAULT_SPLIT_PART_BYTES, PROCESS_STEPS
 
 DEFAULT_TIMEOUT_S = 900.0
 TABLES = ("matrix", "params", "expect")
@@ -76,20 +76,6 @@ MATRIX_KEYS = (
     "faults",
 )
 EXPECT_KEYS = ("strategy", "min_size", "status", "reason")
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """Runs of ``strategy`` on objects of at least ``min_size_bytes`` should end ``status``."""
-
-    strategy: str
-    min_size_bytes: int
-    status: str
-    reason: str
-
-    def matches(self, strategy: str, size_bytes: int) -> bool:
-        """Whether a run of ``strategy`` on an object of ``size_bytes`` is covered."""
-        return strategy == self.strategy and size_bytes >= self.min_size_bytes
 
 
 @dataclass(frozen=True)

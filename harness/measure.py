@@ -26,9 +26,9 @@ from pathlib import Path
 
 import psutil
 
-from harness.caps import WorkerCgroup
-from harness.lifetime import die_with_parent
-from harness.procfs import peak_rss
+from memharness_s3.caps import WorkerCgroup
+from memharness_s3.lifetime import die_with_parent
+from memharness_s3.procfs import peak_rss
 
 SAMPLE_INTERVAL_S = 0.01
 SLOW_EVERY_TICKS = 10

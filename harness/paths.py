@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.errors import RunFailed
+from memharness_s3.errors import RunFailed
 
 
 def make_writable_dir(path: Path, what: str, hint: str = "") -> Path:

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from harness.records import Case, ObjectRef, RunResult
+from memharness_s3.records import Case, ObjectRef, RunResult
 
 
 def build_cases(

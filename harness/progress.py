@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from harness.measure import Tick
-from harness.records import RunResult
-from harness.runner import PlannedRun
-from harness.sizes import format_mb, format_size
+from memharness_s3.measure import Tick
+from memharness_s3.records import RunResult
+from memharness_s3.runner import PlannedRun
+from memharness_s3.sizes import format_mb, format_size
 
 
 class Progress:

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from harness.backends import Backend
-    from harness.records import RunResult
+    from memharness_s3.backends import Backend
+    from memharness_s3.records import RunResult
 
 BUCKET = "memharness-pytest"
 _RESULTS = pytest.StashKey[list["RunResult"]]()
@@ -56,8 +56,8 @@ def memharness_backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Backend]:
     """The S3 backend the session's measured runs fetch from, with its bucket created."""
-    from harness.backends import open_backend
-    from harness.s3_objects import ensure_bucket, make_client
+    from memharness_s3.backends import open_backend
+    from memharness_s3.s3_objects import ensure_bucket, make_client
 
     with open_backend(
         request.config.getoption("--memharness-backend"),
@@ -79,14 +79,14 @@ def memharness_run(
     ``process`` (``none``), ``params`` (overrides as strings), ``concurrency`` (1), ``pool``,
     ``memory_limit`` (a size or None), ``timeout_s`` (300).
     """
-    from harness import registry
-    from harness.fixture_cache import cache_root, ensure_fixture, resolve_size
-    from harness.plan import object_copies
-    from harness.records import Case
-    from harness.results import ResultsWriter
-    from harness.runner import PlannedRun, run_case
-    from harness.s3_objects import copy_object, fixture_ref, make_client, upload_fixture
-    from harness.sizes import parse_size
+    from memharness_s3 import registry
+    from memharness_s3.fixture_cache import cache_root, ensure_fixture, resolve_size
+    from memharness_s3.plan import object_copies
+    from memharness_s3.records import Case
+    from memharness_s3.results import ResultsWriter
+    from memharness_s3.runner import PlannedRun, run_case
+    from memharness_s3.s3_objects import copy_object, fixture_ref, make_client, upload_fixture
+    from memharness_s3.sizes import parse_size
 
     recorded: list[RunResult] = []
     request.node.stash[_RESULTS] = recorded
@@ -133,7 +133,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[Any]:
     marker = item.get_closest_marker("peak_memory")
     results = item.stash.get(_RESULTS, [])
     if marker is not None and results:
-        from harness.sizes import format_size, parse_size
+        from memharness_s3.sizes import format_size, parse_size
 
         limit = parse_size(str(marker.kwargs.get("max", marker.args[0] if marker.args else "")))
         over = [r for r in results if r.peak_rss_bytes is not None and r.peak_rss_bytes > limit]

@@ -38,7 +38,7 @@ class Case:
     With ``pool="processes"`` the case runs ``concurrency`` worker processes at once (a prefork
     pool); with ``pool="threads"`` one worker process runs ``concurrency`` fetches as threads.
     Each fetch gets its own copy of the object unless ``shared_object`` is set. ``fault`` is a
-    ``--fault`` spec (``harness.faults.spec``) injected between the workers and S3, or None.
+    ``--fault`` spec (``memharness_s3.faults.spec``) injected between the workers and S3, or None.
     """
 
     strategy: str
@@ -71,6 +71,20 @@ class Case:
     def workers(self) -> int:
         """How many worker processes (and so result lines) one run of the case has."""
         return self.concurrency if self.pool == "processes" else 1
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """Runs of ``strategy`` on objects of at least ``min_size_bytes`` should end ``status``."""
+
+    strategy: str
+    min_size_bytes: int
+    status: str
+    reason: str
+
+    def matches(self, strategy: str, size_bytes: int) -> bool:
+        """Whether a run of ``strategy`` on an object of ``size_bytes`` is covered."""
+        return strategy == self.strategy and size_bytes >= self.min_size_bytes
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from harness.errors import UsageError
-from harness.sizes import parse_size
-from strategies.base import Strategy
+from memharness_s3.errors import UsageError
+from memharness_s3.sizes import parse_size
+from memharness_s3.strategies.base import Strategy
 
 GROUP = "memharness.strategies"
 

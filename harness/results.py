@@ -16,9 +16,9 @@ from typing import Any
 
 import psutil
 
-from harness.errors import UsageError
-from harness.paths import make_writable_dir
-from harness.records import RunResult, from_dict, to_json
+from memharness_s3.errors import UsageError
+from memharness_s3.paths import make_writable_dir
+from memharness_s3.records import RunResult, from_dict, to_json
 
 RESULTS_FILE = "results.jsonl"
 META_FILE = "meta.json"

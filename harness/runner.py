@@ -7,9 +7,9 @@ strategy's problem, not the report's), and, under a memory cap, a cgroup. It mea
 from outside, counts what each strategy left in its temp dir, writes each worker's result to
 results.jsonl when the group ends, and removes the scratch and temp directories and cgroups,
 after failures too. Temp dirs carry the harness's PID, so those of a harness that was killed
-are swept by the next run (:func:`sweep_stale_temp_dirs`). A case with a
-fault gets a fault proxy of its own (``harness.faults.inject``) as its workers' S3 endpoint for
-the time of the run; its log is kept under ``faults/`` in the results directory.
+are swept by the next run (:func:`sweep_stale_temp_dirs`). A case with a fault gets a fault
+proxy of its own (``memharness_s3.faults.inject``) as its workers' S3 endpoint for the time of
+the run; its log is kept under ``faults/`` in the results directory.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from pathlib import Path
 
 import psutil
 
-from harness import caps
-from harness.backends import Backend
-from harness.faults.inject import FaultRoute, inject
-from harness.faults.spec import parse_fault
-from harness.measure import GroupMeasurement, Measurement, Tick, WorkerSpawn, run_group
-from harness.records import (
+from memharness_s3 import caps
+from memharness_s3.backends import Backend
+from memharness_s3.faults.inject import FaultRoute, inject
+from memharness_s3.faults.spec import parse_fault
+from memharness_s3.measure import GroupMeasurement, Measurement, Tick, WorkerSpawn, run_group
+from memharness_s3.records import (
     Case,
     ObjectRef,
     RunResult,
@@ -43,8 +43,8 @@ from harness.records import (
     WorkerReport,
     report_from_json,
 )
-from harness.results import ResultsWriter
-from harness.sizes import format_size
+from memharness_s3.results import ResultsWriter
+from memharness_s3.sizes import format_size
 
 DEFAULT_TIMEOUT_S = 900.0
 WORK_DIR = ".work"
@@ -187,7 +187,7 @@ def _spawn(worker: _Worker, case: Case, backend: Backend, route: FaultRoute | No
         argv=[
             sys.executable,
             "-m",
-            "harness.worker",
+            "memharness_s3.worker",
             str(job_path),
             str(worker.scratch / "report.json"),
         ],
@@ -306,7 +306,7 @@ def _memray_outputs(worker: _Worker, out_dir: Path) -> tuple[int | None, str | N
     """Heap peak, capture and flamegraph paths (relative to the results dir) of a memray run."""
     if worker.memray_file is None or not worker.memray_file.exists():
         return None, None, None
-    from harness.memray_capture import heap_peak_bytes, write_flamegraph
+    from memharness_s3.memray_capture import heap_peak_bytes, write_flamegraph
 
     flamegraph = write_flamegraph(worker.memray_file)
     return (

@@ -19,10 +19,10 @@ from botocore.exceptions import (
     NoCredentialsError,
 )
 
-from harness.backends import Backend
-from harness.errors import RunFailed
-from harness.fixture_cache import Fixture
-from harness.records import ObjectRef
+from memharness_s3.backends import Backend
+from memharness_s3.errors import RunFailed
+from memharness_s3.fixture_cache import Fixture
+from memharness_s3.records import ObjectRef
 
 UPLOAD_CONFIG = TransferConfig(multipart_threshold=64 * 2**20, multipart_chunksize=64 * 2**20)
 PDF_MAGIC = b"%PDF-"

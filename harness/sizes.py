@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from harness.errors import UsageError
+from memharness_s3.errors import UsageError
 
 _UNITS = {
     "": 1,

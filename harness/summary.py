@@ -6,8 +6,8 @@ import statistics
 from collections.abc import Sequence
 from itertools import groupby
 
-from harness.records import RunResult
-from harness.sizes import format_mb, format_size
+from memharness_s3.records import RunResult
+from memharness_s3.sizes import format_mb, format_size
 
 
 def render_summary(results: Sequence[RunResult]) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from harness.records import RunResult
-from harness.sizes import format_mb, format_size
+from memharness_s3.records import RunResult
+from memharness_s3.sizes import format_mb, format_size
 
 Column = tuple[str, str, Callable[[RunResult], str]]
 

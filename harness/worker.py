@@ -1,4 +1,4 @@
-"""The measured worker process: ``python -m harness.worker JOB.json REPORT.json``.
+"""The measured worker process: ``python -m memharness_s3.worker JOB.json REPORT.json``.
 
 It looks like a real worker: it imports boto3, the strategy and what the processing step needs,
 builds its client, records its baseline RSS, fetches, then verifies and processes what it got.
@@ -27,10 +27,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from harness.procfs import current_rss, own_peak_rss
-from harness.records import FetchReport, ObjectRef, WorkerJob, WorkerReport, job_from_json
-from strategies.base import FetchContext, Fetched
-from strategies.processing import modules_needed, run_process_step
+from memharness_s3.procfs import current_rss, own_peak_rss
+from memharness_s3.records import FetchReport, ObjectRef, WorkerJob, WorkerReport, job_from_json
+from memharness_s3.strategies.base import FetchContext, Fetched
+from memharness_s3.strategies.processing import modules_needed, run_process_step
 
 HASH_BLOCK = 1024 * 1024
 

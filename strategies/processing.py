@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from strategies.base import Fetched
+from memharness_s3.strategies.base import Fetched
 
 PROCESS_STEPS = ("none", "pages", "split")
 DEFAULT_SPLIT_PART_BYTES = 100 * 1000 * 1000
@@ -41,7 +41,7 @@ def run_process_step(
     if step == "pages":
         return {"pages": count_pages(source)}
     if step == "split":
-        from strategies.pdf_split import split_pdf
+        from memharness_s3.strategies.pdf_split import split_pdf
 
         out_dir = tmp_dir / "split-parts"
         out_dir.mkdir()

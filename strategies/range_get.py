@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from strategies.base import FetchContext, Fetched
+from memharness_s3.strategies.base import FetchContext, Fetched
 
 
 class RangeGet:

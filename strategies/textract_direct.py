@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar
 
-from strategies.base import FetchContext, Fetched
-from strategies.pdf_split import split_pdf
+from memharness_s3.strategies.base import FetchContext, Fetched
+from memharness_s3.strategies.pdf_split import split_pdf
 
 MB = 1000 * 1000
 

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from boto3.s3.transfer import TransferConfig
 
-from strategies.base import FetchContext, Fetched
+from memharness_s3.strategies.base import FetchContext, Fetched
 
 MiB = 1024 * 1024
 

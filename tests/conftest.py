@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from harness.backends import DEFAULT_REGION, Backend
-from harness.backends.moto_server import MotoServer
-from harness.fixture_cache import Fixture, ensure_fixture
-from harness.records import Case
-from harness.runner import PlannedRun
-from harness.s3_objects import ensure_bucket, fixture_ref, make_client, upload_fixture
+from memharness_s3.backends import DEFAULT_REGION, Backend
+from memharness_s3.backends.moto_server import MotoServer
+from memharness_s3.fixture_cache import Fixture, ensure_fixture
+from memharness_s3.records import Case
+from memharness_s3.runner import PlannedRun
+from memharness_s3.s3_objects import ensure_bucket, fixture_ref, make_client, upload_fixture
 
 BUCKET = "memharness-tests"
 PLUGIN_DIR = Path(__file__).parent / "plugin"
@@ -88,7 +88,7 @@ def planned(
     **case_fields: object,
 ) -> PlannedRun:
     """A case for ``strategy`` on ``fixture`` with the strategy's default parameters."""
-    from harness import registry
+    from memharness_s3 import registry
 
     resolved = registry.resolve_params(registry.load(strategy), {})
     resolved.update(params or {})

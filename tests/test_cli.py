@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends import Backend
-from harness.backends.moto_server import free_port
-from harness.fixture_cache import Fixture
-from harness.s3_objects import make_client
+from memharness_s3.backends import Backend
+from memharness_s3.backends.moto_server import free_port
+from memharness_s3.fixture_cache import Fixture
+from memharness_s3.s3_objects import make_client
 from tests.conftest import BUCKET, serving
 
 FAKE_SECRET = "memharness-FAKE-secret-0123456789abcdef"
@@ -25,7 +25,7 @@ def memharness(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
+        [sys.executable, "-m", "memharness_s3.cli", *args],
         cwd=cwd,
         env={**os.environ, **(env or {})},
         capture_output=True,

@@ -19,11 +19,16 @@ from typing import Any
 
 import pytest
 
-from harness.commands import export as export_cmd
-from harness.errors import RunFailed, UsageError
-from harness.exports import byte_stats, to_github_action_benchmark, to_pytest_benchmark, unmeasured
-from harness.gate import group_cases
-from harness.records import RunResult
+from memharness_s3.commands import export as export_cmd
+from memharness_s3.errors import RunFailed, UsageError
+from memharness_s3.exports import (
+    byte_stats,
+    to_github_action_benchmark,
+    to_pytest_benchmark,
+    unmeasured,
+)
+from memharness_s3.gate import group_cases
+from memharness_s3.records import RunResult
 from tests.test_gate import MB, make_case, runs, write
 
 # Key sets of a file written by pytest-benchmark 5.3.1 (`pytest --benchmark-json`).

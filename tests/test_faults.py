@@ -19,19 +19,19 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from harness.backends import DEFAULT_REGION, Backend
-from harness.backends.moto_server import MotoServer
-from harness.errors import UsageError
-from harness.faults.inject import check_fault_backend, launch_proxy
-from harness.faults.proxy import HEALTH_PATH
-from harness.faults.spec import Kind, parse_fault, parse_fault_list
-from harness.fixture_cache import Fixture
-from harness.matrix import load_matrix
-from harness.plan import build_cases
-from harness.records import Case, RunResult
-from harness.results import ResultsWriter
-from harness.runner import run_all, run_case
-from harness.s3_objects import make_client
+from memharness_s3.backends import DEFAULT_REGION, Backend
+from memharness_s3.backends.moto_server import MotoServer
+from memharness_s3.errors import UsageError
+from memharness_s3.faults.inject import check_fault_backend, launch_proxy
+from memharness_s3.faults.proxy import HEALTH_PATH
+from memharness_s3.faults.spec import Kind, parse_fault, parse_fault_list
+from memharness_s3.fixture_cache import Fixture
+from memharness_s3.matrix import load_matrix
+from memharness_s3.plan import build_cases
+from memharness_s3.records import Case, RunResult
+from memharness_s3.results import ResultsWriter
+from memharness_s3.runner import run_all, run_case
+from memharness_s3.s3_objects import make_client
 from tests.conftest import BUCKET, planned
 
 STRATEGIES = ("read-all", "chunked", "range", "transfer-manager", "textract-direct")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import RunFailed
-from harness.fixture_cache import cache_root, ensure_fixture, resolve_size
+from memharness_s3.errors import RunFailed
+from memharness_s3.fixture_cache import cache_root, ensure_fixture, resolve_size
 
 SIZE = 300_000
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.commands import gate as gate_cmd
-from harness.errors import UsageError
-from harness.gate import (
+from memharness_s3.commands import gate as gate_cmd
+from memharness_s3.errors import UsageError
+from memharness_s3.gate import (
     evaluate,
     load_results,
     parse_expectation,
@@ -22,8 +22,7 @@ from harness.gate import (
     render_markdown,
     render_text,
 )
-from harness.matrix import Expectation
-from harness.records import Case, RunResult, to_json
+from memharness_s3.records import Case, Expectation, RunResult, to_json
 
 MB = 10**6
 MIB = 2**20
@@ -371,7 +370,7 @@ def _memharness(*argv: str) -> subprocess.CompletedProcess[str]:
     """``memharness`` as users run it."""
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *argv],
+        [sys.executable, "-m", "memharness_s3.cli", *argv],
         capture_output=True,
         text=True,
         env=env,

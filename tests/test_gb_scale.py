@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from harness import registry
-from harness.backends import Backend, open_backend
-from harness.fixture_cache import Fixture, ensure_fixture
-from harness.records import Case
-from harness.results import ResultsWriter
-from harness.runner import PlannedRun, run_case
-from harness.s3_objects import ensure_bucket, fixture_ref, make_client, upload_fixture
+from memharness_s3 import registry
+from memharness_s3.backends import Backend, open_backend
+from memharness_s3.fixture_cache import Fixture, ensure_fixture
+from memharness_s3.records import Case
+from memharness_s3.results import ResultsWriter
+from memharness_s3.runner import PlannedRun, run_case
+from memharness_s3.s3_objects import ensure_bucket, fixture_ref, make_client, upload_fixture
 
 pytestmark = pytest.mark.integration
 

@@ -29,7 +29,16 @@ RUN = [
 
 def _start(out: Path, cache: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", *RUN, "--out", str(out), "--cache-dir", str(cache)],
+        [
+            sys.executable,
+            "-m",
+            "memharness_s3.cli",
+            *RUN,
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(cache),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -81,7 +90,7 @@ def test_kill_9_keeps_whole_lines_leaves_no_orphans_and_resume_completes(tmp_pat
         [
             sys.executable,
             "-m",
-            "harness.cli",
+            "memharness_s3.cli",
             "run",
             "--resume",
             str(out),
@@ -115,7 +124,7 @@ def test_ctrl_c_exits_130_keeps_results_and_stops_everything(tmp_path: Path) -> 
 
 def test_resume_of_a_directory_without_meta_is_a_usage_error(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--resume", str(tmp_path)],
+        [sys.executable, "-m", "memharness_s3.cli", "run", "--resume", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -126,7 +135,16 @@ def test_resume_of_a_directory_without_meta_is_a_usage_error(tmp_path: Path) -> 
 
 def test_resume_refuses_plan_options(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--resume", str(tmp_path), "--sizes", "1MB"],
+        [
+            sys.executable,
+            "-m",
+            "memharness_s3.cli",
+            "run",
+            "--resume",
+            str(tmp_path),
+            "--sizes",
+            "1MB",
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import caps
-from harness.backends import Backend
-from harness.fixture_cache import Fixture
-from harness.results import ResultsWriter, read_results
-from harness.runner import run_all, run_case
+from memharness_s3 import caps
+from memharness_s3.backends import Backend
+from memharness_s3.fixture_cache import Fixture
+from memharness_s3.results import ResultsWriter, read_results
+from memharness_s3.runner import run_all, run_case
 from tests.conftest import planned
 
 pytestmark = pytest.mark.integration

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import matrix, registry
-from harness.errors import UsageError
-from harness.matrix import Expectation, MatrixSpec, load_matrix
+from memharness_s3 import matrix, registry
+from memharness_s3.errors import UsageError
+from memharness_s3.matrix import MatrixSpec, load_matrix
+from memharness_s3.records import Expectation
 
 SEED_MATRIX = Path(__file__).resolve().parents[1] / "fixtures" / "seed-matrix.toml"
 ALL_STRATEGIES = ["read-all", "chunked", "range", "transfer-manager", "textract-direct"]

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends import Backend
-from harness.fixture_cache import Fixture
-from harness.records import RunResult
-from harness.results import ResultsWriter, read_results
-from harness.runner import PlannedRun, run_all, run_case
-from harness.s3_objects import make_client
+from memharness_s3.backends import Backend
+from memharness_s3.fixture_cache import Fixture
+from memharness_s3.records import RunResult
+from memharness_s3.results import ResultsWriter, read_results
+from memharness_s3.runner import PlannedRun, run_all, run_case
+from memharness_s3.s3_objects import make_client
 from tests.conftest import BUCKET, planned
 
 pytestmark = pytest.mark.integration

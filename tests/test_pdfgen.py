@@ -12,7 +12,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from harness.pdfgen import DEFAULT_PAGE_BYTES, GeneratedPdf, plan_pages, write_pdf
+from memharness_s3.pdfgen import DEFAULT_PAGE_BYTES, GeneratedPdf, plan_pages, write_pdf
 
 KIB = 1024
 MIB = 1024 * 1024

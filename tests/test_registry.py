@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness import registry
-from harness.errors import UsageError
-from strategies.base import Strategy
+from memharness_s3 import registry
+from memharness_s3.errors import UsageError
+from memharness_s3.strategies.base import Strategy
 
 BUILT_INS = {"read-all", "chunked", "range", "transfer-manager", "textract-direct"}
 

@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 
-from harness.commands import report as report_cmd
-from harness.errors import UsageError
-from harness.matrix import Expectation
-from harness.records import Case, RunResult, to_json
-from harness.report import budget, cases, charts, fit
-from harness.report.html import render_report
+from memharness_s3.commands import report as report_cmd
+from memharness_s3.errors import UsageError
+from memharness_s3.records import Case, Expectation, RunResult, to_json
+from memharness_s3.report import budget, cases, charts, fit
+from memharness_s3.report.html import render_report
 
 MB = 10**6
 MiB = 2**20

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import UsageError
-from harness.sizes import format_size, parse_size
+from memharness_s3.errors import UsageError
+from memharness_s3.sizes import format_size, parse_size
 
 
 @pytest.mark.parametrize(

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from harness.backends import minio, moto_server, s3rver
-from harness.backends.launcher import LaunchedServer, ServerSpec
-from harness.errors import UsageError
+from memharness_s3.backends import minio, moto_server, s3rver
+from memharness_s3.backends.launcher import LaunchedServer, ServerSpec
+from memharness_s3.errors import UsageError
 
 LAUNCHED: dict[str, Callable[[], ServerSpec]] = {
     "moto": moto_server.spec,

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from harness.errors import RunFailed
-from harness.lifetime import die_with_parent
+from memharness_s3.errors import RunFailed
+from memharness_s3.lifetime import die_with_parent
 
 HOST = "127.0.0.1"
 STOP_GRACE_S = 5.0

@@ -11,8 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from harness.backends.launcher import HOST, ServerSpec, free_port
-from harness.errors import RunFailed
+from memharness_s3.backends.launcher import HOST, ServerSpec, free_port
+from memharness_s3.errors import RunFailed
 
 ROOT_USER = "memharness-minio"
 ROOT_PASSWORD = "memharness-minio-secret"

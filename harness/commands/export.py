@@ -1,6 +1,6 @@
 """``memharness export``: results as pytest-benchmark or github-action-benchmark JSON.
 
-So that dashboards which already chart those formats can chart memory: see ``harness.exports``
+So that dashboards which already chart those formats can chart memory: see ``memharness_s3.exports``
 for what each field holds (peak RSS in bytes in pytest-benchmark's ``stats``, MB in
 github-action-benchmark's ``value``).
 """
@@ -13,15 +13,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.errors import RunFailed, UsageError
-from harness.exports import (
+from memharness_s3.errors import RunFailed, UsageError
+from memharness_s3.exports import (
     FORMATS,
     measured,
     to_github_action_benchmark,
     to_pytest_benchmark,
     unmeasured,
 )
-from harness.gate import group_cases, load_meta, load_results
+from memharness_s3.gate import group_cases, load_meta, load_results
 
 NAME = "export"
 HELP = "write results as pytest-benchmark or github-action-benchmark JSON"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from harness.commands.options import add_fixture_options
-from harness.fixture_cache import cache_root, ensure_fixture, resolve_sizes
-from harness.sizes import format_size
+from memharness_s3.commands.options import add_fixture_options
+from memharness_s3.fixture_cache import cache_root, ensure_fixture, resolve_sizes
+from memharness_s3.sizes import format_size
 
 NAME = "fixtures"
 HELP = "generate (if needed) and list PDF fixtures"

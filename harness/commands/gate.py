@@ -1,4 +1,4 @@
-"""``memharness gate``: pass or fail a set of results, for CI (see ``harness.gate`` for the rules).
+"""``memharness gate``: pass or fail a set of results, for CI (rules: ``memharness_s3.gate``).
 
 Exit status 0 when the results pass, 1 when a case fails, 2 for bad input (a malformed budget,
 tolerance or ``--expect``, a missing or damaged results file), so a CI step can tell "memory got
@@ -12,8 +12,8 @@ import argparse
 import os
 from pathlib import Path
 
-from harness.errors import UsageError
-from harness.gate import (
+from memharness_s3.errors import UsageError
+from memharness_s3.gate import (
     DEFAULT_TOLERANCE,
     evaluate,
     load_expectations,
@@ -24,7 +24,7 @@ from harness.gate import (
     render_markdown,
     render_text,
 )
-from harness.results import META_FILE
+from memharness_s3.results import META_FILE
 
 NAME = "gate"
 HELP = "check results against a memory budget, expected failures and a baseline (exit 1: fail)"

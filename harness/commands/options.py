@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fixtures.catalog import DEFAULT_RUN_SIZES, DEFAULT_SEED
+from memharness_s3.fixtures.catalog import DEFAULT_RUN_SIZES, DEFAULT_SEED
 
 
 def add_fixture_options(parser: argparse.ArgumentParser) -> None:

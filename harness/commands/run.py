@@ -19,20 +19,20 @@ from typing import Any
 
 import psutil
 
-from harness import registry
-from harness.backends import Backend, open_backend
-from harness.caps import enforcement_available
-from harness.commands.options import add_fixture_options
-from harness.errors import RunFailed, UsageError
-from harness.faults.inject import check_fault_backend
-from harness.faults.spec import parse_fault, parse_fault_list
-from harness.fixture_cache import cache_root, ensure_fixture, resolve_sizes
-from harness.matrix import Expectation, MatrixSpec, load_matrix
-from harness.plan import build_cases, completed_runs, object_copies, objects_for
-from harness.progress import Progress
-from harness.records import POOLS, Case, ObjectRef, RunResult
-from harness.report.html import render_report
-from harness.results import (
+from memharness_s3 import registry
+from memharness_s3.backends import Backend, open_backend
+from memharness_s3.caps import enforcement_available
+from memharness_s3.commands.options import add_fixture_options
+from memharness_s3.errors import RunFailed, UsageError
+from memharness_s3.faults.inject import check_fault_backend
+from memharness_s3.faults.spec import parse_fault, parse_fault_list
+from memharness_s3.fixture_cache import cache_root, ensure_fixture, resolve_sizes
+from memharness_s3.matrix import MatrixSpec, load_matrix
+from memharness_s3.plan import build_cases, completed_runs, object_copies, objects_for
+from memharness_s3.progress import Progress
+from memharness_s3.records import POOLS, Case, Expectation, ObjectRef, RunResult
+from memharness_s3.report.html import render_report
+from memharness_s3.results import (
     META_FILE,
     ResultsWriter,
     prepare_out_dir,
@@ -40,8 +40,8 @@ from harness.results import (
     utc_stamp,
     write_meta,
 )
-from harness.runner import PlannedRun, run_all, sweep_stale_temp_dirs
-from harness.s3_objects import (
+from memharness_s3.runner import PlannedRun, run_all, sweep_stale_temp_dirs
+from memharness_s3.s3_objects import (
     copy_object,
     describe_object,
     ensure_bucket,
@@ -50,10 +50,10 @@ from harness.s3_objects import (
     s3_errors,
     upload_fixture,
 )
-from harness.sizes import format_size, parse_size
-from harness.summary import render_summary
-from harness.table import render
-from strategies.processing import PROCESS_STEPS
+from memharness_s3.sizes import format_size, parse_size
+from memharness_s3.strategies.processing import PROCESS_STEPS
+from memharness_s3.summary import render_summary
+from memharness_s3.table import render
 
 DISK_MARGIN_BYTES = 256 * 10**6
 IDLE_WORKER_BYTES = 52 * 10**6

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.registry import available, load
+from memharness_s3.registry import available, load
 
 NAME = "strategies"
 HELP = "list registered strategies and their parameters"

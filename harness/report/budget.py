@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.records import RunResult
-from harness.report.cases import Series, group_by_series, median_of
-from harness.report.fit import SafeSize, budget_boundary, line_estimate
-from harness.sizes import format_size
+from memharness_s3.records import RunResult
+from memharness_s3.report.cases import Series, group_by_series, median_of
+from memharness_s3.report.fit import SafeSize, budget_boundary, line_estimate
+from memharness_s3.sizes import format_size
 
 
 @dataclass(frozen=True)

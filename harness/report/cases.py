@@ -12,8 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from harness.matrix import Expectation
-from harness.records import RunResult
+from memharness_s3.records import Expectation, RunResult
 
 
 @dataclass(frozen=True, order=True)

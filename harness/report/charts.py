@@ -24,9 +24,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from harness.records import RunResult
-from harness.report.cases import group_by_series, group_by_size, median_of, series_of
-from harness.sizes import format_size
+from memharness_s3.records import RunResult
+from memharness_s3.report.cases import group_by_series, group_by_size, median_of, series_of
+from memharness_s3.sizes import format_size
 
 MAX_TIMELINE_PANELS = 48
 """More panels than this would be too small to read; the rest are listed as not drawn."""

@@ -14,9 +14,9 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.records import RunResult
-from harness.report.cases import Series, group_by_series, group_by_size
-from harness.sizes import format_size
+from memharness_s3.records import RunResult
+from memharness_s3.report.cases import Series, group_by_series, group_by_size
+from memharness_s3.sizes import format_size
 
 MIN_SIZES = 3
 """Fewer distinct sizes than this cannot tell a line from any other curve."""

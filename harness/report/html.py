@@ -18,18 +18,18 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from harness.errors import RunFailed
-from harness.records import RunResult
-from harness.report import charts, fit
-from harness.report.budget import answer_questions, median_baselines
-from harness.report.cases import CaseRow, summarize_cases
-from harness.report.source import Budget, ReportSource, load_source, resolve_budget
-from harness.sizes import format_mb, format_size
+from memharness_s3.errors import RunFailed
+from memharness_s3.records import RunResult
+from memharness_s3.report import charts, fit
+from memharness_s3.report.budget import answer_questions, median_baselines
+from memharness_s3.report.cases import CaseRow, summarize_cases
+from memharness_s3.report.source import Budget, ReportSource, load_source, resolve_budget
+from memharness_s3.sizes import format_mb, format_size
 
 REPORT_FILE = "index.html"
 
 _ENV = Environment(
-    loader=PackageLoader("harness.report", "templates"),
+    loader=PackageLoader("memharness_s3.report", "templates"),
     autoescape=True,
     undefined=StrictUndefined,
     trim_blocks=True,

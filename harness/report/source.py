@@ -14,10 +14,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from harness.errors import UsageError
-from harness.matrix import Expectation
-from harness.records import RunResult
-from harness.results import META_FILE, RESULTS_FILE, read_results
+from memharness_s3.errors import UsageError
+from memharness_s3.records import Expectation, RunResult
+from memharness_s3.results import META_FILE, RESULTS_FILE, read_results
 
 DEFAULT_BUDGET_BYTES = 512 * 2**20
 """The source document's worker limit, used when the run recorded no cap."""

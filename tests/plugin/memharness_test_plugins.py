@@ -7,7 +7,7 @@ import os
 import signal
 from typing import Any, ClassVar
 
-from strategies.base import FetchContext, Fetched
+from memharness_s3.strategies.base import FetchContext, Fetched
 
 
 class Raising:
