@@ -118,15 +118,33 @@ def plan_pages(target_bytes: int, page_bytes: int = DEFAULT_PAGE_BYTES) -> int:
     return max(1, round(target_bytes / page_bytes))
 
 
+def target_bytes_problem(target_bytes: int) -> str | None:
+    """Why :func:`write_pdf` cannot write a file of ``target_bytes``, or None when it can.
+
+    A phrase to follow "is", naming the limit, e.g. "above the largest PDF the generator writes
+    (9.99 GB, ...)".
+    """
+    if target_bytes < MIN_TARGET_BYTES:
+        return (
+            f"below the smallest PDF the generator writes "
+            f"({MIN_TARGET_BYTES // 1024} KiB, {MIN_TARGET_BYTES:,} bytes)"
+        )
+    if target_bytes > MAX_TARGET_BYTES:
+        # Rounded down: "10 GB" would name a size that is itself refused.
+        return (
+            f"above the largest PDF the generator writes "
+            f"({MAX_TARGET_BYTES // 10**7 / 100:.2f} GB, {MAX_TARGET_BYTES:,} bytes: "
+            "a classic xref table holds 10-digit offsets)"
+        )
+    return None
+
+
 def write_pdf(
     path: Path, target_bytes: int, seed: str, page_bytes: int = DEFAULT_PAGE_BYTES
 ) -> GeneratedPdf:
     """Write a valid PDF of exactly ``target_bytes`` to ``path``, determined by the arguments."""
-    if not MIN_TARGET_BYTES <= target_bytes <= MAX_TARGET_BYTES:
-        raise ValueError(
-            f"target_bytes must be between {MIN_TARGET_BYTES} and {MAX_TARGET_BYTES}, "
-            f"got {target_bytes}"
-        )
+    if (problem := target_bytes_problem(target_bytes)) is not None:
+        raise ValueError(f"target_bytes {target_bytes} is {problem}")
     plan = _plan(target_bytes, seed, page_bytes)
     part = path.with_suffix(path.suffix + ".part")
     try:

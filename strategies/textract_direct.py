@@ -6,17 +6,34 @@ takes the split path: stream the object to disk, split it with PyMuPDF into part
 limits, upload the parts, run one job per part, and delete the uploaded parts afterwards. The page
 count comes from the object's ``pages`` metadata when it has one; otherwise only the size limit is
 checked up front and Textract's own answer decides.
+
+An endpoint with no Textract behind it (a plain S3 server such as s3rver or MinIO answers the
+job's POST with 404 Not Found; a dead one refuses the connection) raises
+:class:`TextractUnavailable`, whose one line says how to point Textract somewhere that serves it.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from memharness_s3.strategies.base import FetchContext, Fetched
 from memharness_s3.strategies.pdf_split import split_pdf
 
 MB = 1000 * 1000
+START_OPERATION = "StartDocumentTextDetection"
+TEXTRACT_HINT = (
+    "give --textract-endpoint-url URL of a Textract service such as a moto server "
+    "(without it, --backend moto serves Textract itself and --backend s3rver or minio start "
+    "a moto server for it; --backend endpoint sends Textract calls to the S3 endpoint)"
+)
+
+
+class TextractUnavailable(Exception):
+    """No Textract service answered at the endpoint the Textract client was given."""
 
 
 class TextractDirect:
@@ -80,10 +97,45 @@ class TextractDirect:
 
 
 def _start_job(textract: Any, bucket: str, key: str) -> str:
-    response = textract.start_document_text_detection(
-        DocumentLocation={"S3Object": {"Bucket": bucket, "Name": key}}
-    )
+    """Start a text-detection job on ``bucket/key``; TextractUnavailable if nothing serves it."""
+    try:
+        response = textract.start_document_text_detection(
+            DocumentLocation={"S3Object": {"Bucket": bucket, "Name": key}}
+        )
+    except EndpointConnectionError as exc:
+        raise TextractUnavailable(
+            f"no Textract service answered at {_endpoint(textract)}: cannot connect "
+            f"({START_OPERATION}); {TEXTRACT_HINT}"
+        ) from exc
+    except ClientError as exc:
+        if not _not_found(exc):
+            raise
+        raise TextractUnavailable(
+            f"no Textract service answered at {_endpoint(textract)}: {START_OPERATION} got "
+            f"HTTP 404 Not Found, as a plain S3 server (s3rver, MinIO) answers; {TEXTRACT_HINT}"
+        ) from exc
     return str(response["JobId"])
+
+
+def _not_found(exc: ClientError) -> bool:
+    """A 404 on the start call: no such route, so no Textract (Textract itself never 404s it)."""
+    if exc.operation_name != START_OPERATION:
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code = exc.response.get("Error", {}).get("Code")
+    return status == 404 or code in ("404", "NotFound")
+
+
+def _endpoint(client: Any) -> str:
+    """The client's endpoint URL without any user:password, query or fragment."""
+    url = getattr(getattr(client, "meta", None), "endpoint_url", None)
+    if not isinstance(url, str) or not url:
+        return "the Textract endpoint"
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _wait_for_job(textract: Any, job_id: str, params: dict[str, Any]) -> int:

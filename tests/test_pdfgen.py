@@ -12,7 +12,15 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from memharness_s3.pdfgen import DEFAULT_PAGE_BYTES, GeneratedPdf, plan_pages, write_pdf
+from memharness_s3.pdfgen import (
+    DEFAULT_PAGE_BYTES,
+    MAX_TARGET_BYTES,
+    MIN_TARGET_BYTES,
+    GeneratedPdf,
+    plan_pages,
+    target_bytes_problem,
+    write_pdf,
+)
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -152,6 +160,25 @@ def test_rejects_impossible_targets(tmp_path: Path, target: int) -> None:
     with pytest.raises(ValueError, match="target_bytes"):
         write_pdf(tmp_path / "out.pdf", target, "seed")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_target_bytes_problem_names_the_limits() -> None:
+    assert target_bytes_problem(MIN_TARGET_BYTES) is None
+    assert target_bytes_problem(MAX_TARGET_BYTES) is None
+    assert target_bytes_problem(MIN_TARGET_BYTES - 1) == (
+        "below the smallest PDF the generator writes (4 KiB, 4,096 bytes)"
+    )
+    assert target_bytes_problem(MAX_TARGET_BYTES + 1) == (
+        "above the largest PDF the generator writes (9.99 GB, 9,999,999,999 bytes: "
+        "a classic xref table holds 10-digit offsets)"
+    )
+
+
+def test_the_smallest_target_is_a_valid_pdf(tmp_path: Path) -> None:
+    result = write_pdf(tmp_path / "out.pdf", MIN_TARGET_BYTES, "seed")
+    assert result.size_bytes == MIN_TARGET_BYTES == result.path.stat().st_size
+    _check_structure(result.path.read_bytes())
+    _check_with_pymupdf(result)
 
 
 def test_rejects_pages_too_small_for_their_structure(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from memharness_s3.lifetime import die_with_parent
 
 HOST = "127.0.0.1"
 STOP_GRACE_S = 5.0
+STOP_POLL_S = 0.02
 HEALTH_POLL_S = 0.1
 
 
@@ -134,21 +135,58 @@ class LaunchedServer:
         )
 
     def stop(self) -> None:
-        """Stop the server's process group (SIGTERM, then SIGKILL after 5 s); drop its data."""
-        if self.proc is not None and self.proc.poll() is None:
+        """Stop the server's whole process group (SIGTERM, then SIGKILL after 5 s); drop its data.
+
+        It returns once no process of the group is left running, not when the leader exits: what
+        the server spawned gets the same signal but may still be exiting after the leader has been
+        reaped (seen under load), and callers rely on the whole group being gone (port, data
+        directory, tests that look for leftovers). Waits are bounded: a process that even SIGKILL
+        does not end within the grace period (stuck in the kernel) is left behind.
+        """
+        proc = self.proc
+        if proc is not None:
             for sig in (signal.SIGTERM, signal.SIGKILL):
                 try:
-                    os.killpg(self.proc.pid, sig)
+                    os.killpg(proc.pid, sig)
                 except ProcessLookupError:
                     break
-                try:
-                    self.proc.wait(timeout=STOP_GRACE_S)
+                deadline = time.monotonic() + STOP_GRACE_S
+                while (running := _group_running(proc)) and time.monotonic() < deadline:
+                    time.sleep(STOP_POLL_S)
+                if not running:
                     break
-                except subprocess.TimeoutExpired:
-                    continue
+            proc.poll()
         if self.data_dir is not None:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             self.data_dir = None
+
+
+def _group_running(leader: subprocess.Popen[bytes]) -> bool:
+    """Whether a process of ``leader``'s group (its pid is the group's id) has yet to exit.
+
+    The leader is our child, so it is reaped here. A zombie has exited, but ``killpg(pgid, 0)``
+    still finds it; the server's orphaned children are reaped by init, which may do it late (or
+    never, when the harness is a container's PID 1), so the group is then looked up in /proc.
+    """
+    leader.poll()
+    try:
+        os.killpg(leader.pid, 0)
+    except ProcessLookupError:
+        return False
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"{entry.path}/stat", "rb") as stat_file:
+                    stat = stat_file.read()
+            except OSError:
+                continue
+            # After "pid (comm) ": state, ppid, pgrp, ... (comm may hold spaces and parentheses).
+            state, _ppid, pgrp = stat[stat.rindex(b")") + 2 :].split()[:3]
+            if int(pgrp) == leader.pid and state not in (b"Z", b"X"):
+                return True
+    return False
 
 
 def _answers(port: int, path: str, statuses: frozenset[int]) -> bool:
