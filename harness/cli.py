@@ -1,7 +1,10 @@
 """The ``memharness`` command line: one subcommand per module in ``memharness_s3.commands``.
 
 Every failure the user can cause or fix ends in one line on stderr and exit status 2 (bad
-usage) or 1 (the run failed); results already written stay on disk.
+usage) or 1 (the run failed); results already written stay on disk. Building the parser imports
+only the subcommands' option definitions: ``--help``, ``--version``, ``strategies`` and usage
+errors never load the measuring, plotting or report code (each subcommand imports that when it
+runs).
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from memharness_s3.commands import run as run_cmd
 from memharness_s3.errors import RunFailed, UsageError
 
 PROG = "memharness"
+DISTRIBUTION = "memharness-s3"
 COMMANDS: tuple[ModuleType, ...] = (strategies, fixtures, run_cmd, report, gate, export)
+BROKEN_PIPE_STATUS = 128 + signal.SIGPIPE
+"""What a shell reports for a program killed by SIGPIPE (``memharness strategies | head -3``)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,8 +35,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+class _Version(argparse.Action):
+    """``--version``: the distribution's version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version(DISTRIBUTION)
+        except PackageNotFoundError:
+            found = "unknown (not installed)"
+        print(f"{PROG} {found} ({DISTRIBUTION})")
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Measure how Python workers get large PDFs out of S3.")
+    parser.add_argument("--version", action=_Version)
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for command in COMMANDS:
         sub = subparsers.add_parser(command.NAME, help=command.HELP)
@@ -41,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.handler(args))
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -53,6 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; every result finished so far is kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as a program killed by SIGPIPE does.
+        # stdout is pointed at /dev/null so that flushing it at exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_STATUS
     except Exception as exc:  # a bug must still end in one line
         if os.environ.get("MEMHARNESS_DEBUG"):
             raise

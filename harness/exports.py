@@ -27,7 +27,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import Any
 
-from memharness_s3.gate import CaseRuns, case_labels
+from memharness_s3.analysis.cases import CaseRuns
 from memharness_s3.sizes import format_mb
 
 PYTEST_BENCHMARK_VERSION = "5.3.1"
@@ -43,18 +43,16 @@ def measured(cases: Sequence[CaseRuns]) -> list[CaseRuns]:
 
 def unmeasured(cases: Sequence[CaseRuns]) -> list[str]:
     """Labels of the cases left out of an export because no run of theirs ended ok."""
-    labels = case_labels(cases)
-    return [labels[case.case_id] for case in cases if not case.ok_peaks]
+    return [case.label for case in cases if not case.ok_peaks]
 
 
 def to_pytest_benchmark(cases: Sequence[CaseRuns], meta: dict[str, Any]) -> dict[str, Any]:
     """A pytest-benchmark JSON document; ``stats`` hold peak RSS in bytes (see the module doc)."""
     kept = measured(cases)
-    params = case_labels(kept, sep="-")
     benchmarks = []
     for case in kept:
         first = case.first
-        param = params[case.case_id]
+        param = case.label.replace(" ", "-")
         peaks = case.ok_peaks
         walls = [r.wall_s for r in case.ok_runs if r.wall_s is not None]
         benchmarks.append(
@@ -68,6 +66,8 @@ def to_pytest_benchmark(cases: Sequence[CaseRuns], meta: dict[str, Any]) -> dict
                     "concurrency": first.concurrency,
                     "pool": first.pool,
                     "process": first.process,
+                    "fault": first.fault,
+                    "backend": first.backend,
                 },
                 "param": param,
                 "extra_info": {
@@ -176,16 +176,15 @@ def to_github_action_benchmark(
     """Entries for github-action-benchmark's ``customSmallerIsBetter`` tool.
 
     ``name`` is the series the action charts and compares from commit to commit, so it holds only
-    the case's settings (strategy, object size, concurrency), never a run id.
+    the case's name (its settings, as the analysis layer names them), never a run id.
     """
     kept = measured(cases)
-    labels = case_labels(kept)
     entries: list[dict[str, Any]] = []
     for case in kept:
         peaks = case.ok_peaks
         runs = f"{len(peaks)} ok runs, repeats: {case.repeats}"
         entry: dict[str, Any] = {
-            "name": f"peak RSS {labels[case.case_id]}",
+            "name": f"peak RSS {case.label}",
             "unit": "MB",
             "value": round(statistics.median(peaks) / 1e6, 3),
             "extra": f"median of {runs}; min {format_mb(min(peaks))} MB, max "
@@ -198,7 +197,7 @@ def to_github_action_benchmark(
         if wall_time and walls:
             entries.append(
                 {
-                    "name": f"wall time {labels[case.case_id]}",
+                    "name": f"wall time {case.label}",
                     "unit": "s",
                     "value": round(statistics.median(walls), 4),
                     "extra": f"median fetch time of {runs}; case {case.case_id}",

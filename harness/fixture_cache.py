@@ -18,7 +18,7 @@ from pathlib import Path
 from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.fixtures.catalog import DEFAULT_RUN_SIZES, NAMED_SIZES
 from memharness_s3.paths import make_writable_dir
-from memharness_s3.pdfgen import DEFAULT_PAGE_BYTES, write_pdf
+from memharness_s3.pdfgen import DEFAULT_PAGE_BYTES, target_bytes_problem, write_pdf
 from memharness_s3.sizes import format_size, parse_size
 
 GENERATOR_VERSION = 1
@@ -52,19 +52,39 @@ def cache_root() -> Path:
 
 
 def resolve_size(text: str) -> tuple[str, int]:
-    """A catalog name (``small``) or a size string (``64MB``) as ``(name, bytes)``."""
+    """A catalog name (``small``) or a size string (``64MB``) as ``(name, bytes)``.
+
+    Any positive size: right for a threshold such as an expectation's ``min_size``. A size that
+    a fixture will be generated at goes through :func:`resolve_fixture_size` instead.
+    """
     text = text.strip()
     if text.lower() in NAMED_SIZES:
         return text.lower(), NAMED_SIZES[text.lower()]
     return text, parse_size(text)
 
 
+def resolve_fixture_size(text: str) -> tuple[str, int]:
+    """:func:`resolve_size` for a fixture size: UsageError unless the generator can write it."""
+    name, size_bytes = resolve_size(text)
+    check_fixture_size(name, size_bytes)
+    return name, size_bytes
+
+
+def check_fixture_size(name: str, size_bytes: int) -> None:
+    """Raise UsageError, naming the limit, when no fixture of ``size_bytes`` can be generated."""
+    if (problem := target_bytes_problem(size_bytes)) is not None:
+        raise UsageError(f"size {name!r} is {problem}")
+
+
 def resolve_sizes(text: str | None) -> list[tuple[str, int]]:
-    """``--sizes`` (comma-separated; the default run sizes when None) as (name, bytes) pairs."""
+    """``--sizes`` (comma-separated; the default run sizes when None) as (name, bytes) pairs.
+
+    Each is a fixture size, checked against the generator's range.
+    """
     items = [item for item in (text or ",".join(DEFAULT_RUN_SIZES)).split(",") if item.strip()]
     if not items:
         raise UsageError("empty --sizes list")
-    return [resolve_size(item) for item in items]
+    return [resolve_fixture_size(item) for item in items]
 
 
 def ensure_fixture(
@@ -74,7 +94,12 @@ def ensure_fixture(
     root: Path,
     page_bytes: int = DEFAULT_PAGE_BYTES,
 ) -> Fixture:
-    """Return the cached fixture, generating it first when it is missing or not intact."""
+    """Return the cached fixture, generating it first when it is missing or not intact.
+
+    A size outside the generator's range is a UsageError here too, for callers that did not
+    resolve it with :func:`resolve_fixture_size`.
+    """
+    check_fixture_size(name, size_bytes)
     folder = root / "fixtures"
     path = folder / f"memharness-{size_bytes}B-{_safe(seed)}-p{page_bytes}.pdf"
     cached = _load_intact(path, name)

@@ -1,123 +1,44 @@
 """The merge gate: whether a set of results may pass CI (a view over results; it never measures).
 
 A memory harness is only useful in CI if a change that makes a worker need more memory stops the
-merge, and a run that merely wobbles does not. So each case (``case_id``: the same settings give
-the same id in every run) is checked three ways:
+merge, and a run that merely wobbles does not. Cases, their names, the budget and status rules
+and the pairing with a baseline are the analysis layer's (``memharness_s3.analysis``), the same
+the HTML report uses; this module adds what the gate decides from them:
 
-- **budget**: every ``ok`` run's ``peak_rss_bytes`` must be at most the budget. Each run counts,
-  not a median: one worker of a prefork pool crossing the cap is the worker that gets killed.
-- **status**: a run that ended ``oom``, ``error`` or ``timeout`` fails the gate unless an
-  expectation covers it (same strategy, object at least ``min_size_bytes``, the same status), as
-  the seed matrix expects read-all to ``oom`` from 500 MB on. Expectations come from the results'
-  ``meta.json`` (``settings.expect``) and from ``--expect``. A case expected to fail that ends
-  ``ok`` is a note, not a failure: it is good news, but the expectation is now stale.
-- **baseline**: cases are matched by ``case_id`` and their median ``peak_rss_bytes`` over all ok
-  runs (repeats and, with a process pool, workers) is compared; a rise of more than the tolerance
-  fails. Medians, because one slow-to-free worker should not move the verdict. When either side
-  has two or more repeats, a rise above the tolerance that is still smaller than the measured
-  spread (max - min of the same values the median is taken over, on either side) is reported as
-  noise, not a failure: the runs themselves have shown that much variation. Cases present on
-  one side only are listed, never failed: adding or dropping a case is not a regression.
+- every case is judged against the budget and the expected failures (``analysis.verdicts``);
+- with a baseline, every case is paired with its baseline case (``analysis.compare``: the same
+  case, or the same case with changed strategy parameters) and its median peak compared; a rise
+  over the tolerance fails, with the parameter change in the message;
+- a baseline case the new results lack fails, unless ``allow_missing``; a new case without a
+  baseline case is listed, not compared;
+- a baseline with no case in common with the results is an error (exit 2), never a PASS.
 
-``evaluate`` returns one :class:`Verdict`; ``render_text`` is what ``memharness gate`` prints and
-``render_markdown`` the pull-request summary. MB here is 10^6 bytes, as everywhere in memharness.
+Every PASS says what it checked: how many cases against the budget, how many compared with the
+baseline. ``evaluate`` returns one :class:`Verdict`; ``render_text`` is what ``memharness gate``
+prints and ``render_markdown`` the pull-request summary. MB is 10^6 bytes, as everywhere.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from types import NoneType
-from typing import Any
 
+from memharness_s3.analysis.cases import Analysis, CaseRuns
+from memharness_s3.analysis.compare import Pair, compare_peaks, pair_cases, percent, why_disjoint
+from memharness_s3.analysis.identity import key_of_result
+from memharness_s3.analysis.verdicts import FAILED_STATUSES, judge
 from memharness_s3.errors import UsageError
 from memharness_s3.fixture_cache import resolve_size
 from memharness_s3.records import Expectation, RunResult
-from memharness_s3.results import META_FILE, RESULTS_FILE, read_results
 from memharness_s3.sizes import format_mb, format_size, parse_size
 
-FAILED_STATUSES = ("error", "oom", "timeout")
 DEFAULT_TOLERANCE = "10%"
-
-_FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "case_id": (str,),
-    "strategy": (str,),
-    "status": (str,),
-    "size_bytes": (int,),
-    "concurrency": (int,),
-    "repeat": (int,),
-    "peak_rss_bytes": (int, NoneType),
-    "wall_s": (int, float, NoneType),
-}
-"""The fields the gate and the exports compute with, and the JSON types they must have."""
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading results, meta.json and options
-
-
-def load_results(path: Path) -> list[RunResult]:
-    """Results from a results dir or ``results.jsonl``; malformed input is a one-line UsageError.
-
-    On top of ``read_results`` this rejects an empty file and lines whose numbers are not numbers,
-    so that a damaged file is reported as such instead of producing a wrong verdict.
-    """
-    try:
-        results = read_results(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read results at {path}: {exc}") from None
-    if not results:
-        raise UsageError(f"{path}: no result lines: nothing to check")
-    for index, result in enumerate(results):
-        for name, types in _FIELD_TYPES.items():
-            value = getattr(result, name)
-            if not isinstance(value, types) or isinstance(value, bool):
-                allowed = " or ".join("null" if t is NoneType else t.__name__ for t in types)
-                raise UsageError(
-                    f"{_results_file(path)}:{_line_number(path, index)}: {name!r} must be "
-                    f"{allowed}, got {json.dumps(value)}"
-                )
-    return results
-
-
-def load_meta(path: Path) -> dict[str, Any]:
-    """The ``meta.json`` beside the results (``{}`` when there is none)."""
-    meta_path = _results_file(path).parent / META_FILE
-    if not meta_path.is_file():
-        return {}
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"{meta_path}: not a memharness meta file ({exc})") from None
-    if not isinstance(meta, dict):
-        raise UsageError(f"{meta_path}: not a memharness meta file (not a JSON object)")
-    return meta
-
-
-def load_expectations(path: Path) -> list[Expectation]:
-    """The expected failures the results were run with (``settings.expect`` in meta.json)."""
-    meta = load_meta(path)
-    where = _results_file(path).parent / META_FILE
-    settings = meta.get("settings", {})
-    items = settings.get("expect", []) if isinstance(settings, dict) else None
-    if not isinstance(items, list):
-        raise UsageError(f"{where}: 'settings.expect' must be a list of expectations")
-    expectations = []
-    for number, item in enumerate(items, start=1):
-        fields = ("strategy", "min_size_bytes", "status", "reason")
-        if not isinstance(item, dict) or sorted(item) != sorted(fields):
-            raise UsageError(f"{where}: settings.expect entry {number} must have {fields}")
-        if not isinstance(item["min_size_bytes"], int) or not all(
-            isinstance(item[key], str) for key in ("strategy", "status", "reason")
-        ):
-            raise UsageError(f"{where}: settings.expect entry {number} has a value of wrong type")
-        expectations.append(Expectation(**item))
-    return expectations
+# Options
 
 
 def parse_expectation(text: str) -> Expectation:
@@ -171,97 +92,6 @@ def parse_tolerance(text: str) -> float:
     return value
 
 
-def _results_file(path: Path) -> Path:
-    return path / RESULTS_FILE if path.is_dir() else path
-
-
-def _line_number(path: Path, index: int) -> int:
-    """The line of the ``index``-th result (``read_results`` skips blank lines)."""
-    lines = _results_file(path).read_text().splitlines()
-    return [number for number, line in enumerate(lines, start=1) if line.strip()][index]
-
-
-# ---------------------------------------------------------------------------------------------
-# Cases
-
-
-@dataclass(frozen=True)
-class CaseRuns:
-    """The lines of one case in one set of results: repeats x workers of the same settings."""
-
-    runs: tuple[RunResult, ...]
-
-    @property
-    def first(self) -> RunResult:
-        return self.runs[0]
-
-    @property
-    def case_id(self) -> str:
-        return self.first.case_id
-
-    @property
-    def ok_runs(self) -> list[RunResult]:
-        """The ok runs that recorded a peak: the ones every number here is computed from."""
-        return [r for r in self.runs if r.status == "ok" and r.peak_rss_bytes is not None]
-
-    @property
-    def ok_peaks(self) -> list[int]:
-        return [r.peak_rss_bytes for r in self.ok_runs if r.peak_rss_bytes is not None]
-
-    @property
-    def repeats(self) -> int:
-        """How many repeats have an ok peak."""
-        return len({r.repeat for r in self.ok_runs})
-
-    @property
-    def median_peak(self) -> float | None:
-        peaks = self.ok_peaks
-        return statistics.median(peaks) if peaks else None
-
-    @property
-    def spread(self) -> int:
-        """Max - min of the ok peaks: how much the same case varied between its runs."""
-        peaks = self.ok_peaks
-        return max(peaks) - min(peaks) if peaks else 0
-
-    @property
-    def statuses(self) -> dict[str, int]:
-        return dict(sorted(Counter(r.status for r in self.runs).items()))
-
-
-def group_cases(results: Iterable[RunResult]) -> list[CaseRuns]:
-    """Results grouped by ``case_id``, ordered by object size, concurrency and strategy."""
-    grouped: dict[str, list[RunResult]] = {}
-    for result in results:
-        grouped.setdefault(result.case_id, []).append(result)
-    cases = [
-        CaseRuns(tuple(sorted(runs, key=lambda r: (r.repeat, r.worker))))
-        for runs in grouped.values()
-    ]
-    return sorted(
-        cases, key=lambda c: (c.first.size_bytes, c.first.concurrency, c.first.strategy, c.case_id)
-    )
-
-
-def case_labels(cases: Iterable[CaseRuns], sep: str = " ") -> dict[str, str]:
-    """A short name per case id (``chunked 250MB x4``), unique: colliding ones get the id."""
-    parts: dict[str, list[str]] = {}
-    for case in cases:
-        r = case.first
-        pieces = [r.strategy, format_size(r.size_bytes).replace(" ", ""), f"x{r.concurrency}"]
-        if r.pool == "threads":
-            pieces[-1] += "t"
-        if r.process != "none":
-            pieces.append(r.process)
-        parts[case.case_id] = pieces
-    names = {case_id: sep.join(pieces) for case_id, pieces in parts.items()}
-    counts = Counter(names.values())
-    return {
-        case_id: name if counts[name] == 1 else f"{name}{sep}{case_id}"
-        for case_id, name in names.items()
-    }
-
-
 # ---------------------------------------------------------------------------------------------
 # The verdict
 
@@ -283,18 +113,25 @@ class CaseVerdict:
     """Largest peak RSS any run of the case recorded, whatever its status."""
     spread_bytes: int
     outcome: str
-    """``pass``, ``FAIL``, ``noise`` or ``expected <status>``."""
+    """``pass``, ``FAIL``, ``noise``, ``expected <status>`` or ``missing (allowed)``."""
     reasons: tuple[str, ...]
     """Why the case fails; empty when it passes."""
     in_baseline: bool | None = None
     """None when there is no baseline."""
+    baseline_label: str | None = None
     baseline_median_peak_bytes: float | None = None
     baseline_repeats: int = 0
     change_pct: float | None = None
+    changes: tuple[str, ...] = ()
+    """What differs from the baseline case it was compared with (changed parameters)."""
 
     @property
     def failed(self) -> bool:
         return bool(self.reasons)
+
+    @property
+    def compared(self) -> bool:
+        return self.change_pct is not None
 
 
 @dataclass(frozen=True)
@@ -320,12 +157,17 @@ class Verdict:
         return dict(Counter(case.outcome for case in self.cases))
 
     @property
+    def compared_count(self) -> int:
+        """How many cases were compared with a baseline case."""
+        return sum(1 for case in self.cases if case.compared)
+
+    @property
     def compared_repeats(self) -> str | None:
         """``"3"`` or ``"2-3"`` when cases compared with the baseline had more than one repeat."""
         counts = {
             max(c.repeats, c.baseline_repeats)
             for c in self.cases
-            if c.change_pct is not None and max(c.repeats, c.baseline_repeats) > 1
+            if c.compared and max(c.repeats, c.baseline_repeats) > 1
         }
         if not counts:
             return None
@@ -341,32 +183,43 @@ def evaluate(
     baseline: Sequence[RunResult] | None = None,
     baseline_name: str | None = None,
     tolerance: float = 0.10,
+    allow_missing: bool = False,
 ) -> Verdict:
-    """Check ``results`` against the budget, the expectations and, if given, a baseline."""
-    cases = group_cases(results)
-    old_cases = {c.case_id: c for c in group_cases(baseline or [])}
-    labels = case_labels([*cases, *old_cases.values()])
+    """Check ``results`` against the budget, the expectations and, if given, a baseline.
+
+    Raises UsageError when a baseline is given but has no case in common with the results.
+    """
+    old = Analysis(baseline or [], context=[key_of_result(r) for r in results])
+    new = Analysis(results, context=[case.key for case in old.cases])
+    pairs: dict[str, Pair] = {}
     notes: list[str] = []
+    missing: tuple[CaseRuns, ...] = ()
+    if baseline is not None:
+        pairing = pair_cases(new.cases, old.cases)
+        if not pairing.pairs:
+            name = f"baseline {baseline_name}" if baseline_name else "the baseline"
+            raise UsageError(
+                f"{name} has no case in common with these results, so nothing can be "
+                f"compared: {why_disjoint(new.cases, old.cases)}"
+            )
+        pairs = {pair.new.label: pair for pair in pairing.pairs}
+        missing = pairing.baseline_only
+        if pairing.new_only:
+            names = ", ".join(case.label for case in pairing.new_only)
+            notes.append(f"only in the new results (not compared): {names}")
     verdicts = []
-    for case in cases:
-        old = old_cases.get(case.case_id) if baseline is not None else None
+    for case in new.cases:
         verdict, case_notes = _check_case(
-            case,
-            labels[case.case_id],
-            budget_bytes,
-            expectations,
-            old,
-            has_baseline=baseline is not None,
-            tolerance=tolerance,
+            case, budget_bytes, expectations, pairs.get(case.label), baseline is not None, tolerance
         )
         verdicts.append(verdict)
         notes.extend(case_notes)
     for expectation in expectations:
         excused = [
-            v.label
-            for c, v in zip(cases, verdicts, strict=True)
-            if expectation.matches(c.first.strategy, c.first.size_bytes)
-            and expectation.status in c.statuses
+            case.label
+            for case in new.cases
+            if expectation.matches(case.key.strategy, case.key.size_bytes)
+            and expectation.status in case.statuses
         ]
         rule = (
             f"{expectation.strategy} on objects of {format_size(expectation.min_size_bytes)} or "
@@ -375,62 +228,41 @@ def evaluate(
         notes.append(
             f"{rule}: {', '.join(excused)}" if excused else f"{rule}: no case in these results did"
         )
-    if baseline is not None:
-        new_ids = {c.case_id for c in cases}
-        only_new = [labels[c.case_id] for c in cases if c.case_id not in old_cases]
-        only_old = [labels[i] for i in old_cases if i not in new_ids]
-        if only_new:
-            notes.append(f"only in the new results (not compared): {', '.join(only_new)}")
-        if only_old:
-            notes.append(f"only in the baseline (not compared): {', '.join(only_old)}")
-    return Verdict(budget_bytes, tolerance, baseline_name, tuple(verdicts), tuple(notes))
+    verdicts += [_missing(case, new.names[case.key], allow_missing) for case in missing]
+    shown = None if baseline is None else baseline_name or "(unnamed)"
+    return Verdict(budget_bytes, tolerance, shown, tuple(verdicts), tuple(notes))
 
 
 def _check_case(
     case: CaseRuns,
-    label: str,
     budget_bytes: int,
     expectations: Sequence[Expectation],
-    old: CaseRuns | None,
-    *,
+    pair: Pair | None,
     has_baseline: bool,
     tolerance: float,
 ) -> tuple[CaseVerdict, list[str]]:
-    first = case.first
-    notes: list[str] = []
-    reasons = _budget_reasons(case, budget_bytes)
-    applicable = [e for e in expectations if e.matches(first.strategy, first.size_bytes)]
-    reasons += _status_reasons(case, {e.status for e in applicable})
-    ok_count = sum(1 for run in case.runs if run.status == "ok")
-    if applicable and ok_count:
-        expectation = applicable[0]
+    judgement = judge(case, budget_bytes, expectations)
+    reasons = list(judgement.reasons)
+    notes = [judgement.stale_expectation] if judgement.stale_expectation else []
+    change = compare_peaks(pair, tolerance) if pair is not None else None
+    if pair is not None and pair.changes:
         notes.append(
-            f"{label}: expected {expectation.status} ({expectation.reason}), but {ok_count} of "
-            f"{len(case.runs)} runs ended ok"
+            f"{case.label}: compared with baseline case {pair.old.label} "
+            f"({', '.join(pair.changes)})"
         )
-    noise = None
-    change_pct = None
-    if old is not None and old.median_peak is not None:
-        new_median = case.median_peak
-        if new_median is None:
-            notes.append(
-                f"{label}: no ok run to compare with the baseline's median peak "
-                f"{format_mb(old.median_peak)} MB"
-            )
-        else:
-            change_pct, regression, noise = _compare(
-                new_median,
-                old.median_peak,
-                max(case.repeats, old.repeats),
-                max(case.spread, old.spread),
-                tolerance,
-            )
-            reasons += [regression] if regression else []
-            notes += [f"{label}: {noise}"] if noise else []
-
+    if pair is not None and change is None and pair.old.median_peak is not None:
+        notes.append(
+            f"{case.label}: no ok run to compare with the baseline's median peak "
+            f"{format_mb(pair.old.median_peak)} MB"
+        )
+    if change is not None and change.regression:
+        reasons.append(change.regression)
+    if change is not None and change.noise:
+        notes.append(f"{case.label}: {change.noise}")
+    ok_count = sum(1 for run in case.runs if run.status == "ok")
     if reasons:
         outcome = "FAIL"
-    elif noise:
+    elif change is not None and change.noise:
         outcome = "noise"
     elif ok_count == 0:
         outcome = "expected " + "/".join(sorted(case.statuses))
@@ -438,11 +270,11 @@ def _check_case(
         outcome = "pass"
     all_peaks = [r.peak_rss_bytes for r in case.runs if r.peak_rss_bytes is not None]
     verdict = CaseVerdict(
-        label=label,
+        label=case.label,
         case_id=case.case_id,
-        strategy=first.strategy,
-        size_bytes=first.size_bytes,
-        concurrency=first.concurrency,
+        strategy=case.key.strategy,
+        size_bytes=case.key.size_bytes,
+        concurrency=case.key.concurrency,
         statuses=case.statuses,
         repeats=case.repeats,
         median_peak_bytes=case.median_peak,
@@ -450,80 +282,48 @@ def _check_case(
         spread_bytes=case.spread,
         outcome=outcome,
         reasons=tuple(reasons),
-        in_baseline=old is not None if has_baseline else None,
-        baseline_median_peak_bytes=old.median_peak if old else None,
-        baseline_repeats=old.repeats if old else 0,
-        change_pct=change_pct,
+        in_baseline=pair is not None if has_baseline else None,
+        baseline_label=pair.old.label if pair else None,
+        baseline_median_peak_bytes=pair.old.median_peak if pair else None,
+        baseline_repeats=pair.old.repeats if pair else 0,
+        change_pct=change.change_pct if change else None,
+        changes=pair.changes if pair else (),
     )
     return verdict, notes
 
 
-def _budget_reasons(case: CaseRuns, budget_bytes: int) -> list[str]:
-    """Every ok run must have a peak, and at most the budget."""
-    reasons = []
-    unmeasured = sum(1 for r in case.runs if r.status == "ok" and r.peak_rss_bytes is None)
-    if unmeasured:
-        reasons.append(f"{unmeasured} ok runs recorded no peak: the budget cannot be checked")
-    peaks = case.ok_peaks
-    over = [peak for peak in peaks if peak > budget_bytes]
-    if over:
-        reasons.append(
-            f"{len(over)} of {len(peaks)} ok runs above the budget: peak {format_mb(max(over))} MB "
-            f"> {format_mb(budget_bytes)} MB"
+def _missing(case: CaseRuns, label: str, allowed: bool) -> CaseVerdict:
+    """A baseline case the new results lack: a failure unless dropping cases is allowed."""
+    reasons = (
+        ()
+        if allowed
+        else (
+            "in the baseline but missing from these results (pass --allow-missing if it was "
+            "dropped on purpose)",
         )
-    return reasons
-
-
-def _status_reasons(case: CaseRuns, expected_statuses: set[str]) -> list[str]:
-    """One reason per status that is neither ok nor expected, with its first run's message."""
-    unexpected: dict[str, list[RunResult]] = {}
-    for run in case.runs:
-        if run.status != "ok" and run.status not in expected_statuses:
-            unexpected.setdefault(run.status, []).append(run)
-    reasons = []
-    for status, runs in unexpected.items():
-        example = runs[0]
-        detail = f": {example.error}" if example.error else ""
-        at = f" (peak {format_mb(example.peak_rss_bytes)} MB)" if example.peak_rss_bytes else ""
-        reasons.append(f"{len(runs)} of {len(case.runs)} runs ended {status}{detail}{at}")
-    return reasons
-
-
-def _compare(
-    new_median: float, old_median: float, repeats: int, spread: int, tolerance: float
-) -> tuple[float, str | None, str | None]:
-    """The change of the median peak in %, and the regression (a reason) or the noise (a note).
-
-    ``repeats`` and ``spread`` are the larger of the two sides'.
-    """
-    change_pct = (new_median - old_median) / old_median * 100
-    if new_median <= old_median * (1 + tolerance):
-        return change_pct, None, None
-    moved = (
-        f"median peak rose {change_pct:+.1f}% ({format_mb(old_median)} -> "
-        f"{format_mb(new_median)} MB)"
     )
-    if repeats >= 2 and new_median - old_median < spread:
-        return (
-            change_pct,
-            None,
-            (
-                f"{moved}, more than the {_percent(tolerance)} tolerance but less than the "
-                f"{format_mb(spread)} MB spread measured over repeats: noise, not a failure"
-            ),
-        )
-    regression = f"{moved}, over the {_percent(tolerance)} tolerance"
-    if repeats > 1:
-        regression += f"; compared medians of {repeats} repeats (spread {format_mb(spread)} MB)"
-    return change_pct, regression, None
+    return CaseVerdict(
+        label=label,
+        case_id=case.case_id,
+        strategy=case.key.strategy,
+        size_bytes=case.key.size_bytes,
+        concurrency=case.key.concurrency,
+        statuses={},
+        repeats=0,
+        median_peak_bytes=None,
+        max_peak_bytes=None,
+        spread_bytes=0,
+        outcome="missing (allowed)" if allowed else "FAIL",
+        reasons=reasons,
+        in_baseline=True,
+        baseline_label=label,
+        baseline_median_peak_bytes=case.median_peak,
+        baseline_repeats=case.repeats,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Rendering
-
-
-def _percent(fraction: float) -> str:
-    return f"{fraction * 100:g}%"
 
 
 def _budget(budget_bytes: int) -> str:
@@ -538,7 +338,8 @@ def _change(case: CaseVerdict) -> str:
 def _baseline_cell(case: CaseVerdict) -> str:
     if case.in_baseline is False:
         return "new"
-    return format_mb(case.baseline_median_peak_bytes)
+    cell = format_mb(case.baseline_median_peak_bytes)
+    return f"{cell} ({', '.join(case.changes)})" if case.changes else cell
 
 
 def _counts(verdict: Verdict) -> str:
@@ -551,11 +352,20 @@ def _counts(verdict: Verdict) -> str:
 
 
 def _settings(verdict: Verdict) -> str:
-    text = f"budget {_budget(verdict.budget_bytes)} peak RSS per ok worker run"
+    """What the verdict compared: the budget, and how many cases against which baseline."""
+    checked = sum(1 for case in verdict.cases if case.statuses)
+    text = (
+        f"{checked} cases checked against the budget {_budget(verdict.budget_bytes)} peak RSS "
+        "per ok worker run"
+    )
     if verdict.baseline is not None:
-        text += f"; baseline {verdict.baseline}, tolerance {_percent(verdict.tolerance)}"
+        text += (
+            f"; {verdict.compared_count} compared with baseline {verdict.baseline} (tolerance "
+            f"{percent(verdict.tolerance)}"
+        )
         if verdict.compared_repeats:
-            text += f", compared medians of {verdict.compared_repeats} repeats"
+            text += f", medians of {verdict.compared_repeats} repeats"
+        text += ")"
     return text
 
 
@@ -570,6 +380,8 @@ def render_text(verdict: Verdict) -> str:
         if case.in_baseline:
             numbers += f", baseline {format_mb(case.baseline_median_peak_bytes)} MB"
             numbers += f" ({_change(case)})"
+        if case.changes:
+            numbers += f", baseline case {case.baseline_label}"
         lines.append(f"FAIL {case.label} [{case.case_id}]: {numbers}: {'; '.join(case.reasons)}")
     lines.extend(f"note: {note}" for note in verdict.notes)
     word = "PASS" if verdict.passed else "FAIL"
@@ -606,9 +418,7 @@ def render_markdown(verdict: Verdict) -> str:
         lines += _table(
             [
                 "case",
-                "strategy",
-                "size",
-                "concurrency",
+                "id",
                 "median peak MB",
                 "max peak MB",
                 "budget MB",
@@ -618,10 +428,8 @@ def render_markdown(verdict: Verdict) -> str:
             ],
             (
                 [
+                    case.label,
                     f"`{case.case_id}`",
-                    case.strategy,
-                    format_size(case.size_bytes),
-                    str(case.concurrency),
                     format_mb(case.median_peak_bytes),
                     format_mb(case.max_peak_bytes),
                     format_mb(verdict.budget_bytes),
@@ -631,24 +439,14 @@ def render_markdown(verdict: Verdict) -> str:
                 ]
                 for case in verdict.failures
             ),
-            align="llrrrrrrrl",
+            align="llrrrrrl",
         )
     lines += ["", "### All cases", ""]
     lines += _table(
-        [
-            "strategy",
-            "size",
-            "concurrency",
-            "median peak MB",
-            "baseline MB",
-            "change",
-            "verdict",
-        ],
+        ["case", "median peak MB", "baseline MB", "change", "verdict"],
         (
             [
-                case.strategy,
-                format_size(case.size_bytes),
-                str(case.concurrency),
+                case.label,
                 format_mb(case.median_peak_bytes),
                 _baseline_cell(case),
                 _change(case),
@@ -656,7 +454,7 @@ def render_markdown(verdict: Verdict) -> str:
             ]
             for case in verdict.cases
         ),
-        align="lrrrrrl",
+        align="lrrrl",
     )
     if verdict.notes:
         lines += ["", "### Notes", ""]

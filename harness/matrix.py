@@ -40,69 +40,25 @@ Every problem with the file is reported as one line naming the file, the line an
 
 from __future__ import annotations
 
-import difflib
-import json
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from memharness_s3 import registry
-from memharness_s3.backends import BACKENDS
 from memharness_s3.errors import UsageError
-from memharness_s3.faults.spec import parse_fault_list
 from memharness_s3.fixture_cache import resolve_size
-from memharness_s3.records import POOLS, STATUSES, Expectation
-from memharness_s3.sizes import parse_size
-from memharness_s3.strategies.processing import DEFAULT_SPLIT_PART_BYTES, PROCESS_STEPS
+from memharness_s3.records import STATUSES, Expectation
+from memharness_s3.settings import BY_KEY, RunSettings, show, suggest
 
-DEFAULT_TIMEOUT_S = 900.0
 TABLES = ("matrix", "params", "expect")
-MATRIX_KEYS = (
-    "sizes",
-    "strategies",
-    "concurrency",
-    "pool",
-    "shared_object",
-    "memory_limit",
-    "process",
-    "split_part_size",
-    "repeat",
-    "timeout",
-    "backend",
-    "memray",
-    "faults",
-)
+MATRIX_KEYS = tuple(BY_KEY)
 EXPECT_KEYS = ("strategy", "min_size", "status", "reason")
 
 
-@dataclass(frozen=True)
-class MatrixSpec:
-    """A run's settings: what a matrix file says, with the defaults for what it leaves out."""
-
-    sizes: list[tuple[str, int]]
-    strategies: list[str]
-    concurrency: list[int] = field(default_factory=lambda: [1])
-    pool: str = "processes"
-    shared_object: bool = False
-    memory_limit_bytes: int | None = None
-    process: str = "none"
-    split_part_bytes: int = DEFAULT_SPLIT_PART_BYTES
-    repeat: int = 1
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    backend: str | None = None
-    """None: the command line's ``--backend`` (or its default)."""
-    memray: bool = False
-    faults: list[str | None] = field(default_factory=lambda: [None])
-    """Fault specs, each its own set of cases; None is the run without a fault."""
-    params: dict[str, dict[str, str]] = field(default_factory=dict)
-    """Per-strategy overrides as text, as ``registry.parse_param_overrides`` returns them."""
-    expect: list[Expectation] = field(default_factory=list)
-
-
-def load_matrix(path: Path) -> MatrixSpec:
+def load_matrix(path: Path) -> RunSettings:
     """Read and validate the matrix file at ``path``; any problem is a one-line UsageError."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -162,20 +118,6 @@ def _index_lines(text: str) -> list[_Line]:
     return lines
 
 
-def _show(value: Any) -> str:
-    """A value as it would appear in TOML, near enough for a message."""
-    return json.dumps(value, default=str)
-
-
-def _suggest(name: str, options: Iterable[str], quote: str = "'{}'") -> str:
-    close = difflib.get_close_matches(name, list(options), n=1)
-    return f" (did you mean {quote.format(close[0])}?)" if close else ""
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 class _Reader:
     """Validates the parsed TOML, pointing each complaint at its line in ``text``."""
 
@@ -204,7 +146,7 @@ class _Reader:
                 return UsageError(f"{self.path}:{number}: {message}")
         return UsageError(f"{self.path}: {message}")
 
-    def spec(self, data: dict[str, Any]) -> MatrixSpec:
+    def spec(self, data: dict[str, Any]) -> RunSettings:
         self.check_top_level(data)
         if "matrix" not in data:
             raise self.error(
@@ -218,21 +160,16 @@ class _Reader:
         for required in ("sizes", "strategies"):
             if required not in matrix:
                 raise self.error(f"[matrix] has no {required!r}: it is required", _At("matrix"))
-        strategies = self.strategies(matrix["strategies"])
-        return MatrixSpec(
-            sizes=self.sizes(matrix["sizes"]),
-            strategies=strategies,
-            concurrency=self.concurrency(matrix.get("concurrency", [1])),
-            pool=self.choice(matrix, "pool", POOLS, "pool") or "processes",
-            shared_object=self.flag(matrix, "shared_object"),
-            memory_limit_bytes=self.size(matrix, "memory_limit"),
-            process=self.choice(matrix, "process", PROCESS_STEPS, "process step") or "none",
-            split_part_bytes=self.size(matrix, "split_part_size") or DEFAULT_SPLIT_PART_BYTES,
-            repeat=self.repeat(matrix.get("repeat", 1)),
-            timeout_s=self.timeout(matrix.get("timeout", DEFAULT_TIMEOUT_S)),
-            backend=self.choice(matrix, "backend", BACKENDS, "backend"),
-            memray=self.flag(matrix, "memray"),
-            faults=self.faults(matrix.get("faults", ["none"])),
+        values: dict[str, Any] = {}
+        for key, value in matrix.items():
+            setting = BY_KEY[key]
+            try:
+                values[setting.field] = setting.kind.check(repr(key), value)
+            except UsageError as exc:
+                raise self.error(str(exc), _At("matrix", key)) from None
+        strategies = values["strategies"]
+        return RunSettings(
+            **values,
             params=self.params(data.get("params", {}), strategies),
             expect=self.expectations(data.get("expect", []), strategies),
         )
@@ -250,12 +187,12 @@ class _Reader:
                 isinstance(value, list) and value and all(isinstance(i, dict) for i in value)
             ):
                 raise self.error(
-                    f"unknown table [{name}]{_suggest(name, TABLES, '[{}]')}; {tables}",
+                    f"unknown table [{name}]{suggest(name, TABLES, '[{}]')}; {tables}",
                     _At(name),
                     _At("", name),
                 )
             raise self.error(
-                f"unknown key {name!r} at the top level{_suggest(name, TABLES, '[{}]')}; {tables}",
+                f"unknown key {name!r} at the top level{suggest(name, TABLES, '[{}]')}; {tables}",
                 _At("", name),
             )
 
@@ -265,122 +202,9 @@ class _Reader:
         """Reject the first key not in ``known``; ``places[0]`` is the table's own place."""
         for key in table:
             if key not in known:
-                hint = _suggest(key, known) or f"; known keys: {', '.join(known) or 'none'}"
+                hint = suggest(key, known) or f"; known keys: {', '.join(known) or 'none'}"
                 here = _At(places[0].table, key, places[0].entry)
                 raise self.error(f"unknown key {key!r} in {label}{hint}", here, *places)
-
-    def string_list(self, key: str, value: Any, example: str) -> list[str]:
-        at = _At("matrix", key)
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise self.error(
-                f"{key!r} must be a list of strings such as {example}, got {_show(value)}", at
-            )
-        if not value:
-            raise self.error(f"{key!r} is empty: list at least one", at)
-        if not all(item.strip() for item in value):
-            raise self.error(f"{key!r} has an empty entry", at)
-        return value
-
-    def no_duplicates(self, key: str, items: Sequence[object]) -> None:
-        for index, item in enumerate(items):
-            if item in items[:index]:
-                raise self.error(f"{key!r} lists {_show(item)} twice", _At("matrix", key))
-
-    def sizes(self, value: Any) -> list[tuple[str, int]]:
-        items = self.string_list("sizes", value, '["small", "250MB"]')
-        try:
-            sizes = [resolve_size(item) for item in items]
-        except UsageError as exc:
-            raise self.error(f"'sizes': {exc}", _At("matrix", "sizes")) from None
-        self.no_duplicates("sizes", [name for name, _ in sizes])
-        return sizes
-
-    def strategies(self, value: Any) -> list[str]:
-        items = self.string_list("strategies", value, '["read-all", "chunked"]')
-        try:
-            names = registry.parse_strategy_list(",".join(items))
-        except UsageError as exc:
-            raise self.error(f"'strategies': {exc}", _At("matrix", "strategies")) from None
-        self.no_duplicates("strategies", names)
-        return names
-
-    def concurrency(self, value: Any) -> list[int]:
-        at = _At("matrix", "concurrency")
-        values = value if isinstance(value, list) else [value]
-        if not values or not all(_is_int(item) for item in values):
-            raise self.error(
-                "'concurrency' must be a worker count or a list of them such as [1, 4], "
-                f"got {_show(value)}",
-                at,
-            )
-        for item in values:
-            if item < 1:
-                raise self.error(f"concurrency {item} is not a worker count: use 1 or more", at)
-        self.no_duplicates("concurrency", values)
-        return values
-
-    def choice(
-        self, table: dict[str, Any], key: str, choices: Sequence[str], noun: str
-    ) -> str | None:
-        """The value of ``key``, one of ``choices``; None when the key is absent."""
-        if key not in table:
-            return None
-        value, at = table[key], _At("matrix", key)
-        if not isinstance(value, str):
-            raise self.error(
-                f"{key!r} must be a string, one of: {', '.join(choices)}; got {_show(value)}", at
-            )
-        if value not in choices:
-            raise self.error(
-                f"unknown {noun} {value!r}{_suggest(value, choices)}; "
-                f"choose one of: {', '.join(choices)}",
-                at,
-            )
-        return value
-
-    def flag(self, table: dict[str, Any], key: str) -> bool:
-        value = table.get(key, False)
-        if not isinstance(value, bool):
-            raise self.error(
-                f"{key!r} must be true or false, got {_show(value)}", _At("matrix", key)
-            )
-        return value
-
-    def size(self, table: dict[str, Any], key: str) -> int | None:
-        """The bytes a size string names; None when the key is absent."""
-        if key not in table:
-            return None
-        value, at = table[key], _At("matrix", key)
-        if not isinstance(value, str):
-            raise self.error(
-                f'{key!r} must be a size string such as "512MB", got {_show(value)}', at
-            )
-        try:
-            return parse_size(value)
-        except UsageError as exc:
-            raise self.error(f"{key!r}: {exc}", at) from None
-
-    def faults(self, value: Any) -> list[str | None]:
-        items = self.string_list("faults", value, '["none", "reset-mid-body@30%"]')
-        try:
-            return parse_fault_list(items)
-        except UsageError as exc:
-            raise self.error(f"'faults': {exc}", _At("matrix", "faults")) from None
-
-    def repeat(self, value: Any) -> int:
-        if not _is_int(value) or value < 1:
-            raise self.error(
-                f"'repeat' must be a positive integer, got {_show(value)}", _At("matrix", "repeat")
-            )
-        return int(value)
-
-    def timeout(self, value: Any) -> float:
-        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-            raise self.error(
-                f"'timeout' must be a positive number of seconds, got {_show(value)}",
-                _At("matrix", "timeout"),
-            )
-        return float(value)
 
     def params(self, value: Any, strategies: list[str]) -> dict[str, dict[str, str]]:
         if not isinstance(value, dict):
@@ -395,7 +219,7 @@ class _Reader:
             if name not in strategies:
                 raise self.error(
                     f"{label}: strategy {name!r} is not in 'strategies'"
-                    f"{_suggest(name, strategies)}; params apply to this matrix's strategies",
+                    f"{suggest(name, strategies)}; params apply to this matrix's strategies",
                     *at,
                 )
             if not isinstance(table, dict):
@@ -413,13 +237,13 @@ class _Reader:
                     text = str(raw)
                 else:
                     raise self.error(
-                        f"'{name}.{key}' must be a string, number or true/false, got {_show(raw)}",
+                        f"'{name}.{key}' must be a string, number or true/false, got {show(raw)}",
                         *where,
                     )
                 try:
                     registry.resolve_params(cls, {key: text})
                 except UsageError as exc:
-                    raise self.error(f"{label} {key!r}: {exc}", *where) from None
+                    raise self.error(f"{label}: {exc}", *where) from None
                 overrides[key] = text
             params[name] = overrides
         return params
@@ -444,7 +268,7 @@ class _Reader:
         for key in EXPECT_KEYS:
             if not isinstance(entry[key], str) or not entry[key].strip():
                 raise self.error(
-                    f"{label}: {key!r} must be a non-empty string, got {_show(entry[key])}",
+                    f"{label}: {key!r} must be a non-empty string, got {show(entry[key])}",
                     _At("expect", key, index),
                     here,
                 )
@@ -452,13 +276,13 @@ class _Reader:
         if strategy not in strategies:
             raise self.error(
                 f"{label}: strategy {strategy!r} is not in 'strategies'"
-                f"{_suggest(strategy, strategies)}",
+                f"{suggest(strategy, strategies)}",
                 _At("expect", "strategy", index),
                 here,
             )
         if status not in STATUSES:
             raise self.error(
-                f"{label}: unknown status {status!r}{_suggest(status, STATUSES)}; "
+                f"{label}: unknown status {status!r}{suggest(status, STATUSES)}; "
                 f"choose one of: {', '.join(STATUSES)}",
                 _At("expect", "status", index),
                 here,

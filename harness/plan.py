@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from memharness_s3.analysis.identity import COPY_SUFFIX, key_of_result
 from memharness_s3.records import Case, ObjectRef, RunResult
 
 
@@ -41,7 +42,7 @@ def object_copies(base: ObjectRef, count: int) -> list[ObjectRef]:
     return [base] + [
         ObjectRef(
             bucket=base.bucket,
-            key=f"{base.key}.copy-{index}",
+            key=f"{base.key}{COPY_SUFFIX}{index}",
             size_bytes=base.size_bytes,
             sha256=base.sha256,
             pages=base.pages,
@@ -59,11 +60,12 @@ def objects_for(case: Case, copies: Sequence[ObjectRef]) -> list[ObjectRef]:
 
 
 def completed_runs(results: Iterable[RunResult]) -> set[tuple[str, int]]:
-    """``(case_id, repeat)`` of every run whose worker lines are all in ``results``."""
+    """``(case_id, repeat)`` of every run whose worker lines are all in ``results``; the case id
+    is derived from each line's fields, as the analysis layer derives it."""
     counts: Counter[tuple[str, int]] = Counter()
     needed: dict[tuple[str, int], int] = {}
     for result in results:
-        key = (result.case_id, result.repeat)
+        key = (key_of_result(result).case_id, result.repeat)
         counts[key] += 1
         needed[key] = result.concurrency if result.pool == "processes" else 1
     return {key for key, count in counts.items() if count >= needed[key]}

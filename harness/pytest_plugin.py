@@ -79,18 +79,14 @@ def memharness_run(
     ``process`` (``none``), ``params`` (overrides as strings), ``concurrency`` (1), ``pool``,
     ``memory_limit`` (a size or None), ``timeout_s`` (300).
     """
-    from memharness_s3 import registry
-    from memharness_s3.fixture_cache import cache_root, ensure_fixture, resolve_size
-    from memharness_s3.plan import object_copies
-    from memharness_s3.records import Case
-    from memharness_s3.results import ResultsWriter
-    from memharness_s3.runner import PlannedRun, run_case
-    from memharness_s3.s3_objects import copy_object, fixture_ref, make_client, upload_fixture
+    from memharness_s3.fixture_cache import resolve_fixture_size
+    from memharness_s3.session import Session, Target
+    from memharness_s3.settings import RunSettings
     from memharness_s3.sizes import parse_size
 
     recorded: list[RunResult] = []
     request.node.stash[_RESULTS] = recorded
-    s3 = make_client(memharness_backend)
+    runs = 0
 
     def run(
         strategy: str,
@@ -102,25 +98,21 @@ def memharness_run(
         memory_limit: str | None = None,
         timeout_s: float = 300.0,
     ) -> list[RunResult]:
-        name, size_bytes = resolve_size(size)
-        fixture = ensure_fixture(name, size_bytes, "pytest", cache_root())
-        upload_fixture(s3, memharness_backend, BUCKET, fixture)
-        copies = object_copies(fixture_ref(BUCKET, fixture), concurrency)
-        for copy in copies[1:]:
-            copy_object(s3, memharness_backend, copies[0], copy)
-        case = Case(
-            strategy=strategy,
-            object_name=name,
-            size_bytes=size_bytes,
-            process=process,
-            params=registry.resolve_params(registry.load(strategy), params or {}),
-            concurrency=concurrency,
+        nonlocal runs
+        runs += 1
+        settings = RunSettings(
+            sizes=[resolve_fixture_size(size)],
+            strategies=[strategy],
+            concurrency=[concurrency],
             pool=pool,
             memory_limit_bytes=parse_size(memory_limit) if memory_limit else None,
+            process=process,
+            timeout_s=timeout_s,
+            backend=memharness_backend.name,
+            params={strategy: dict(params or {})},
         )
-        results = run_case(
-            PlannedRun(case, copies), memharness_backend, ResultsWriter(tmp_path), timeout_s
-        )
+        session = Session(settings, Target(bucket=BUCKET, seed="pytest"), tmp_path / f"run-{runs}")
+        results = session.run(memharness_backend)
         recorded.extend(results)
         return results
 

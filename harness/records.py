@@ -8,7 +8,6 @@ This module is imported by the measured worker, so it uses the standard library 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -55,19 +54,6 @@ class Case:
     fault: str | None = None
 
     @property
-    def case_id(self) -> str:
-        """A stable identifier: equal cases get equal ids in every run.
-
-        A case without a fault hashes as it did before faults existed, so stored results and
-        baselines keep their ids.
-        """
-        fields = dataclasses.asdict(self)
-        if fields["fault"] is None:
-            del fields["fault"]
-        text = json.dumps(fields, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-    @property
     def workers(self) -> int:
         """How many worker processes (and so result lines) one run of the case has."""
         return self.concurrency if self.pool == "processes" else 1
@@ -92,6 +78,8 @@ class WorkerJob:
     """Everything one worker process needs: its case and the object each of its fetches gets."""
 
     case: Case
+    strategy_target: str
+    """The strategy class as ``module:Class`` (the parent resolved its entry point)."""
     objects: list[ObjectRef]
     endpoint_url: str | None
     region: str
@@ -178,6 +166,7 @@ class RunResult:
     temp_bytes_left: int = 0
     temp_peak_bytes: int = 0
     memory_limit_bytes: int | None = None
+    memray: bool = False
     cap_enforcement: str | None = None
     oom_at_rss_bytes: int | None = None
     cgroup_peak_bytes: int | None = None
@@ -199,9 +188,12 @@ class RunResult:
 
     @classmethod
     def for_case(cls, case: Case, repeat: int, worker: int, **fields: Any) -> RunResult:
-        """A result with the case's own fields filled in from ``case``."""
+        """A result with the case's own fields filled in from ``case``.
+
+        ``fields`` include ``case_id``: the digest of the case's identity, which also depends on
+        the object and the backend (``analysis.identity.key_of_case``).
+        """
         return cls(
-            case_id=case.case_id,
             repeat=repeat,
             strategy=case.strategy,
             object_name=case.object_name,
@@ -214,6 +206,7 @@ class RunResult:
             shared_object=case.shared_object,
             worker=worker,
             memory_limit_bytes=case.memory_limit_bytes,
+            memray=case.memray,
             fault=case.fault,
             **fields,
         )
@@ -244,6 +237,7 @@ def job_from_json(text: str) -> WorkerJob:
     data = json.loads(text)
     return WorkerJob(
         case=from_dict(Case, data["case"]),
+        strategy_target=data["strategy_target"],
         objects=[from_dict(ObjectRef, item) for item in data["objects"]],
         endpoint_url=data["endpoint_url"],
         region=data["region"],

@@ -1,7 +1,17 @@
-"""Strategy discovery through the ``memharness.strategies`` entry-point group, and parameters."""
+"""Strategy discovery through the ``memharness.strategies`` entry-point group, and parameters.
+
+A third-party package whose entry point fails to import must not take the others down: the
+strategies that load are listed and run, the broken one is named (entry point, distribution,
+the import error) in one warning, and asking to run it is a usage error saying the same. The
+parent resolves each strategy to its ``module:Class`` (``target``) and hands that to the worker,
+which imports the module directly and never loads the entry-point machinery it would measure.
+"""
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -10,35 +20,101 @@ from memharness_s3.sizes import parse_size
 from memharness_s3.strategies.base import Strategy
 
 GROUP = "memharness.strategies"
+_CONTRACT = ("name", "description", "params", "fetch")
 
 
-def available() -> dict[str, EntryPoint]:
-    """Registered strategies by name, in name order."""
-    found = {ep.name: ep for ep in entry_points(group=GROUP)}
-    return dict(sorted(found.items()))
+@dataclass(frozen=True)
+class Registered:
+    """One entry point of the group: where it points and which distribution registered it."""
+
+    name: str
+    target: str
+    """``module:Class``, what the worker imports."""
+    distribution: str | None
+    version: str | None
 
 
-def load(name: str) -> type[Strategy]:
-    """Import and return the strategy class registered as ``name``."""
-    registered = available()
-    if name not in registered:
-        known = ", ".join(registered) or "none (is memharness installed with pip?)"
-        raise UsageError(f"unknown strategy {name!r}; registered strategies: {known}")
-    cls = registered[name].load()
-    if not isinstance(cls, type) or not all(
-        hasattr(cls, attr) for attr in ("name", "description", "params", "fetch")
-    ):
+def _describe(entry_point: EntryPoint) -> Registered:
+    dist = entry_point.dist
+    return Registered(
+        entry_point.name,
+        entry_point.value,
+        dist.name if dist is not None else None,
+        dist.version if dist is not None else None,
+    )
+
+
+def _entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in sorted(entry_points(group=GROUP), key=lambda ep: ep.name)}
+
+
+def registered() -> dict[str, Registered]:
+    """Every registered strategy by name, in name order, whether or not it imports."""
+    return {name: _describe(ep) for name, ep in _entry_points().items()}
+
+
+def _load(name: str) -> type[Strategy]:
+    return _import(_entry_points()[name])
+
+
+@cache
+def _import(entry_point: EntryPoint) -> type[Strategy]:
+    """The class an entry point names, imported once per process."""
+    name = entry_point.name
+    where = _describe(entry_point)
+    origin = (
+        f"entry point {name!r} ({where.target}) of {where.distribution or 'an unknown package'}"
+    )
+    try:
+        cls = entry_point.load()
+    except Exception as exc:
         raise UsageError(
-            f"entry point {name!r} ({registered[name].value}) is not a strategy class: it needs "
-            "name, description, params and fetch()"
+            f"strategy {name!r} cannot be loaded: {origin} failed to import: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    if not isinstance(cls, type) or not all(hasattr(cls, attr) for attr in _CONTRACT):
+        raise UsageError(
+            f"{origin} is not a strategy class: it needs name, description, params and fetch()"
         )
     return cls
 
 
+def load(name: str) -> type[Strategy]:
+    """Import and return the strategy class registered as ``name``; UsageError otherwise."""
+    if name not in _entry_points():
+        known = ", ".join(available()) or "none (is memharness-s3 installed with pip?)"
+        raise UsageError(f"unknown strategy {name!r}; registered strategies: {known}")
+    return _load(name)
+
+
+def broken() -> dict[str, str]:
+    """Registered strategies that do not load, each with why (one line)."""
+    problems = {}
+    for name in _entry_points():
+        try:
+            _load(name)
+        except UsageError as exc:
+            problems[name] = str(exc)
+    return problems
+
+
+def available() -> list[str]:
+    """The names of the registered strategies that load, in name order."""
+    failing = broken()
+    return [name for name in _entry_points() if name not in failing]
+
+
+def warn_broken() -> None:
+    """One warning on stderr per strategy that is registered but does not load."""
+    for problem in broken().values():
+        print(f"memharness: warning: {problem}; it is left out", file=sys.stderr)
+
+
 def parse_strategy_list(text: str | None) -> list[str]:
-    """Names from a comma-separated list (all registered ones when ``text`` is None), validated."""
+    """Names from a comma-separated list (all loadable ones when ``text`` is None), validated."""
     if text is None:
-        return list(available())
+        warn_broken()
+        return available()
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
         raise UsageError("empty strategy list")
@@ -78,7 +154,12 @@ def _coerce(strategy: str, name: str, default: Any, text: str) -> Any:
             return False
         raise UsageError(f"{strategy}.{name} expects true or false, got {text!r}")
     if isinstance(default, int):
-        return parse_size(text)
+        if text.strip().lstrip("+-").isdigit() and int(text) < 1:
+            raise UsageError(f"{strategy}.{name} must be 1 or more, got {text!r}")
+        try:
+            return parse_size(text)
+        except UsageError as exc:
+            raise UsageError(f"{strategy}.{name}: {exc}") from None
     if isinstance(default, float):
         try:
             value = float(text)

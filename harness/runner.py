@@ -30,7 +30,8 @@ from pathlib import Path
 
 import psutil
 
-from memharness_s3 import caps
+from memharness_s3 import caps, registry
+from memharness_s3.analysis.identity import key_of_case
 from memharness_s3.backends import Backend
 from memharness_s3.faults.inject import FaultRoute, inject
 from memharness_s3.faults.spec import parse_fault
@@ -43,10 +44,10 @@ from memharness_s3.records import (
     WorkerReport,
     report_from_json,
 )
-from memharness_s3.results import ResultsWriter
+from memharness_s3.results.writer import ResultsWriter
+from memharness_s3.settings import DEFAULT_TIMEOUT_S
 from memharness_s3.sizes import format_size
 
-DEFAULT_TIMEOUT_S = 900.0
 WORK_DIR = ".work"
 TEMP_PREFIX = "memharness-"
 
@@ -174,6 +175,7 @@ def _spawn(worker: _Worker, case: Case, backend: Backend, route: FaultRoute | No
         endpoints["s3"] = route.s3_endpoint_url
     job = WorkerJob(
         case=case,
+        strategy_target=registry.registered()[case.strategy].target,
         objects=worker.objects,
         endpoint_url=backend.endpoint_url,
         region=backend.region,
@@ -224,6 +226,7 @@ def _result(
         case,
         run.repeat,
         index,
+        case_id=key_of_case(case, run.objects[0].key, backend.name).case_id,
         run_id=worker.run_id,
         group_id="",
         object_key=worker.objects[0].key,

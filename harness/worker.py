@@ -10,6 +10,12 @@ even when a strategy raises; the parent measures everything else from outside.
 
 from __future__ import annotations
 
+from memharness_s3.procfs import current_rss, own_peak_rss
+
+INTERPRETER_RSS_BYTES = current_rss()
+"""RSS before anything but ``os`` and ``resource`` (procfs's) is imported: the bare interpreter
+that ``baseline - interpreter`` (the import cost) is measured from."""
+
 import gc
 import hashlib
 import importlib
@@ -23,11 +29,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from memharness_s3.procfs import current_rss, own_peak_rss
 from memharness_s3.records import FetchReport, ObjectRef, WorkerJob, WorkerReport, job_from_json
 from memharness_s3.strategies.base import FetchContext, Fetched
 from memharness_s3.strategies.processing import modules_needed, run_process_step
@@ -75,7 +79,7 @@ class RetryCounter:
 
 
 def main(argv: list[str]) -> int:
-    report = WorkerReport(interpreter_rss_bytes=current_rss())
+    report = WorkerReport(interpreter_rss_bytes=INTERPRETER_RSS_BYTES)
     job_path, report_path = Path(argv[1]), Path(argv[2])
     try:
         run(job_from_json(job_path.read_text()), report, lambda: _write(report, report_path))
@@ -99,7 +103,7 @@ def run(job: WorkerJob, report: WorkerReport, checkpoint: Callable[[], None]) ->
     memory cap still has it), then run the fetches."""
     import boto3
 
-    strategy_cls = _load_strategy(job.case.strategy)
+    strategy_cls = _load_strategy(job.strategy_target)
     for module in modules_needed(job.case.process):
         importlib.import_module(module)
     session = boto3.session.Session(region_name=job.region)
@@ -210,11 +214,13 @@ def _describe(exc: BaseException) -> tuple[str, str]:
     return (lines[0] if lines else type(exc).__name__), type(exc).__name__
 
 
-def _load_strategy(name: str) -> Any:
-    for entry_point in entry_points(group="memharness.strategies"):
-        if entry_point.name == name:
-            return entry_point.load()
-    raise LookupError(f"strategy {name!r} is not registered")
+def _load_strategy(target: str) -> Any:
+    """The class at ``module:Class``, as the parent resolved it from the strategy's entry point."""
+    module, _, attribute = target.partition(":")
+    found: Any = importlib.import_module(module)
+    for name in attribute.split("."):
+        found = getattr(found, name)
+    return found
 
 
 def _hash_file(path: Path) -> tuple[int, str]:

@@ -21,7 +21,7 @@ import pytest
 from memharness_s3.backends import Backend
 from memharness_s3.backends.moto_server import free_port
 from memharness_s3.fixture_cache import Fixture
-from memharness_s3.results import ResultsWriter
+from memharness_s3.results.writer import ResultsWriter
 from memharness_s3.runner import run_case
 from memharness_s3.s3_objects import make_client
 from tests.conftest import BUCKET, planned, serving
@@ -33,7 +33,7 @@ from tests.test_cli import CREDENTIALS, FAKE_SECRET, endpoint_run, memharness, o
     [
         (["run", "--concurrency", "0"], "concurrency 0 is not a worker count"),
         (["run", "--concurrency", "1,x"], "malformed --concurrency"),
-        (["run", "--repeat", "0"], "--repeat must be at least 1"),
+        (["run", "--repeat", "0"], "--repeat must be a positive integer, got 0"),
         (["run", "--pool", "greenlets"], "unknown pool 'greenlets'"),
         (["run", "--memory-limit", "lots"], "malformed size 'lots'"),
         (["run", "--memory-limit", "40MB"], "below a worker's baseline"),

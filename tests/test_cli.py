@@ -54,7 +54,7 @@ def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
         (["run", "--param", "chunked=1MB"], "expected STRATEGY.NAME=VALUE"),
         (["run", "--param", "chunked.chunk_size=big"], "malformed size 'big'"),
         (["run", "--param", "range.part_size=1MB"], "not in this run"),
-        (["run", "--timeout", "0"], "--timeout must be positive"),
+        (["run", "--timeout", "0"], "--timeout must be a positive number of seconds, got '0'"),
         (["run", "--backend", "nope"], "unknown backend 'nope'"),
         (["run", "--key", "a.pdf", "--sizes", "10MB"], "cannot be combined"),
         (["frobnicate"], "invalid choice"),

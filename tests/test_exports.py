@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from memharness_s3.analysis.cases import Analysis, CaseRuns
 from memharness_s3.commands import export as export_cmd
 from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.exports import (
@@ -27,7 +28,6 @@ from memharness_s3.exports import (
     to_pytest_benchmark,
     unmeasured,
 )
-from memharness_s3.gate import group_cases
 from memharness_s3.records import RunResult
 from tests.test_gate import MB, make_case, runs, write
 
@@ -77,6 +77,10 @@ META = {
 }
 
 
+def cases_of(results: list[RunResult]) -> list[CaseRuns]:
+    return Analysis(results).cases
+
+
 def sample() -> list[RunResult]:
     return [
         *runs(make_case("chunked", 250 * MB), [[69.0], [69.4], [68.8]]),
@@ -86,7 +90,7 @@ def sample() -> list[RunResult]:
 
 
 def test_pytest_benchmark_has_the_real_files_keys() -> None:
-    document = to_pytest_benchmark(group_cases(sample()), META)
+    document = to_pytest_benchmark(cases_of(sample()), META)
     document = json.loads(json.dumps(document))  # what a reader gets
     assert set(document) == PB_TOP
     assert set(document["commit_info"]) == PB_COMMIT
@@ -139,7 +143,7 @@ def test_pytest_benchmark_tools_read_the_export(tmp_path: Path) -> None:
         "pytest_benchmark.stats", reason="pytest-benchmark not installed: keys checked only"
     )
 
-    document = to_pytest_benchmark(group_cases(sample()), META)
+    document = to_pytest_benchmark(cases_of(sample()), META)
     for bench in document["benchmarks"]:
         reference = stats.Stats()
         for value in bench["stats"]["data"]:
@@ -176,7 +180,7 @@ def check_github_action_benchmark(entries: Any) -> None:
 
 
 def test_github_action_benchmark_entries() -> None:
-    cases = group_cases(sample())
+    cases = cases_of(sample())
     entries = json.loads(json.dumps(to_github_action_benchmark(cases)))
     check_github_action_benchmark(entries)
     assert [e["name"] for e in entries] == ["peak RSS chunked 250MB x1", "peak RSS range 250MB x4"]
@@ -188,12 +192,12 @@ def test_github_action_benchmark_entries() -> None:
 
 
 def test_github_action_benchmark_wall_time_and_stable_names() -> None:
-    entries = to_github_action_benchmark(group_cases(sample()), wall_time=True)
+    entries = to_github_action_benchmark(cases_of(sample()), wall_time=True)
     check_github_action_benchmark(entries)
     walls = [e for e in entries if e["name"].startswith("wall time")]
     assert [(e["unit"], e["value"]) for e in walls] == [("s", 0.5), ("s", 0.5)]
     rerun = runs(make_case("chunked", 250 * MB), [[75.0]], tag="other-run")
-    again = to_github_action_benchmark(group_cases(rerun))
+    again = to_github_action_benchmark(cases_of(rerun))
     assert again[0]["name"] == entries[0]["name"]  # the series a dashboard follows
 
 
@@ -223,7 +227,7 @@ def test_export_command_errors(tmp_path: Path) -> None:
     results = write(tmp_path / "r", sample())
     with pytest.raises(UsageError, match="--wall-time applies to"):
         export(str(results), "--format", "pytest-benchmark", "--wall-time", "-o", "-")
-    with pytest.raises(UsageError, match="no results file"):
+    with pytest.raises(UsageError, match="no results at"):
         export(str(tmp_path / "missing"), "--format", "pytest-benchmark", "-o", "-")
     only_oom = write(tmp_path / "oom", runs(make_case("read-all", 750 * MB), [[547.0]], "oom"))
     with pytest.raises(RunFailed, match="no case has an ok run"):

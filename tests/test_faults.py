@@ -19,6 +19,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from memharness_s3.analysis.identity import key_of_case
 from memharness_s3.backends import DEFAULT_REGION, Backend
 from memharness_s3.backends.moto_server import MotoServer
 from memharness_s3.errors import UsageError
@@ -28,8 +29,8 @@ from memharness_s3.faults.spec import Kind, parse_fault, parse_fault_list
 from memharness_s3.fixture_cache import Fixture
 from memharness_s3.matrix import load_matrix
 from memharness_s3.plan import build_cases
-from memharness_s3.records import Case, RunResult
-from memharness_s3.results import ResultsWriter
+from memharness_s3.records import RunResult
+from memharness_s3.results.writer import ResultsWriter
 from memharness_s3.runner import run_all, run_case
 from memharness_s3.s3_objects import make_client
 from tests.conftest import BUCKET, planned
@@ -109,18 +110,11 @@ def test_matrix_faults_and_cases(tmp_path: Path) -> None:
     assert spec.faults == [None, "latency:200ms"]
     cases = build_cases(spec.sizes, spec.strategies, [1], {"chunked": {}}, faults=spec.faults)
     assert [case.fault for case in cases] == [None, "latency:200ms"]
-    assert cases[0].case_id != cases[1].case_id
+    ids = {key_of_case(case, "fixtures/x.pdf", "moto").case_id for case in cases}
+    assert len(ids) == 2
     matrix.write_text('[matrix]\nsizes = ["4MB"]\nstrategies = ["chunked"]\nfaults = ["x"]\n')
     with pytest.raises(UsageError, match=r"m.toml:4: 'faults': malformed fault 'x'"):
         load_matrix(matrix)
-
-
-def test_a_case_without_a_fault_keeps_its_id() -> None:
-    case = Case("chunked", "small", 10**7, params={"chunk_size": 8})
-    assert case.case_id == "b1da126b4048"  # as before faults existed
-    assert Case("chunked", "small", 10**7, params={"chunk_size": 8}, fault="truncate").case_id != (
-        case.case_id
-    )
 
 
 def test_faults_the_proxy_cannot_serve_are_usage_errors() -> None:

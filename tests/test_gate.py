@@ -12,17 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from memharness_s3.analysis.identity import key_of_case
 from memharness_s3.commands import gate as gate_cmd
 from memharness_s3.errors import UsageError
 from memharness_s3.gate import (
     evaluate,
-    load_results,
     parse_expectation,
     parse_tolerance,
     render_markdown,
     render_text,
 )
 from memharness_s3.records import Case, Expectation, RunResult, to_json
+from memharness_s3.results.loader import load
 
 MB = 10**6
 MIB = 2**20
@@ -45,6 +46,11 @@ def make_case(strategy: str = "chunked", size: int = 250 * MB, concurrency: int 
     )
 
 
+def cid(case: Case) -> str:
+    """The case id the results of ``runs`` carry."""
+    return key_of_case(case, f"fixtures/{case.object_name}.pdf", "s3rver").case_id
+
+
 def runs(
     case: Case, peaks_mb: Sequence[Sequence[float]], status: str = "ok", tag: str = "a"
 ) -> list[RunResult]:
@@ -57,8 +63,9 @@ def runs(
                     case,
                     repeat,
                     worker,
-                    run_id=f"{tag}{case.case_id[:4]}{repeat}{worker}",
-                    group_id=f"{tag}{case.case_id[:4]}{repeat}",
+                    case_id=cid(case),
+                    run_id=f"{tag}{cid(case)[:4]}{repeat}{worker}",
+                    group_id=f"{tag}{cid(case)[:4]}{repeat}",
                     status=status,
                     object_key=f"fixtures/{case.object_name}.pdf",
                     backend="s3rver",
@@ -97,7 +104,7 @@ def scaled(results: Sequence[RunResult], case: Case, factor: float) -> list[RunR
     out = []
     for result in results:
         copy = RunResult(**vars(result))
-        if copy.case_id == case.case_id and copy.peak_rss_bytes is not None:
+        if copy.case_id == cid(case) and copy.peak_rss_bytes is not None:
             copy.peak_rss_bytes = round(copy.peak_rss_bytes * factor)
         out.append(copy)
     return out
@@ -128,7 +135,7 @@ def test_injected_20_percent_regression_fails_with_its_numbers() -> None:
     )
     assert not verdict.passed
     (failure,) = verdict.failures
-    assert failure.case_id == regressed.case_id
+    assert failure.case_id == cid(regressed)
     assert (failure.strategy, failure.size_bytes, failure.concurrency) == ("chunked", 250 * MB, 4)
     assert failure.change_pct == pytest.approx(20.0, abs=0.01)
     assert failure.baseline_median_peak_bytes == pytest.approx(69.1 * MB)
@@ -220,14 +227,20 @@ def test_expected_failure_that_ends_ok_is_a_note() -> None:
     assert any("expected oom" in note and "1 of 1 runs ended ok" in note for note in verdict.notes)
 
 
-def test_cases_on_one_side_only_are_listed_not_failed() -> None:
+def test_a_new_case_is_listed_and_a_missing_one_fails_unless_allowed() -> None:
     old = [*runs(make_case("chunked"), [[69.0]]), *runs(make_case("range"), [[157.0]])]
     new = [*runs(make_case("chunked"), [[69.0]]), *runs(make_case("read-all"), [[302.0]])]
     verdict = evaluate(new, budget_bytes=BUDGET, baseline=old)
-    assert verdict.passed
+    assert not verdict.passed
     assert "only in the new results (not compared): read-all 250MB x1" in verdict.notes
-    assert "only in the baseline (not compared): range 250MB x1" in verdict.notes
-    assert "| read-all | 250 MB | 1 | 302.0 | new | - | pass |" in render_markdown(verdict)
+    (missing,) = verdict.failures
+    assert missing.label == "range 250MB x1"
+    assert "missing from these results" in missing.reasons[0]
+    assert "| read-all 250MB x1 | 302.0 | new | - | pass |" in render_markdown(verdict)
+    allowed = evaluate(new, budget_bytes=BUDGET, baseline=old, allow_missing=True)
+    assert allowed.passed
+    assert allowed.outcome_counts == {"pass": 2, "missing (allowed)": 1}
+    assert "1 compared with baseline" in render_text(allowed).splitlines()[-1]
 
 
 def test_markdown_names_the_failing_case() -> None:
@@ -241,7 +254,7 @@ def test_markdown_names_the_failing_case() -> None:
     assert "**5 cases: 3 pass, 1 expected oom, 1 failing.**" in markdown
     assert "### Failures (1)" in markdown
     failures = markdown.split("### Failures (1)")[1].split("### All cases")[0]
-    assert f"| `{regressed.case_id}` | range | 250 MB | 1 | 188.9 |" in failures
+    assert f"| range 250MB x1 | `{cid(regressed)}` | 188.9 |" in failures
     assert "| 157.4 | +20.0% |" in failures
     assert "MB = 10^6 bytes" in markdown
 
@@ -278,8 +291,10 @@ def test_malformed_result_values_are_usage_errors(tmp_path: Path) -> None:
     line = json.loads((directory / "results.jsonl").read_text())
     line["peak_rss_bytes"] = "69 MB"
     (directory / "results.jsonl").write_text("\n" + json.dumps(line) + "\n")
-    with pytest.raises(UsageError, match=r"results.jsonl:2: 'peak_rss_bytes' must be int or null"):
-        load_results(directory)
+    with pytest.raises(
+        UsageError, match=r"results.jsonl:2: field 'peak_rss_bytes' must be int or null"
+    ):
+        load(directory)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,7 +323,7 @@ def test_command_exit_status_and_output(tmp_path: Path, capsys: pytest.CaptureFi
 
     assert gate(str(new), "--budget", "512MiB", "--baseline", str(old / "results.jsonl")) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith(f"FAIL chunked 250MB x4 [{regressed.case_id}]")
+    assert lines[0].startswith(f"FAIL chunked 250MB x4 [{cid(regressed)}]")
     assert lines[-1].startswith("FAIL: 5 cases: 3 pass, 1 expected oom, 1 failing")
 
     # meta.json's expectation made read-all's oom pass; without it the oom fails
@@ -326,9 +341,9 @@ def test_command_exit_status_and_output(tmp_path: Path, capsys: pytest.CaptureFi
         (["--budget", "512 parsecs"], "--budget: malformed size"),
         (["--budget", "512MiB", "--tolerance", "ten"], "malformed --tolerance"),
         (["--budget", "512MiB", "--expect", "read-all:oom"], "malformed --expect"),
-        (["--budget", "512MiB", "--baseline", "MISSING"], "no results file at"),
+        (["--budget", "512MiB", "--baseline", "MISSING"], "no results at"),
         (["--budget", "512MiB", "--baseline", "NOTJSON"], "not a memharness result line"),
-        (["--budget", "512MiB", "--baseline", "EMPTY"], "no result lines"),
+        (["--budget", "512MiB", "--baseline", "EMPTY"], "has no runs: nothing to check"),
     ],
 )
 def test_command_bad_input_is_a_usage_error(tmp_path: Path, argv: list[str], message: str) -> None:

@@ -15,7 +15,7 @@ from memharness_s3 import registry
 from memharness_s3.backends import Backend, open_backend
 from memharness_s3.fixture_cache import Fixture, ensure_fixture
 from memharness_s3.records import Case
-from memharness_s3.results import ResultsWriter
+from memharness_s3.results.writer import ResultsWriter
 from memharness_s3.runner import PlannedRun, run_case
 from memharness_s3.s3_objects import ensure_bucket, fixture_ref, make_client, upload_fixture
 

@@ -10,7 +10,8 @@ import pytest
 from memharness_s3 import caps
 from memharness_s3.backends import Backend
 from memharness_s3.fixture_cache import Fixture
-from memharness_s3.results import ResultsWriter, read_results
+from memharness_s3.results.loader import load
+from memharness_s3.results.writer import ResultsWriter
 from memharness_s3.runner import run_all, run_case
 from tests.conftest import planned
 
@@ -35,7 +36,7 @@ def test_two_processes_give_two_lines_and_an_aggregate_peak(
         assert result.sampled_peak_rss_bytes is not None
         assert aggregate >= result.sampled_peak_rss_bytes
     assert results[0].min_available_bytes is not None
-    assert len(read_results(tmp_path)) == 2
+    assert len(load(tmp_path).results) == 2
 
 
 def test_threads_pool_runs_the_fetches_in_one_worker(

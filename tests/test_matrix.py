@@ -9,8 +9,9 @@ import pytest
 
 from memharness_s3 import matrix, registry
 from memharness_s3.errors import UsageError
-from memharness_s3.matrix import MatrixSpec, load_matrix
+from memharness_s3.matrix import load_matrix
 from memharness_s3.records import Expectation
+from memharness_s3.settings import RunSettings
 
 SEED_MATRIX = Path(__file__).resolve().parents[1] / "fixtures" / "seed-matrix.toml"
 ALL_STRATEGIES = ["read-all", "chunked", "range", "transfer-manager", "textract-direct"]
@@ -63,7 +64,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_the_seed_matrix_is_the_seed_documents_test_plan() -> None:
     spec = load_matrix(SEED_MATRIX)
-    assert spec == MatrixSpec(
+    assert spec == RunSettings(
         sizes=[
             ("small", 10 * 10**6),
             ("medium", 250 * 10**6),
@@ -99,7 +100,7 @@ def test_the_seed_matrix_is_the_seed_documents_test_plan() -> None:
 
 def test_a_complete_matrix_round_trips_every_field(tmp_path: Path) -> None:
     spec = load_matrix(write(tmp_path, COMPLETE))
-    assert spec == MatrixSpec(
+    assert spec == RunSettings(
         sizes=[("small", 10 * 10**6), ("64MB", 64 * 10**6), ("1GiB", 2**30)],
         strategies=["chunked", "transfer-manager", "textract-direct"],
         concurrency=[1, 2, 8],
@@ -131,10 +132,10 @@ def test_a_complete_matrix_round_trips_every_field(tmp_path: Path) -> None:
 
 def test_only_sizes_and_strategies_are_required(tmp_path: Path) -> None:
     path = write(tmp_path, '[matrix]\nsizes = ["small"]\nstrategies = ["range"]\nconcurrency = 3\n')
-    assert load_matrix(path) == MatrixSpec(
+    assert load_matrix(path) == RunSettings(
         sizes=[("small", 10 * 10**6)], strategies=["range"], concurrency=[3]
     )
-    defaults = MatrixSpec(sizes=[], strategies=[])
+    defaults = RunSettings(sizes=[], strategies=[])
     assert (defaults.concurrency, defaults.pool, defaults.memory_limit_bytes) == (
         [1],
         "processes",
@@ -293,7 +294,7 @@ BAD_FILES = [
         "params-bad-value",
         MATRIX + '[params.chunked]\n\nchunk_size = "big"\n',
         6,
-        ["[params.chunked] 'chunk_size': malformed size 'big'"],
+        ["[params.chunked]: chunked.chunk_size: malformed size 'big'"],
     ),
     (
         "params-list-value",

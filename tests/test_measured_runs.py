@@ -11,7 +11,8 @@ import pytest
 from memharness_s3.backends import Backend
 from memharness_s3.fixture_cache import Fixture
 from memharness_s3.records import RunResult
-from memharness_s3.results import ResultsWriter, read_results
+from memharness_s3.results.loader import load
+from memharness_s3.results.writer import ResultsWriter
 from memharness_s3.runner import PlannedRun, run_all, run_case
 from memharness_s3.s3_objects import make_client
 from tests.conftest import BUCKET, planned
@@ -119,7 +120,7 @@ def test_a_raising_strategy_is_recorded_and_the_next_case_still_runs(
     run_all(runs, moto_backend, ResultsWriter(tmp_path), timeout_s=120)
     lines = (tmp_path / "results.jsonl").read_text().splitlines()
     assert len(lines) == 2 and all(json.loads(line) for line in lines)
-    failed, ok = read_results(tmp_path)
+    failed, ok = load(tmp_path).results
     assert failed.status == "error" and failed.error_type == "RuntimeError"
     assert failed.error == "boom from the test strategy"
     assert ok.status == "ok" and ok.verified is True

@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 
+from memharness_s3.analysis.cases import Analysis, Series
+from memharness_s3.analysis.identity import key_of_case
+from memharness_s3.analysis.verdicts import judge
 from memharness_s3.commands import report as report_cmd
 from memharness_s3.errors import UsageError
 from memharness_s3.records import Case, Expectation, RunResult, to_json
-from memharness_s3.report import budget, cases, charts, fit
+from memharness_s3.report import budget, charts, fit
 from memharness_s3.report.html import render_report
 
 MB = 10**6
@@ -40,6 +43,7 @@ def run(
     )
     run_id = f"{strategy}-{size}-{concurrency}-{worker}-{repeat}"
     values: dict[str, Any] = {
+        "case_id": key_of_case(case, f"fixtures/{size}.pdf", "moto").case_id,
         "run_id": run_id,
         "group_id": f"g-{strategy}-{size}-{concurrency}-{repeat}",
         "status": status,
@@ -55,6 +59,12 @@ def run(
     }
     values.update(fields)
     return RunResult.for_case(case, repeat=repeat, worker=worker, **values)
+
+
+def series_of(runs: list[RunResult]) -> Series:
+    """The one series ``runs`` belong to."""
+    (series,) = Analysis(runs).group_by_series()
+    return series
 
 
 def matrix_runs() -> list[RunResult]:
@@ -155,7 +165,7 @@ def test_fit_recovers_intercept_and_slope_from_medians_over_repeats() -> None:
         exact = round(a + b * size)
         for repeat, noise in enumerate((-3 * MB, 0, 9 * MB)):  # the median is the exact value
             runs.append(run("read-all", size, exact + noise, repeat=repeat))
-    safe = fit.safe_size(cases.Series("read-all", 1), runs, CAP)
+    safe = fit.safe_size(series_of(runs), runs, CAP)
     assert safe.fit is not None
     assert safe.fit.intercept_bytes == pytest.approx(a, rel=1e-6)
     assert safe.fit.slope == pytest.approx(b, rel=1e-6)
@@ -169,7 +179,7 @@ def test_fit_recovers_intercept_and_slope_from_medians_over_repeats() -> None:
 
 def test_two_sizes_cannot_support_a_threshold() -> None:
     runs = [run("read-all", 10 * MB, 62 * MB), run("read-all", 100 * MB, 152 * MB)]
-    safe = fit.safe_size(cases.Series("read-all", 1), runs, CAP)
+    safe = fit.safe_size(series_of(runs), runs, CAP)
     assert safe.kind == "unsupported"
     assert safe.safe_size_bytes is None
     assert "cannot support a threshold" in safe.statement
@@ -180,7 +190,7 @@ def test_two_sizes_cannot_support_a_threshold() -> None:
 def test_poor_fit_cannot_support_a_threshold() -> None:
     peaks = {10 * MB: 60 * MB, 100 * MB: 300 * MB, 200 * MB: 70 * MB, 400 * MB: 320 * MB}
     runs = [run("range", size, peak) for size, peak in peaks.items()]
-    safe = fit.safe_size(cases.Series("range", 1), runs, CAP)
+    safe = fit.safe_size(series_of(runs), runs, CAP)
     assert safe.fit is not None and safe.fit.r_squared is not None
     assert safe.fit.r_squared < fit.MIN_R_SQUARED
     assert safe.kind == "unsupported"
@@ -191,7 +201,7 @@ def test_poor_fit_cannot_support_a_threshold() -> None:
 def test_flat_peak_has_no_limit_in_the_measured_range() -> None:
     peaks = {10 * MB: 61 * MB, 250 * MB: 69 * MB, 750 * MB: 69 * MB, 2000 * MB: 69 * MB}
     runs = [run("chunked", size, peak) for size, peak in peaks.items()]
-    safe = fit.safe_size(cases.Series("chunked", 1), runs, CAP)
+    safe = fit.safe_size(series_of(runs), runs, CAP)
     assert safe.kind == "flat"
     assert safe.safe_size_bytes == math.inf
     assert "No limit found in the measured range" in safe.statement
@@ -207,7 +217,7 @@ def test_equal_peaks_are_flat_without_an_r_squared() -> None:
 def test_oom_boundary_brackets_the_threshold() -> None:
     runs = [r for r in matrix_runs() if r.strategy == "read-all" and r.concurrency == 1]
     assert fit.oom_boundary(runs) == fit.Boundary(300 * MB, 700 * MB)
-    safe = fit.safe_size(cases.Series("read-all", 1), runs, CAP)
+    safe = fit.safe_size(series_of(runs), runs, CAP)
     assert safe.kind == "bracketed"
     assert safe.safe_size_bytes is None
     assert "cannot support a single threshold" in safe.statement
@@ -223,7 +233,7 @@ def test_over_budget_ok_runs_fail_against_a_smaller_budget() -> None:
 
 
 def test_safe_sizes_cover_every_strategy_and_concurrency() -> None:
-    labels = [s.series.label for s in fit.safe_sizes(matrix_runs(), CAP)]
+    labels = [s.series.label for s in fit.safe_sizes(Analysis(matrix_runs()), CAP)]
     assert labels == ["chunked x1", "chunked x2", "read-all x1", "read-all x2"]
 
 
@@ -242,19 +252,22 @@ def test_case_verdicts_against_budget_and_expectations() -> None:
         Expectation("read-all", 400 * MB, "oom", "too big"),
         Expectation("chunked", 800 * MB, "oom", "wrong guess"),
     ]
-    rows = {(r.series.strategy, r.size_bytes): r for r in cases.summarize_cases(runs, CAP, expect)}
+    cases = {(c.key.strategy, c.key.size_bytes): c for c in Analysis(runs).cases}
+    rows = {key: judge(case, CAP, expect) for key, case in cases.items()}
     assert rows["read-all", 100 * MB].verdict == "ok"
     assert rows["read-all", 500 * MB].verdict == "expected oom"
-    assert rows["read-all", 500 * MB].reason == "too big"
+    expectation = rows["read-all", 500 * MB].expectation
+    assert expectation is not None and expectation.reason == "too big"
     assert rows["range", 500 * MB].verdict == "over budget"
     assert rows["range", 900 * MB].verdict == "oom"
     assert rows["chunked", 900 * MB].verdict == "ok (expected oom)"
-    assert rows["read-all", 500 * MB].median_peak_bytes == CAP + MB  # the failed run's peak
+    assert cases["read-all", 500 * MB].shown_peak == CAP + MB  # the failed run's peak
 
 
 def test_budget_questions_answered_from_the_data() -> None:
     runs = matrix_runs()
-    answers = budget.answer_questions(runs, fit.safe_sizes(runs, CAP))
+    analysis = Analysis(runs)
+    answers = budget.answer_questions(analysis, fit.safe_sizes(analysis, CAP))
     in_memory, threshold, streaming, multipart = answers
     assert [(f.label, f.verdict) for f in in_memory.findings] == [
         ("read-all x1", "yes"),
@@ -397,5 +410,5 @@ def test_report_renders_degenerate_results(tmp_path: Path) -> None:
         csv_file.unlink()
     html = render_report(directory).read_text()
     assert html.count('<img src="data:image/png;base64,') == 4
-    assert "median heap MB" in html and "chunked threads x4" in html
+    assert "median heap MB" in html and "chunked 10MB x4 threads" in html
     assert "only 1 distinct size ran ok" in html

@@ -97,6 +97,17 @@ def open_backend(
         )
 
 
+def check_backend_options(
+    name: str, endpoint_url: str | None, textract_endpoint_url: str | None
+) -> None:
+    """Reject an unknown backend or a malformed URL before anything is started."""
+    if name not in BACKENDS:
+        raise UsageError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")
+    _checked_url(textract_endpoint_url, "Textract endpoint URL")
+    if name == "endpoint":
+        _checked_url(endpoint_url or os.environ.get("AWS_ENDPOINT_URL"), "endpoint URL")
+
+
 def _checked_url(url: str | None, what: str) -> str | None:
     if url is not None and urlsplit(url).scheme not in ("http", "https"):
         raise UsageError(f"{what} {safe_url(url)!r} must start with http:// or https://")

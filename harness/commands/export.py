@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from memharness_s3.analysis.cases import Analysis
 from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.exports import (
     FORMATS,
@@ -21,7 +22,7 @@ from memharness_s3.exports import (
     to_pytest_benchmark,
     unmeasured,
 )
-from memharness_s3.gate import group_cases, load_meta, load_results
+from memharness_s3.results.loader import load
 
 NAME = "export"
 HELP = "write results as pytest-benchmark or github-action-benchmark JSON"
@@ -43,12 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.wall_time and args.format != "github-action-benchmark":
         raise UsageError("--wall-time applies to --format github-action-benchmark only")
-    cases = group_cases(load_results(args.results))
+    source = load(args.results)
+    cases = Analysis(source.results).cases
     if not measured(cases):
         raise RunFailed(f"nothing to export from {args.results}: no case has an ok run")
     document: Any
     if args.format == "pytest-benchmark":
-        document = to_pytest_benchmark(cases, load_meta(args.results))
+        document = to_pytest_benchmark(cases, source.meta.raw)
         count = len(document["benchmarks"])
     else:
         document = to_github_action_benchmark(cases, wall_time=args.wall_time)

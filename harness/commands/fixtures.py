@@ -19,8 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     root = args.cache_dir or cache_root()
+    sizes = resolve_sizes(args.sizes)
     print(f"{'name':8} {'size':>9} {'pages':>6}  {'sha256':12}  {'time':>6}  path")
-    for name, size in resolve_sizes(args.sizes):
+    for name, size in sizes:
         started = time.monotonic()
         fixture = ensure_fixture(name, size, args.seed, root)
         elapsed = time.monotonic() - started

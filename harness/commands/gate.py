@@ -1,7 +1,8 @@
 """``memharness gate``: pass or fail a set of results, for CI (rules: ``memharness_s3.gate``).
 
 Exit status 0 when the results pass, 1 when a case fails, 2 for bad input (a malformed budget,
-tolerance or ``--expect``, a missing or damaged results file), so a CI step can tell "memory got
+tolerance or ``--expect``, a missing or damaged results file, a baseline with no case in common
+with the results), so a CI step can tell "memory got
 worse" from "the gate was called wrongly". The Markdown summary goes to ``--summary FILE`` and is
 appended to ``$GITHUB_STEP_SUMMARY`` when GitHub Actions sets it.
 """
@@ -16,15 +17,14 @@ from memharness_s3.errors import UsageError
 from memharness_s3.gate import (
     DEFAULT_TOLERANCE,
     evaluate,
-    load_expectations,
-    load_results,
     parse_budget,
     parse_expectation,
     parse_tolerance,
     render_markdown,
     render_text,
 )
-from memharness_s3.results import META_FILE
+from memharness_s3.results.loader import load
+from memharness_s3.results.writer import META_FILE
 
 NAME = "gate"
 HELP = "check results against a memory budget, expected failures and a baseline (exit 1: fail)"
@@ -58,6 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"least MIN_SIZE; repeatable; adds to {META_FILE}'s settings.expect",
     )
     parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="pass although cases of the baseline are missing from the results (default: fail)",
+    )
+    parser.add_argument(
         "--summary", type=Path, metavar="FILE", help="write the Markdown summary to FILE"
     )
 
@@ -66,16 +71,16 @@ def run(args: argparse.Namespace) -> int:
     budget = parse_budget(args.budget)
     tolerance = parse_tolerance(args.tolerance)
     extra = [parse_expectation(text) for text in args.expect]
-    results = load_results(args.results)
-    expectations = load_expectations(args.results) + extra
-    baseline = load_results(args.baseline) if args.baseline is not None else None
+    current = load(args.results)
+    baseline = load(args.baseline).results if args.baseline is not None else None
     verdict = evaluate(
-        results,
+        current.results,
         budget_bytes=budget,
-        expectations=expectations,
+        expectations=[*current.meta.expectations, *extra],
         baseline=baseline,
         baseline_name=None if args.baseline is None else str(args.baseline),
         tolerance=tolerance,
+        allow_missing=args.allow_missing,
     )
     markdown = render_markdown(verdict)
     if args.summary is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from memharness_s3.registry import available, load
+from memharness_s3 import registry
 
 NAME = "strategies"
 HELP = "list registered strategies and their parameters"
@@ -15,8 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for name in available():
-        cls = load(name)
+    """List what loads; name (on stderr) what is registered but does not."""
+    registry.warn_broken()
+    for name in registry.available():
+        cls = registry.load(name)
         print(f"{name:18} {cls.description}")
         for param, default in cls.params.items():
             print(f"{'':18}   {param} = {default!r}")

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from memharness_s3.analysis.cases import Analysis, Series, median_of
 from memharness_s3.records import RunResult
-from memharness_s3.report.cases import Series, group_by_series, median_of
 from memharness_s3.report.fit import SafeSize, budget_boundary, line_estimate
 from memharness_s3.sizes import format_size
 
@@ -82,13 +82,13 @@ def median_baselines(results: Sequence[RunResult]) -> dict[str, float]:
 
 
 def answer_questions(
-    results: Sequence[RunResult],
+    analysis: Analysis,
     safe: Sequence[SafeSize],
     questions: Sequence[Question] = QUESTIONS,
 ) -> list[Answer]:
     """Each question answered for every series of its strategies, from runs and safe sizes."""
     by_series = {s.series: s for s in safe}
-    groups = group_by_series(results)
+    groups = analysis.group_by_series()
     answers = []
     for question in questions:
         findings = []

@@ -24,8 +24,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from memharness_s3.analysis.cases import Analysis, group_by_size, median_of
 from memharness_s3.records import RunResult
-from memharness_s3.report.cases import group_by_series, group_by_size, median_of, series_of
 from memharness_s3.sizes import format_size
 
 MAX_TIMELINE_PANELS = 48
@@ -55,7 +55,7 @@ class Chart:
     note: str = ""
 
 
-def palette(results: Sequence[RunResult]) -> dict[str, str]:
+def palette(analysis: Analysis) -> dict[str, str]:
     """One colour per series name (strategy, process step, pool), the same in every figure."""
     colours = [
         "#1f77b4",
@@ -69,19 +69,22 @@ def palette(results: Sequence[RunResult]) -> dict[str, str]:
         "#bcbd22",
         "#17becf",
     ]
-    names = sorted({series_of(r).name for r in results})
+    names = analysis.series_names
     return {name: colours[i % len(colours)] for i, name in enumerate(names)}
 
 
-def peak_vs_size(results: Sequence[RunResult], budget_bytes: int) -> Chart:
+def peak_vs_size(analysis: Analysis, budget_bytes: int) -> Chart:
     """Median peak RSS of ok runs against object size, one panel per concurrency level."""
-    colours = palette(results)
+    results = analysis.results
+    colours = palette(analysis)
     levels = sorted({r.concurrency for r in results})
     fig = _figure(4.2)
     axes = fig.subplots(1, len(levels), sharey=True, squeeze=False)[0]
     top = max([budget_bytes, *(r.peak_rss_bytes or 0 for r in results)]) / MB * 1.12
     for ax, level in zip(axes, levels, strict=True):
-        for series, runs in group_by_series(r for r in results if r.concurrency == level).items():
+        for series, runs in analysis.group_by_series(
+            r for r in results if r.concurrency == level
+        ).items():
             colour = colours[series.name]
             sizes, peaks = [], []
             for size, group in group_by_size(runs).items():
@@ -112,10 +115,11 @@ def peak_vs_size(results: Sequence[RunResult], budget_bytes: int) -> Chart:
     )
 
 
-def rss_timelines(results: Sequence[RunResult], results_dir: Path, budget_bytes: int) -> Chart:
+def rss_timelines(analysis: Analysis, results_dir: Path, budget_bytes: int) -> Chart:
     """Small multiples: a row per series, a column per size, every worker's RSS over time."""
-    colours = palette(results)
-    groups = group_by_series(results)
+    results = analysis.results
+    colours = palette(analysis)
+    groups = analysis.group_by_series(results)
     rows = sorted(groups, key=lambda s: (s.concurrency, s))
     sizes = sorted({r.size_bytes for r in results})
     max_rows = max(1, MAX_TIMELINE_PANELS // len(sizes))
@@ -162,20 +166,23 @@ def rss_timelines(results: Sequence[RunResult], results_dir: Path, budget_bytes:
     )
 
 
-def aggregate_vs_concurrency(results: Sequence[RunResult], budget_bytes: int) -> Chart:
+def aggregate_vs_concurrency(analysis: Analysis, budget_bytes: int) -> Chart:
     """The largest simultaneous sum of a case's workers' RSS against concurrency, per size."""
-    colours = palette(results)
+    results = analysis.results
+    colours = palette(analysis)
     sizes = sorted({r.size_bytes for r in results})
     levels = sorted({r.concurrency for r in results})
     fig = _figure(3.8)
     axes = fig.subplots(1, len(sizes), sharey=True, squeeze=False)[0]
     for ax, size in zip(axes, sizes, strict=True):
         same_size = [r for r in results if r.size_bytes == size]
-        for name in sorted({series_of(r).name for r in same_size}):
+        for name in sorted({analysis.series_of(r).name for r in same_size}):
             xs, ys, failed = [], [], []
             for level in levels:
                 runs = [
-                    r for r in same_size if r.concurrency == level and series_of(r).name == name
+                    r
+                    for r in same_size
+                    if r.concurrency == level and analysis.series_of(r).name == name
                 ]
                 value = median_of(runs, lambda r: r.aggregate_peak_rss_bytes)
                 if value is None:
@@ -204,12 +211,13 @@ def aggregate_vs_concurrency(results: Sequence[RunResult], budget_bytes: int) ->
     )
 
 
-def throughput(results: Sequence[RunResult]) -> Chart:
+def throughput(analysis: Analysis) -> Chart:
     """Median throughput of ok runs per strategy and size, one panel per concurrency level.
 
     A missing bar is labelled with why: the runs failed (their status) or downloaded nothing.
     """
-    colours = palette(results)
+    results = analysis.results
+    colours = palette(analysis)
     sizes = sorted({r.size_bytes for r in results})
     levels = sorted({r.concurrency for r in results})
     names = list(colours)
@@ -222,7 +230,9 @@ def throughput(results: Sequence[RunResult]) -> Chart:
                 runs = [
                     r
                     for r in results
-                    if r.concurrency == level and r.size_bytes == size and series_of(r).name == name
+                    if r.concurrency == level
+                    and r.size_bytes == size
+                    and analysis.series_of(r).name == name
                 ]
                 ok = [r for r in runs if r.status == "ok"]
                 value = median_of(ok, lambda r: r.throughput_mb_s)

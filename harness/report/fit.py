@@ -14,8 +14,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from memharness_s3.analysis.cases import Analysis, Series, group_by_size
 from memharness_s3.records import RunResult
-from memharness_s3.report.cases import Series, group_by_series, group_by_size
 from memharness_s3.sizes import format_size
 
 MIN_SIZES = 3
@@ -172,10 +172,10 @@ def safe_size(series: Series, runs: Sequence[RunResult], budget_bytes: int) -> S
     )
 
 
-def safe_sizes(results: Sequence[RunResult], budget_bytes: int) -> list[SafeSize]:
+def safe_sizes(analysis: Analysis, budget_bytes: int) -> list[SafeSize]:
     """``safe_size`` for every series in the results, in series order."""
     return [
-        safe_size(series, runs, budget_bytes) for series, runs in group_by_series(results).items()
+        safe_size(series, runs, budget_bytes) for series, runs in analysis.group_by_series().items()
     ]
 
 

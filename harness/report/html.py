@@ -18,12 +18,14 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from memharness_s3.analysis.cases import Analysis, CaseRuns, median_of
+from memharness_s3.analysis.verdicts import judge
 from memharness_s3.errors import RunFailed
-from memharness_s3.records import RunResult
+from memharness_s3.records import Expectation, RunResult
 from memharness_s3.report import charts, fit
 from memharness_s3.report.budget import answer_questions, median_baselines
-from memharness_s3.report.cases import CaseRow, summarize_cases
-from memharness_s3.report.source import Budget, ReportSource, load_source, resolve_budget
+from memharness_s3.report.source import Budget, load_source, resolve_budget
+from memharness_s3.results.loader import ResultsDir
 from memharness_s3.sizes import format_mb, format_size
 
 REPORT_FILE = "index.html"
@@ -67,19 +69,20 @@ def render_report(results_dir: Path, budget_bytes: int | None = None) -> Path:
     return path
 
 
-def _context(source: ReportSource, budget: Budget) -> dict[str, Any]:
+def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
     results = source.results
-    safe = fit.safe_sizes(results, budget.bytes)
-    cases = summarize_cases(results, budget.bytes, source.expectations)
+    analysis = Analysis(results)
+    safe = fit.safe_sizes(analysis, budget.bytes)
+    expectations = source.meta.expectations
     heap = any(r.heap_peak_bytes is not None for r in results)
-    runs = [_run_row(source.results_dir, r, heap) for r in results]
+    runs = [_run_row(source.path, r, heap) for r in results]
     return {
-        "title": f"memharness report: {source.results_dir.resolve().name}",
+        "title": f"memharness report: {source.path.resolve().name}",
         "overview": _overview(results),
         "environment": _environment(source),
         "budget": _budget_line(budget),
         "headroom": _headroom_line(results, budget),
-        "answers": answer_questions(results, safe),
+        "answers": answer_questions(analysis, safe),
         "fits": [_fit_row(s) for s in safe],
         "criteria": {
             "min_sizes": fit.MIN_SIZES,
@@ -87,16 +90,16 @@ def _context(source: ReportSource, budget: Budget) -> dict[str, Any]:
             "flat_slope": fit.FLAT_SLOPE,
         },
         "case_columns": _case_columns(heap),
-        "cases": [_case_row(c, budget.bytes, heap) for c in cases],
+        "cases": [_case_row(c, budget.bytes, expectations, heap) for c in analysis.cases],
         "expectations": [
             f"{e.strategy} at {format_size(e.min_size_bytes)} and above: {e.status} ({e.reason})"
-            for e in source.expectations
+            for e in expectations
         ],
         "charts": [
-            charts.peak_vs_size(results, budget.bytes),
-            charts.rss_timelines(results, source.results_dir, budget.bytes),
-            charts.aggregate_vs_concurrency(results, budget.bytes),
-            charts.throughput(results),
+            charts.peak_vs_size(analysis, budget.bytes),
+            charts.rss_timelines(analysis, source.path, budget.bytes),
+            charts.aggregate_vs_concurrency(analysis, budget.bytes),
+            charts.throughput(analysis),
         ],
         "run_columns": [c for c in RUN_COLUMNS if heap or c != "heap"],
         "runs": runs,
@@ -117,16 +120,16 @@ def _overview(results: Sequence[RunResult]) -> str:
     )
 
 
-def _environment(source: ReportSource) -> list[tuple[str, str]]:
+def _environment(source: ResultsDir) -> list[tuple[str, str]]:
     """meta.json's description of the machine and run, label by label, as text."""
-    meta = source.meta
+    meta = source.meta.raw
     if not meta:
         return [("meta.json", "missing: the environment was not recorded")]
     packages = meta.get("packages")
     cap = "none"
-    if source.memory_limit_bytes:
+    if source.meta.memory_limit_bytes:
         enforcement = meta.get("cap_enforcement") or "unknown"
-        cap = f"{_both_units(source.memory_limit_bytes)}, enforced by {enforcement}"
+        cap = f"{_both_units(source.meta.memory_limit_bytes)}, enforced by {enforcement}"
     memory = meta.get("total_memory_bytes")
     pairs = [
         ("Python", meta.get("python")),
@@ -201,40 +204,42 @@ def _size_or_dash(num_bytes: int | None) -> str:
 
 
 def _case_columns(heap: bool) -> list[str]:
-    columns = ["strategy", "object", "workers", "runs", "statuses", "median peak MB"]
+    columns = ["case", "runs", "statuses", "median peak MB"]
     columns += ["median peak-base MB"]
     if heap:
         columns.append("median heap MB")
     return [*columns, "median wall s", "median MB/s", "aggregate MB", "verdict, peak/budget"]
 
 
-def _case_row(case: CaseRow, budget_bytes: int, heap: bool) -> dict[str, Any]:
-    peak = format_mb(case.median_peak_bytes)
-    if case.median_peak_bytes is not None and not case.statuses.get("ok"):
+def _case_row(
+    case: CaseRuns, budget_bytes: int, expectations: Sequence[Expectation], heap: bool
+) -> dict[str, Any]:
+    judgement = judge(case, budget_bytes, expectations)
+    peak = format_mb(case.shown_peak)
+    if case.shown_peak is not None and not case.statuses.get("ok"):
         peak = f"({peak})"
     cells = [
-        case.series.name,
-        format_size(case.size_bytes),
-        str(case.series.concurrency),
-        str(case.runs),
-        ", ".join(f"{n} {status}" for status, n in sorted(case.statuses.items())),
+        case.label,
+        str(case.run_count),
+        ", ".join(f"{n} {status}" for status, n in case.statuses.items()),
         peak,
-        format_mb(case.median_cost_bytes),
+        format_mb(case.median_ok(lambda r: r.strategy_cost_bytes)),
     ]
     if heap:
-        cells.append(format_mb(case.median_heap_bytes))
+        cells.append(format_mb(case.median_ok(lambda r: r.heap_peak_bytes)))
     cells += [
-        _number(case.median_wall_s, 2),
-        _number(case.median_throughput_mb_s, 1),
-        format_mb(case.median_aggregate_bytes),
+        _number(case.median_ok(lambda r: r.wall_s), 2),
+        _number(case.median_ok(lambda r: r.throughput_mb_s), 1),
+        format_mb(median_of(case.runs, lambda r: r.aggregate_peak_rss_bytes)),
     ]
-    share = "" if case.max_peak_bytes is None else f"{case.max_peak_bytes / budget_bytes:.0%}"
+    share = "" if case.max_peak is None else f"{case.max_peak / budget_bytes:.0%}"
+    reason = judgement.expectation.reason if judgement.expectation else ""
     return {
-        "group": f"{case.size_bytes}x{case.series.concurrency}",
+        "group": f"{case.key.size_bytes}x{case.key.concurrency}",
         "cells": cells,
-        "verdict": case.verdict,
-        "verdict_class": _verdict_class(case.verdict),
-        "reason": case.reason or "",
+        "verdict": judgement.verdict,
+        "verdict_class": _verdict_class(judgement.verdict),
+        "reason": reason,
         "share": share,
     }
 

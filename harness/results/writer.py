@@ -81,7 +81,7 @@ def write_meta(
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
-_PACKAGES = ("memharness", "boto3", "botocore", "s3transfer", "moto", "pymupdf", "psutil")
+_PACKAGES = ("memharness-s3", "boto3", "botocore", "s3transfer", "moto", "pymupdf", "psutil")
 
 
 def _version(name: str) -> str | None:

@@ -1,0 +1,262 @@
+"""What makes two runs the same case, and how a case is named: defined once, here.
+
+Two runs are the same case when everything that changes what they measure is equal: the
+strategy and its parameters, the object, the processing step and its parameters, how many
+workers at once and in what pool, whether they share one object, the memory cap, memray
+tracking, the injected fault, and the S3 backend. The ``case_id`` written to results.jsonl is a
+digest of exactly these fields (:attr:`CaseKey.case_id`), and every view (gate, report, terminal
+summary, exports) groups runs by the key it derives from the result's own fields, so no view can
+group differently from another, and a results file from an older version is grouped by what it
+recorded, not by an id computed under other rules.
+
+A *series* is a case without its object: one configuration across object sizes, the unit the
+fits and charts draw. A *slot* is a case without its strategy parameters: the gate pairs a case
+with a baseline case in the same slot when their parameters differ, so that a changed parameter
+is compared (and can fail), not skipped as "new".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from memharness_s3.records import Case, RunResult
+
+Params = tuple[tuple[str, Any], ...]
+
+COPY_SUFFIX = ".copy-"
+"""Concurrent fetches get copies of the object named ``KEY.copy-N`` (``plan.object_copies``)."""
+
+
+def base_key(key: str) -> str:
+    """The original object's key for a key that may be one of its ``.copy-N`` copies."""
+    stem, sep, number = key.rpartition(COPY_SUFFIX)
+    return stem if sep and number.isdigit() else key
+
+
+def _frozen(params: Mapping[str, Any]) -> Params:
+    return tuple(sorted(params.items()))
+
+
+@dataclass(frozen=True)
+class CaseKey:
+    """Everything that makes two runs measure different things."""
+
+    strategy: str
+    size_bytes: int
+    object_key: str
+    """The base object key (fixtures: size, seed and page size are in the name)."""
+    concurrency: int
+    pool: str
+    process: str
+    shared_object: bool
+    memory_limit_bytes: int | None
+    memray: bool
+    fault: str | None
+    backend: str
+    params: Params
+    process_params: Params
+
+    def __lt__(self, other: CaseKey) -> bool:
+        return self.order < other.order
+
+    @property
+    def order(self) -> tuple[Any, ...]:
+        """How cases sort: by strategy, size, object and concurrency first; unset values first."""
+        return tuple(
+            (value is not None, value if value is not None else 0)
+            for value in dataclasses.astuple(self)
+        )
+
+    @property
+    def case_id(self) -> str:
+        """A 12-hex-digit digest of the identity: equal keys give equal ids in every run."""
+        fields = dataclasses.asdict(self)
+        fields["params"] = dict(self.params)
+        fields["process_params"] = dict(self.process_params)
+        text = json.dumps(fields, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    @property
+    def series(self) -> CaseKey:
+        """This case across object sizes: the key without its object."""
+        return dataclasses.replace(self, size_bytes=0, object_key="")
+
+    @property
+    def slot(self) -> CaseKey:
+        """This case whatever its strategy parameters: the key without them."""
+        return dataclasses.replace(self, params=())
+
+
+def key_of_case(case: Case, object_key: str, backend: str) -> CaseKey:
+    """The key of a planned case (``object_key``: the key of its first object)."""
+    return CaseKey(
+        strategy=case.strategy,
+        size_bytes=case.size_bytes,
+        object_key=base_key(object_key),
+        concurrency=case.concurrency,
+        pool=case.pool,
+        process=case.process,
+        shared_object=case.shared_object,
+        memory_limit_bytes=case.memory_limit_bytes,
+        memray=case.memray,
+        fault=case.fault,
+        backend=backend,
+        params=_frozen(case.params),
+        process_params=_frozen(case.process_params),
+    )
+
+
+def key_of_result(result: RunResult) -> CaseKey:
+    """The key of the case a results line belongs to, from the line's own fields."""
+    return CaseKey(
+        strategy=result.strategy,
+        size_bytes=result.size_bytes,
+        object_key=base_key(result.object_key),
+        concurrency=result.concurrency,
+        pool=result.pool,
+        process=result.process,
+        shared_object=result.shared_object,
+        memory_limit_bytes=result.memory_limit_bytes,
+        memray=result.memray,
+        fault=result.fault,
+        backend=result.backend,
+        params=_frozen(result.params),
+        process_params=_frozen(result.process_params),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Names
+
+
+def format_value(value: Any) -> str:
+    """A parameter value as people write it: sizes in MiB or MB when round, booleans lower."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and value >= 2**10:
+        for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+            if value % scale == 0:
+                return f"{value // scale}{unit}"
+        for unit, scale in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+            if value % scale == 0:
+                return f"{value // scale}{unit}"
+    return str(value)
+
+
+def _size(num_bytes: int) -> str:
+    return format_value(num_bytes) if num_bytes % 10**3 else _decimal(num_bytes)
+
+
+def _decimal(num_bytes: int) -> str:
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if num_bytes % scale == 0:
+            return f"{num_bytes // scale}{unit}"
+    return f"{num_bytes}B"
+
+
+def _facets(key: CaseKey) -> dict[str, str]:
+    """Every dimension of a key that can tell two keys of one strategy apart, as text."""
+    facets = {
+        "object": key.object_key,
+        "process": key.process,
+        "shared": "shared object" if key.shared_object else "own objects",
+        "cap": f"cap {_size(key.memory_limit_bytes)}" if key.memory_limit_bytes else "no cap",
+        "memray": "memray" if key.memray else "no memray",
+        "fault": f"fault {key.fault}" if key.fault else "no fault",
+        "backend": key.backend,
+    }
+    for name, value in key.params:
+        facets[f"param:{name}"] = f"{name}={format_value(value)}"
+    for name, value in key.process_params:
+        facets[f"process:{name}"] = f"{name}={format_value(value)}"
+    return facets
+
+
+def _facet_order(name: str) -> tuple[int, str]:
+    """Parameters first, then the process step's, then the rest, each alphabetical."""
+    return (0 if name.startswith("param:") else 1 if name.startswith("process:") else 2, name)
+
+
+def _base_name(key: CaseKey, with_size: bool) -> list[str]:
+    pieces = [key.strategy]
+    if with_size:
+        pieces.append(_decimal(key.size_bytes))
+    if key.concurrency:
+        pieces.append(f"x{key.concurrency}")
+    if key.pool == "threads":
+        pieces.append("threads")
+    if key.process != "none":
+        pieces.append(key.process)
+    return pieces
+
+
+def labels(
+    keys: Iterable[CaseKey], *, with_size: bool = True, sep: str = " "
+) -> dict[CaseKey, str]:
+    """A name per key that tells it apart from every other key given.
+
+    The name is ``strategy size xN [process]``, then every facet (a parameter, the fault, the
+    cap, the backend, ...) whose value differs between keys of the same strategy and size, e.g.
+    ``chunked 4MB x1 chunk_size=8MiB fault truncate``. Keys that still collide get their id.
+    A key with concurrency 0 is named without it (series names: one colour per configuration).
+    """
+    unique = sorted(set(keys))
+    facets = {key: _facets(key) for key in unique}
+    groups: dict[tuple[str, int], list[CaseKey]] = {}
+    for key in unique:
+        groups.setdefault((key.strategy, key.size_bytes), []).append(key)
+    named: dict[CaseKey, str] = {}
+    for group in groups.values():
+        names = {name for key in group for name in facets[key]} - {"process"}
+        varying = sorted(
+            (name for name in names if len({facets[key].get(name) for key in group}) > 1),
+            key=_facet_order,
+        )
+        for key in group:
+            shown = [facets[key][name] for name in varying if name in facets[key]]
+            named[key] = sep.join(_base_name(key, with_size) + shown)
+    counts: dict[str, int] = {}
+    for name in named.values():
+        counts[name] = counts.get(name, 0) + 1
+    return {
+        key: name if counts[name] == 1 else f"{name}{sep}[{key.case_id}]"
+        for key, name in named.items()
+    }
+
+
+def differences(old: CaseKey, new: CaseKey) -> list[str]:
+    """What changed from ``old`` to ``new``, one phrase per facet: ``chunk_size 8MiB -> 64MiB``."""
+    before, after = _facets(old), _facets(new)
+    changes = []
+    for name in sorted(set(before) | set(after)):
+        if before.get(name) == after.get(name):
+            continue
+        if name.startswith(("param:", "process:")):
+            param = name.split(":", 1)[1]
+            old_value = dict(old.params if name.startswith("param:") else old.process_params)
+            new_value = dict(new.params if name.startswith("param:") else new.process_params)
+            changes.append(
+                f"{param} {_or_unset(old_value.get(param, _UNSET))} -> "
+                f"{_or_unset(new_value.get(param, _UNSET))}"
+            )
+        else:
+            changes.append(f"{before.get(name, '-')} -> {after.get(name, '-')}")
+    if old.strategy != new.strategy:
+        changes.insert(0, f"strategy {old.strategy} -> {new.strategy}")
+    if old.size_bytes != new.size_bytes:
+        changes.insert(0, f"size {_decimal(old.size_bytes)} -> {_decimal(new.size_bytes)}")
+    if (old.concurrency, old.pool) != (new.concurrency, new.pool):
+        changes.append(f"concurrency {old.concurrency} {old.pool} -> {new.concurrency} {new.pool}")
+    return changes
+
+
+_UNSET = object()
+
+
+def _or_unset(value: Any) -> str:
+    return "(unset)" if value is _UNSET else format_value(value)

@@ -1,0 +1,364 @@
+"""What a run measures, defined once: each setting is a flag of ``memharness run`` and a key of a
+matrix file's ``[matrix]`` table, parsed and checked by the same code either way.
+
+``SETTINGS`` is the table; the CLI's flags (``commands/run.py``), the matrix reader
+(``matrix.py``), ``--resume``'s refusal of plan options and meta.json's record of the settings are
+all derived from it, so a new setting is one row here and one field of :class:`RunSettings`.
+Strategy parameters (``--param`` / ``[params.NAME]``) and expected failures (``[[expect]]``) have
+shapes of their own and stay with the matrix reader.
+
+Messages name the setting as the user wrote it: ``--repeat`` on the command line, ``'repeat'``
+in a matrix file (where the reader adds the file and line).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from memharness_s3 import registry
+from memharness_s3.backends import BACKENDS
+from memharness_s3.errors import UsageError
+from memharness_s3.faults.spec import parse_fault_list
+from memharness_s3.fixture_cache import resolve_fixture_size
+from memharness_s3.fixtures.catalog import DEFAULT_RUN_SIZES
+from memharness_s3.records import POOLS, Expectation
+from memharness_s3.sizes import parse_size
+from memharness_s3.strategies.processing import DEFAULT_SPLIT_PART_BYTES, PROCESS_STEPS
+
+DEFAULT_TIMEOUT_S = 900.0
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """A run's settings: the command line's or a matrix file's, with defaults for the rest."""
+
+    sizes: list[tuple[str, int]]
+    strategies: list[str]
+    concurrency: list[int] = field(default_factory=lambda: [1])
+    pool: str = "processes"
+    shared_object: bool = False
+    memory_limit_bytes: int | None = None
+    process: str = "none"
+    split_part_bytes: int = DEFAULT_SPLIT_PART_BYTES
+    repeat: int = 1
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    backend: str | None = None
+    """None: the command line's ``--backend`` (or its default)."""
+    memray: bool = False
+    faults: list[str | None] = field(default_factory=lambda: [None])
+    """Fault specs, each its own set of cases; None is the run without a fault."""
+    params: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per-strategy overrides as text, as ``registry.parse_param_overrides`` returns them."""
+    expect: list[Expectation] = field(default_factory=list)
+
+
+def default_settings(with_sizes: bool = True) -> RunSettings:
+    """What ``memharness run`` measures with no options (no sizes when objects are given)."""
+    sizes = [resolve_fixture_size(name) for name in DEFAULT_RUN_SIZES] if with_sizes else []
+    return RunSettings(sizes=sizes, strategies=list(registry.available()))
+
+
+def to_meta(settings: RunSettings) -> dict[str, Any]:
+    """The settings as meta.json records them."""
+    return dataclasses.asdict(settings)
+
+
+def from_meta(data: dict[str, Any]) -> RunSettings:
+    """The settings meta.json recorded (``--resume``); TypeError or ValueError when malformed."""
+    fields = dict(data)
+    fields["sizes"] = [(str(name), int(size)) for name, size in fields["sizes"]]
+    fields["expect"] = [Expectation(**item) for item in fields.get("expect", [])]
+    return RunSettings(**fields)
+
+
+# ---------------------------------------------------------------------------------------------
+# Kinds of value: how each is checked (a TOML value) and read from the command line (text)
+
+
+def show(value: Any) -> str:
+    """A value as it would appear in TOML, near enough for a message."""
+    return json.dumps(value, default=str)
+
+
+def suggest(name: str, options: Sequence[str], quote: str = "'{}'") -> str:
+    """`` (did you mean 'x'?)`` for the closest option, or nothing."""
+    close = difflib.get_close_matches(name, list(options), n=1)
+    return f" (did you mean {quote.format(close[0])}?)" if close else ""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class Kind:
+    """How one kind of setting is checked; ``name`` is how messages call the setting."""
+
+    flag_action: str | None = None
+    """argparse's action for the flag (``store_true``, ``append``), None for one value."""
+
+    def check(self, name: str, value: Any) -> Any:
+        """The typed value of ``value`` as a matrix file (TOML) gives it."""
+        raise NotImplementedError
+
+    def from_text(self, name: str, text: Any) -> Any:
+        """The typed value of what argparse collected for the flag."""
+        return self.check(name, text)
+
+
+class _StringList(Kind):
+    def __init__(self, example: str) -> None:
+        self.example = example
+
+    def items(self, name: str, value: Any) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise UsageError(
+                f"{name} must be a list of strings such as {self.example}, got {show(value)}"
+            )
+        if not value:
+            raise UsageError(f"{name} is empty: list at least one")
+        if not all(item.strip() for item in value):
+            raise UsageError(f"{name} has an empty entry")
+        return [item.strip() for item in value]
+
+    def from_text(self, name: str, text: Any) -> Any:
+        return self.check(name, [item for item in str(text).split(",") if item.strip()])
+
+
+def _no_duplicates(name: str, items: Sequence[object]) -> None:
+    for index, item in enumerate(items):
+        if item in items[:index]:
+            raise UsageError(f"{name} lists {show(item)} twice")
+
+
+class SizeNames(_StringList):
+    """Fixture sizes: catalog names or size strings, as ``(name, bytes)``."""
+
+    def check(self, name: str, value: Any) -> list[tuple[str, int]]:
+        try:
+            sizes = [resolve_fixture_size(item) for item in self.items(name, value)]
+        except UsageError as exc:
+            if str(exc).startswith(name):
+                raise
+            raise UsageError(f"{name}: {exc}") from None
+        _no_duplicates(name, [label for label, _ in sizes])
+        return sizes
+
+
+class StrategyNames(_StringList):
+    """Registered strategy names."""
+
+    def check(self, name: str, value: Any) -> list[str]:
+        items = self.items(name, value)
+        try:
+            names = registry.parse_strategy_list(",".join(items))
+        except UsageError as exc:
+            raise UsageError(f"{name}: {exc}") from None
+        _no_duplicates(name, names)
+        return names
+
+
+class FaultSpecs(_StringList):
+    """``--fault`` specs, each its own set of cases; ``none`` is the run without a fault."""
+
+    flag_action = "append"
+
+    def check(self, name: str, value: Any) -> list[str | None]:
+        try:
+            return parse_fault_list(self.items(name, value))
+        except UsageError as exc:
+            if str(exc).startswith(name):
+                raise
+            raise UsageError(f"{name}: {exc}") from None
+
+    def from_text(self, name: str, text: Any) -> Any:
+        return self.check(name, list(text))
+
+
+class WorkerCounts(Kind):
+    """One worker count or a list of them, each its own set of cases."""
+
+    def check(self, name: str, value: Any) -> list[int]:
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(_is_int(item) for item in values):
+            raise UsageError(
+                f"{name} must be a worker count or a list of them such as [1, 4], got {show(value)}"
+            )
+        for item in values:
+            if item < 1:
+                raise UsageError(f"concurrency {item} is not a worker count: use 1 or more")
+        _no_duplicates(name, values)
+        return list(values)
+
+    def from_text(self, name: str, text: Any) -> Any:
+        try:
+            values = [int(item.strip()) for item in str(text).split(",")]
+        except ValueError:
+            raise UsageError(f"malformed {name} {text!r}: expected e.g. 1,4") from None
+        return self.check(name, values)
+
+
+class Choice(Kind):
+    def __init__(self, choices: Sequence[str], noun: str) -> None:
+        self.choices, self.noun = tuple(choices), noun
+
+    def check(self, name: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise UsageError(
+                f"{name} must be a string, one of: {', '.join(self.choices)}; got {show(value)}"
+            )
+        if value not in self.choices:
+            raise UsageError(
+                f"unknown {self.noun} {value!r}{suggest(value, self.choices)}; "
+                f"choose one of: {', '.join(self.choices)}"
+            )
+        return value
+
+
+class Flag(Kind):
+    flag_action = "store_true"
+
+    def check(self, name: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise UsageError(f"{name} must be true or false, got {show(value)}")
+        return value
+
+
+class Size(Kind):
+    """A size string (``512MiB``) as bytes."""
+
+    def check(self, name: str, value: Any) -> int:
+        if not isinstance(value, str):
+            raise UsageError(f'{name} must be a size string such as "512MB", got {show(value)}')
+        try:
+            return parse_size(value)
+        except UsageError as exc:
+            raise UsageError(f"{name}: {exc}") from None
+
+
+class PositiveInt(Kind):
+    def check(self, name: str, value: Any) -> int:
+        if not _is_int(value) or value < 1:
+            raise UsageError(f"{name} must be a positive integer, got {show(value)}")
+        return int(value)
+
+    def from_text(self, name: str, text: Any) -> Any:
+        try:
+            return self.check(name, int(str(text)))
+        except ValueError:
+            raise UsageError(f"{name} must be a positive integer, got {text!r}") from None
+
+
+class Seconds(Kind):
+    def check(self, name: str, value: Any) -> float:
+        if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
+            raise UsageError(f"{name} must be a positive number of seconds, got {show(value)}")
+        return float(value)
+
+    def from_text(self, name: str, text: Any) -> Any:
+        try:
+            return self.check(name, float(str(text)))
+        except (ValueError, UsageError):
+            raise UsageError(f"{name} must be a positive number of seconds, got {text!r}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# The table
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its matrix key, its flag, the RunSettings field it fills, its kind."""
+
+    key: str
+    field: str
+    kind: Kind
+    help: str
+    flag: str = ""
+    """The command-line flag; ``--KEY`` with dashes when empty."""
+
+    @property
+    def option(self) -> str:
+        return self.flag or "--" + self.key.replace("_", "-")
+
+    @property
+    def dest(self) -> str:
+        """The attribute argparse stores the flag's value under."""
+        return self.option.removeprefix("--").replace("-", "_")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "sizes",
+        "sizes",
+        SizeNames('["small", "250MB"]'),
+        "catalog names (small, medium, large, xlarge) or sizes (KB/MB/GB decimal, KiB/MiB/GiB "
+        "binary), comma-separated; default: " + ",".join(DEFAULT_RUN_SIZES),
+    ),
+    Setting(
+        "strategies",
+        "strategies",
+        StrategyNames('["read-all", "chunked"]'),
+        "registered strategy names, comma-separated (default: all)",
+    ),
+    Setting(
+        "concurrency",
+        "concurrency",
+        WorkerCounts(),
+        "worker counts, each its own set of cases (default: 1), e.g. 1,4",
+    ),
+    Setting(
+        "pool",
+        "pool",
+        Choice(POOLS, "pool"),
+        "processes (default: N worker processes) or threads (N threads in one)",
+    ),
+    Setting(
+        "shared_object",
+        "shared_object",
+        Flag(),
+        "concurrent fetches share one object (default: each gets its own copy)",
+    ),
+    Setting(
+        "memory_limit",
+        "memory_limit_bytes",
+        Size(),
+        "hard cap per worker, e.g. 512MiB (default: none)",
+    ),
+    Setting(
+        "process",
+        "process",
+        Choice(PROCESS_STEPS, "process step"),
+        "step after fetching: none (default), pages, split",
+    ),
+    Setting(
+        "split_part_size",
+        "split_part_bytes",
+        Size(),
+        "largest part the split step writes (default 100MB)",
+    ),
+    Setting("repeat", "repeat", PositiveInt(), "run each case this many times (default: 1)"),
+    Setting("timeout", "timeout_s", Seconds(), "seconds per worker run (default: 900)"),
+    Setting(
+        "backend",
+        "backend",
+        Choice(BACKENDS, "backend"),
+        "moto (default), s3rver, minio or endpoint",
+    ),
+    Setting("memray", "memray", Flag(), "record heap attribution with memray"),
+    Setting(
+        "faults",
+        "faults",
+        FaultSpecs('["none", "reset-mid-body@30%"]'),
+        "inject a fault between workers and S3, each its own set of cases (repeatable): "
+        "reset-mid-body@30%%, truncate, slowdown-503:3, error-500:2, latency:200ms, "
+        "bandwidth:20MB/s, backend-kill@30%%, or none",
+        flag="--fault",
+    ),
+)
+
+BY_KEY = {setting.key: setting for setting in SETTINGS}

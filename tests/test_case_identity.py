@@ -1,0 +1,214 @@
+"""One case identity for every view: the gate, the report, the summary and the exports agree.
+
+Reproduces what a user saw before the analysis layer existed: a changed parameter passed the gate
+as "only in the new results", a baseline of other sizes passed with nothing compared, and four
+variants of one strategy (faults, parameters) were one report row and four unlabelled gate cases.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from memharness_s3.analysis.cases import Analysis
+from memharness_s3.analysis.identity import differences, key_of_case, key_of_result, labels
+from memharness_s3.errors import UsageError
+from memharness_s3.exports import to_github_action_benchmark
+from memharness_s3.gate import evaluate, render_markdown, render_text
+from memharness_s3.records import Case, RunResult
+from memharness_s3.report.html import render_report
+from memharness_s3.summary import render_summary
+from tests.test_gate import BUDGET, MB, write
+
+MIB = 2**20
+
+
+def result(case: Case, peak_mb: float, repeat: int = 0, backend: str = "moto") -> RunResult:
+    key = f"fixtures/memharness-{case.size_bytes}B.pdf"
+    return RunResult.for_case(
+        case,
+        repeat,
+        0,
+        case_id=key_of_case(case, key, backend).case_id,
+        run_id=f"r{repeat}-{case.strategy}-{case.fault}-{sorted(case.params.items())}",
+        group_id=f"g{repeat}",
+        object_key=key,
+        status="ok",
+        backend=backend,
+        started_at="2026-01-01T00:00:00+00:00",
+        peak_rss_bytes=round(peak_mb * MB),
+        baseline_rss_bytes=52 * MB,
+        wall_s=0.5,
+    )
+
+
+def chunked(size: int = 250 * MB, chunk: int = 8 * MIB, fault: str | None = None) -> Case:
+    return Case("chunked", f"{size}B", size, params={"chunk_size": chunk}, fault=fault)
+
+
+def repeats(case: Case, *peaks: float) -> list[RunResult]:
+    return [result(case, peak, repeat) for repeat, peak in enumerate(peaks)]
+
+
+# --- identity ---------------------------------------------------------------------------------
+
+
+def test_a_results_line_has_the_key_of_its_case() -> None:
+    case = chunked(fault="truncate")
+    line = result(case, 69.0)
+    assert key_of_result(line) == key_of_case(case, line.object_key, "moto")
+    assert line.case_id == key_of_result(line).case_id
+    copy = RunResult(**{**vars(line), "object_key": line.object_key + ".copy-3", "worker": 3})
+    assert key_of_result(copy) == key_of_result(line)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        chunked(chunk=64 * MIB),
+        chunked(fault="latency:200ms"),
+        chunked(size=10 * MB),
+        Case("chunked", "250000000B", 250 * MB, params={"chunk_size": 8 * MIB}, concurrency=4),
+        Case("chunked", "x", 250 * MB, params={"chunk_size": 8 * MIB}, memory_limit_bytes=BUDGET),
+        Case("chunked", "x", 250 * MB, params={"chunk_size": 8 * MIB}, memray=True),
+        Case("chunked", "x", 250 * MB, params={"chunk_size": 8 * MIB}, process="pages"),
+        Case("chunked", "x", 250 * MB, params={"chunk_size": 8 * MIB}, pool="threads"),
+    ],
+)
+def test_anything_that_changes_the_measurement_changes_the_case(other: Case) -> None:
+    base = key_of_result(result(chunked(), 69.0))
+    assert key_of_result(result(other, 69.0)) != base
+
+
+def test_the_backend_is_part_of_the_case() -> None:
+    assert key_of_result(result(chunked(), 69.0, backend="s3rver")) != key_of_result(
+        result(chunked(), 69.0)
+    )
+
+
+def test_labels_show_what_differs_and_differences_name_the_change() -> None:
+    keys = [key_of_result(result(c, 1.0)) for c in (chunked(), chunked(chunk=64 * MIB))]
+    assert sorted(labels(keys).values()) == [
+        "chunked 250MB x1 chunk_size=64MiB",
+        "chunked 250MB x1 chunk_size=8MiB",
+    ]
+    assert differences(keys[0], keys[1]) == ["chunk_size 8MiB -> 64MiB"]
+    alone = key_of_result(result(chunked(), 1.0))
+    assert labels([alone]) == {alone: "chunked 250MB x1"}
+
+
+# --- point 1: a changed parameter is compared, and fails ---------------------------------------
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 0.10])
+def test_a_parameter_change_that_raises_the_peak_fails_the_gate(tolerance: float) -> None:
+    base = repeats(chunked(), 69.0, 69.2, 68.9)
+    bad = repeats(chunked(chunk=64 * MIB), 187.0, 187.3, 186.8)
+    verdict = evaluate(bad, budget_bytes=BUDGET, baseline=base, tolerance=tolerance)
+    assert not verdict.passed
+    (failure,) = verdict.failures
+    assert failure.label == "chunked 250MB x1 chunk_size=64MiB"
+    assert failure.baseline_label == "chunked 250MB x1 chunk_size=8MiB"
+    assert "chunk_size 8MiB -> 64MiB" in failure.reasons[0]
+    text = render_text(verdict)
+    assert text.splitlines()[0].startswith("FAIL chunked 250MB x1 chunk_size=64MiB")
+    assert "1 compared with baseline" in text.splitlines()[-1]
+    assert "chunk_size 8MiB -> 64MiB" in render_markdown(verdict)
+
+
+def test_a_parameter_change_within_tolerance_passes_and_says_what_it_compared() -> None:
+    base = repeats(chunked(), 69.0)
+    same = repeats(chunked(chunk=16 * MIB), 70.0)
+    verdict = evaluate(same, budget_bytes=BUDGET, baseline=base, baseline_name="base")
+    assert verdict.passed
+    last = render_text(verdict).splitlines()[-1]
+    assert last.startswith("PASS: 1 cases")
+    assert "1 cases checked against the budget" in last
+    assert "1 compared with baseline base" in last
+
+
+def test_a_sweep_of_parameters_pairs_only_the_same_values() -> None:
+    """Two parameter values on each side: the same values pair, nothing is guessed."""
+    base = [*repeats(chunked(), 69.0), *repeats(chunked(chunk=64 * MIB), 187.0)]
+    new = [*repeats(chunked(), 69.0), *repeats(chunked(chunk=64 * MIB), 260.0)]
+    verdict = evaluate(new, budget_bytes=BUDGET, baseline=base)
+    assert [c.label for c in verdict.failures] == ["chunked 250MB x1 chunk_size=64MiB"]
+    assert verdict.compared_count == 2
+
+
+# --- point 2: a baseline with nothing in common is an error -------------------------------------
+
+
+def test_a_disjoint_baseline_is_an_error_that_says_why() -> None:
+    base = repeats(chunked(size=10 * MB), 60.0)
+    new = repeats(chunked(), 69.0)
+    with pytest.raises(UsageError) as caught:
+        evaluate(new, budget_bytes=BUDGET, baseline=base, baseline_name="other")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("baseline other has no case in common with these results")
+    assert "object sizes 10.0 MB in the baseline, 250.0 MB in these results" in message
+
+
+def test_the_gate_command_exits_2_for_a_disjoint_baseline(tmp_path: Path) -> None:
+    base = write(tmp_path / "base", repeats(chunked(size=10 * MB), 60.0))
+    new = write(tmp_path / "new", repeats(chunked(), 69.0))
+    argv = ["gate", str(new), "--budget", "512MiB", "--baseline", str(base)]
+    done = subprocess.run(
+        [sys.executable, "-m", "memharness_s3.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout == ""
+    assert re.fullmatch(
+        r"memharness: error: baseline \S+ has no case in common with these results, so nothing "
+        r"can be compared: object sizes 10.0 MB in the baseline, 250.0 MB in these results\n",
+        done.stderr,
+    ), done.stderr
+
+
+# --- point 3: variants are separate cases, with the same names in every view -------------------
+
+
+def variants() -> list[RunResult]:
+    size = 4 * MB
+    return [
+        result(chunked(size), 60.0),
+        result(chunked(size, fault="truncate"), 61.0),
+        result(chunked(size, fault="latency:200ms"), 62.0),
+        result(chunked(size, chunk=4 * MIB), 57.0),
+    ]
+
+
+EXPECTED_NAMES = [
+    "chunked 4MB x1 chunk_size=4MiB no fault",
+    "chunked 4MB x1 chunk_size=8MiB fault latency:200ms",
+    "chunked 4MB x1 chunk_size=8MiB fault truncate",
+    "chunked 4MB x1 chunk_size=8MiB no fault",
+]
+
+
+def test_fault_and_parameter_variants_are_four_cases_in_the_analysis() -> None:
+    cases = Analysis(variants()).cases
+    assert sorted(case.label for case in cases) == EXPECTED_NAMES
+    assert len({case.case_id for case in cases}) == 4
+
+
+def test_gate_summary_report_and_export_name_the_same_four_cases(tmp_path: Path) -> None:
+    results = variants()
+    verdict = evaluate(results, budget_bytes=BUDGET)
+    assert sorted(case.label for case in verdict.cases) == EXPECTED_NAMES
+    summary = render_summary(results)
+    for name in EXPECTED_NAMES:
+        assert sum(line.startswith(name + " ") for line in summary.splitlines()) == 1, summary
+    exported = {e["name"] for e in to_github_action_benchmark(Analysis(results).cases)}
+    assert exported == {f"peak RSS {name}" for name in EXPECTED_NAMES}
+    html = render_report(write(tmp_path / "r", results)).read_text()
+    rows = re.findall(r'<tr class="case[^"]*"[^>]*>\s*<td>([^<]+)</td>', html)
+    assert sorted(rows) == EXPECTED_NAMES, rows
