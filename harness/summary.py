@@ -41,7 +41,7 @@ def render_summary(results: Sequence[RunResult]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(
-            cell.rjust(w) if i > 2 else cell.ljust(w)
+            cell.ljust(w) if i in (0, 2) else cell.rjust(w)
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
         ).rstrip()
         for row in rows
