@@ -64,3 +64,12 @@ def gate(session: nox.Session) -> None:
     """Gate a results directory: ``nox -s gate -- reports/<run> --budget 512MiB [--baseline X]``."""
     session.install("-e", ".")
     session.run("memharness", "gate", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def fidelity(session: nox.Session) -> None:
+    """Does measuring change what is measured? Each strategy plain, plain under the harness's
+    sampler, and inside the harness: 750 MB on s3rver, 8 interleaved repeats (about 10 minutes).
+    Options after ``--``: ``--size``, ``--repeat``, ``--strategies``, ``--sample-interval``."""
+    session.install(".")
+    session.run("python", "-m", "memharness_s3.fidelity", *session.posargs)

@@ -21,7 +21,7 @@ from memharness_s3.paths import make_writable_dir
 from memharness_s3.pdfgen import DEFAULT_PAGE_BYTES, target_bytes_problem, write_pdf
 from memharness_s3.sizes import format_size, parse_size
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DISK_MARGIN_BYTES = 256 * 10**6
 
 

@@ -1,9 +1,13 @@
 """Run worker processes and measure their memory from outside.
 
-The parent polls every worker about every 10 ms: psutil's RSS for the timeline (and their sum,
-for the aggregate peak of a concurrent case), and the kernel's ``VmHWM`` (exact high-water mark,
-kept by the kernel on every page fault) while the worker is alive. Every tenth tick it also
-records the bytes in each worker's temp dir and the machine's available memory. Workers are
+The parent polls every worker every ``interval_s`` (``DEFAULT_SAMPLE_INTERVAL_S``): its RSS for
+the timeline (and their sum, for the aggregate peak of a concurrent case), read with one
+``pread`` of ``/proc/PID/statm`` on a descriptor kept open (no open/close, no psutil per tick).
+Every tenth tick it also reads the kernel's ``VmHWM`` (the exact high-water mark, kept by the
+kernel on every page fault: reading it late loses nothing while the worker lives), the bytes in
+each worker's temp dir and the machine's available memory. The exact peak does not depend on the
+interval; the timeline's resolution, the aggregate of concurrent workers and the watchdog cap
+(where no cgroup can be had) do. Workers are
 reaped with ``wait4`` to get their ``ru_maxrss`` too. That number is recorded but is not the
 headline: Linux carries the parent's high-water mark into ``ru_maxrss`` across fork and exec, so
 it can never be lower than the harness's own peak at spawn time.
@@ -24,14 +28,38 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
-
 from memharness_s3.caps import WorkerCgroup
 from memharness_s3.lifetime import die_with_parent
-from memharness_s3.procfs import peak_rss
+from memharness_s3.procfs import meminfo_bytes, peak_rss
 
-SAMPLE_INTERVAL_S = 0.01
+DEFAULT_SAMPLE_INTERVAL_S = 0.01
 SLOW_EVERY_TICKS = 10
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class ProcessProbe:
+    """Reads a live process's RSS cheaply, tick after tick (``/proc/PID/statm``, kept open)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        try:
+            self._fd: int | None = os.open(f"/proc/{pid}/statm", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+
+    def rss(self) -> int:
+        """Resident bytes now; 0 once the process has gone (or become a zombie)."""
+        if self._fd is None:
+            return 0
+        try:
+            return int(os.pread(self._fd, 128, 0).split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            return 0
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 @dataclass
@@ -89,7 +117,7 @@ def run_group(
     timeout_s: float,
     watchdog_limit_bytes: int | None = None,
     on_tick: Callable[[Tick], None] | None = None,
-    interval_s: float = SAMPLE_INTERVAL_S,
+    interval_s: float = DEFAULT_SAMPLE_INTERVAL_S,
 ) -> GroupMeasurement:
     """Start every worker, sample them until all exit (or the timeout), and reap them.
 
@@ -98,11 +126,12 @@ def run_group(
     """
     measurements = [Measurement() for _ in spawns]
     procs: list[subprocess.Popen[bytes]] = []
+    probes: dict[int, ProcessProbe] = {}
     started = time.monotonic()
     try:
         for spawn in spawns:
             procs.append(_start(spawn))
-        watched = {proc.pid: psutil.Process(proc.pid) for proc in procs}
+        probes.update({proc.pid: ProcessProbe(proc.pid) for proc in procs})
         alive = set(range(len(procs)))
         aggregate: int | None = None
         min_available: int | None = None
@@ -114,6 +143,7 @@ def run_group(
                 pid, status, usage = os.wait4(procs[index].pid, os.WNOHANG)
                 if pid:
                     _reaped(procs[index], measurements[index], status, usage, elapsed)
+                    probes[pid].close()
                     alive.discard(index)
             if not alive:
                 break
@@ -129,7 +159,7 @@ def run_group(
                 temp_total = 0
             for index in alive:
                 proc, measurement = procs[index], measurements[index]
-                rss = _sample(watched[proc.pid], proc.pid, elapsed, measurement)
+                rss = _sample(probes[proc.pid], elapsed, measurement, slow)
                 total += rss
                 if watchdog_limit_bytes is not None and rss > watchdog_limit_bytes:
                     measurement.watchdog_killed = True
@@ -141,13 +171,15 @@ def run_group(
             if total:
                 aggregate = max(aggregate or 0, total)
             if slow:
-                available = psutil.virtual_memory().available
+                available = meminfo_bytes("MemAvailable")["MemAvailable"]
                 min_available = min(min_available or available, available)
                 if on_tick is not None:
                     on_tick(Tick(elapsed, len(alive), total, temp_total))
             tick += 1
             time.sleep(interval_s)
     except BaseException:
+        for probe in probes.values():
+            probe.close()
         for proc in procs:
             if proc.returncode is None:
                 _kill_group(proc.pid)
@@ -194,17 +226,15 @@ def _reaped(
     measurement.ru_maxrss_bytes = usage.ru_maxrss * 1024
 
 
-def _sample(watched: psutil.Process, pid: int, elapsed: float, measurement: Measurement) -> int:
-    try:
-        rss = int(watched.memory_info().rss)
-    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-        return 0
-    hwm = peak_rss(pid)
+def _sample(probe: ProcessProbe, elapsed: float, measurement: Measurement, slow: bool) -> int:
+    rss = probe.rss()
     if rss:
         measurement.timeline.append((round(elapsed, 4), rss))
         measurement.last_rss_bytes = rss
-    if hwm is not None:
-        measurement.polled_hwm_bytes = max(hwm, measurement.polled_hwm_bytes or 0)
+    if slow or not measurement.polled_hwm_bytes:
+        hwm = peak_rss(probe.pid)
+        if hwm is not None:
+            measurement.polled_hwm_bytes = max(hwm, measurement.polled_hwm_bytes or 0)
     return rss
 
 

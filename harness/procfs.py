@@ -38,3 +38,15 @@ def own_peak_rss() -> int:
     if peak is None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return peak
+
+
+def meminfo_bytes(*names: str) -> dict[str, int]:
+    """Fields of ``/proc/meminfo`` (``Dirty``, ``Writeback``, ``MemAvailable``...) in bytes."""
+    wanted = {name.encode(): name for name in names}
+    found: dict[str, int] = {}
+    with open("/proc/meminfo", "rb") as meminfo:
+        for line in meminfo:
+            key, _, rest = line.partition(b":")
+            if key in wanted:
+                found[wanted[key]] = int(rest.split()[0]) * 1024
+    return found

@@ -159,6 +159,13 @@ class RunResult:
     wall_s: float | None = None
     total_wall_s: float = 0.0
     throughput_mb_s: float | None = None
+    wire_mb_s: float | None = None
+    """The raw GET throughput of this object from this endpoint, no SDK (``harness/wire.py``):
+    the yardstick ``throughput_mb_s`` is read against. None when it could not be measured."""
+    dirty_bytes_at_start: int | None = None
+    """``Dirty`` in /proc/meminfo when the run started, after the runner's ``sync``: dirty pages
+    left by an earlier run throttle this run's writes, so every run starts flushed."""
+    writeback_bytes_at_start: int | None = None
     bytes_fetched: int = 0
     verified: bool | None = None
     pages: int | None = None
@@ -217,6 +224,13 @@ class RunResult:
         if self.peak_rss_bytes is None or not self.baseline_rss_bytes:
             return None
         return self.peak_rss_bytes - self.baseline_rss_bytes
+
+
+def of_wire(result: RunResult) -> float | None:
+    """The run's throughput as a share of its object's raw GET throughput (``wire_mb_s``)."""
+    if not result.throughput_mb_s or not result.wire_mb_s:
+        return None
+    return result.throughput_mb_s / result.wire_mb_s
 
 
 def to_json(record: Any) -> str:

@@ -35,7 +35,15 @@ from memharness_s3.analysis.identity import key_of_case
 from memharness_s3.backends import Backend
 from memharness_s3.faults.inject import FaultRoute, inject
 from memharness_s3.faults.spec import parse_fault
-from memharness_s3.measure import GroupMeasurement, Measurement, Tick, WorkerSpawn, run_group
+from memharness_s3.measure import (
+    DEFAULT_SAMPLE_INTERVAL_S,
+    GroupMeasurement,
+    Measurement,
+    Tick,
+    WorkerSpawn,
+    run_group,
+)
+from memharness_s3.procfs import meminfo_bytes
 from memharness_s3.records import (
     Case,
     ObjectRef,
@@ -50,6 +58,17 @@ from memharness_s3.sizes import format_size
 
 WORK_DIR = ".work"
 TEMP_PREFIX = "memharness-"
+
+
+def settle_page_cache() -> dict[str, int]:
+    """Flush dirty pages (``sync``) and return ``Dirty`` and ``Writeback`` as they then are.
+
+    Pages an earlier run (or the fixture upload) left dirty are written back while the next run
+    writes its own, which throttles it: without this, runs measured one after another are not
+    measured from the same state.
+    """
+    os.sync()
+    return meminfo_bytes("Dirty", "Writeback")
 
 
 def sweep_stale_temp_dirs() -> int:
@@ -70,6 +89,8 @@ class PlannedRun:
     case: Case
     objects: list[ObjectRef]
     repeat: int = 0
+    wire_mb_s: float | None = None
+    """The object's raw GET throughput from this endpoint (``wire``), carried onto its results."""
 
 
 @dataclass
@@ -91,12 +112,13 @@ def run_all(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     on_result: Callable[[RunResult], None] | None = None,
     on_tick: Callable[[PlannedRun, Tick], None] | None = None,
+    sample_interval_s: float = DEFAULT_SAMPLE_INTERVAL_S,
 ) -> list[RunResult]:
     """Run every planned case in order; each case's results are on disk before the next starts."""
     results = []
     for run in planned:
         tick = (lambda t, run=run: on_tick(run, t)) if on_tick is not None else None
-        for result in run_case(run, backend, writer, timeout_s, tick):
+        for result in run_case(run, backend, writer, timeout_s, tick, sample_interval_s):
             results.append(result)
             if on_result is not None:
                 on_result(result)
@@ -109,6 +131,7 @@ def run_case(
     writer: ResultsWriter,
     timeout_s: float,
     on_tick: Callable[[Tick], None] | None = None,
+    sample_interval_s: float = DEFAULT_SAMPLE_INTERVAL_S,
 ) -> list[RunResult]:
     """Measure one run of a case (``case.workers`` processes at once); append its results."""
     case = run.case
@@ -142,13 +165,17 @@ def run_case(
                 )
             spawns = [_spawn(worker, case, backend, route) for worker in workers]
             watchdog = case.memory_limit_bytes if enforcement == caps.WATCHDOG else None
-            group = run_group(spawns, timeout_s, watchdog, on_tick)
+            start_state = settle_page_cache()
+            group = run_group(spawns, timeout_s, watchdog, on_tick, sample_interval_s)
             injected = route.injections() if route is not None else None
         results = []
         for index, worker in enumerate(workers):
             result = _result(run, index, worker, group, backend, enforcement, timeout_s)
             result.group_id, result.started_at = group_id, started_at
             result.fault_injected = injected
+            result.wire_mb_s = run.wire_mb_s
+            result.dirty_bytes_at_start = start_state.get("Dirty")
+            result.writeback_bytes_at_start = start_state.get("Writeback")
             timeline = group.workers[index].timeline
             if timeline:
                 result.timeline_file = writer.write_timeline(result.run_id, timeline)
@@ -214,7 +241,8 @@ def _result(
     report = _read_report(worker.scratch / "report.json")
     status, error, error_type = _outcome(case, measurement, report, worker, timeout_s)
     fetches = report.fetches if report else []
-    peaks = [p for p in (measurement.polled_hwm_bytes, report and report.final_hwm_bytes) if p]
+    hwms = [p for p in (measurement.polled_hwm_bytes, report and report.final_hwm_bytes) if p]
+    peak, source = _peak(max(hwms, default=None), measurement.sampled_peak_bytes)
     walls = [f.fetch_wall_s for f in fetches if f.fetch_wall_s is not None]
     wall_s = max(walls) if walls and len(walls) == len(fetches) else None
     fetched = sum(f.bytes_fetched for f in fetches)
@@ -235,8 +263,8 @@ def _result(
         started_at="",
         error=error,
         error_type=error_type,
-        peak_rss_bytes=max(peaks) if peaks else None,
-        peak_rss_source="VmHWM" if peaks else None,
+        peak_rss_bytes=peak,
+        peak_rss_source=source,
         ru_maxrss_bytes=measurement.ru_maxrss_bytes,
         baseline_rss_bytes=(report.baseline_rss_bytes or None) if report else None,
         interpreter_rss_bytes=(report.interpreter_rss_bytes or None) if report else None,
@@ -267,6 +295,21 @@ def _result(
             else {"fetches": [{**f.details, "retries": f.retries} for f in fetches]}
         ),
     )
+
+
+def _peak(hwm: int | None, sampled: int | None) -> tuple[int | None, str | None]:
+    """The largest RSS the kernel reported, and where it was read.
+
+    ``VmHWM`` is the kernel's high-water mark, but the kernel folds its RSS counters in lazily
+    (per CPU and per thread), so a ``statm`` sample taken near the top can read a little above
+    the mark read at another moment (seen: 0.2 MB at 120 MB). The peak is the larger of the two,
+    and ``peak_rss_source`` says which it was.
+    """
+    if hwm is None and sampled is None:
+        return None, None
+    if sampled is not None and (hwm is None or sampled > hwm):
+        return sampled, "sample"
+    return hwm, "VmHWM"
 
 
 def _outcome(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 
 import psutil
 
-from memharness_s3 import registry
+from memharness_s3 import registry, wire
 from memharness_s3.analysis.identity import key_of_case
 from memharness_s3.backends import Backend, check_backend_options, open_backend
 from memharness_s3.caps import enforcement_available
@@ -54,6 +55,7 @@ from memharness_s3.s3_objects import (
 )
 from memharness_s3.settings import RunSettings, to_meta
 from memharness_s3.sizes import format_size
+from memharness_s3.wire import median_mb_s
 
 DISK_MARGIN_BYTES = 256 * 10**6
 IDLE_WORKER_BYTES = 52 * 10**6
@@ -77,7 +79,8 @@ class Target:
 
 
 class Executor(Protocol):
-    """Runs planned runs, appending each run's results to ``writer`` as it ends."""
+    """Runs planned runs, appending each run's results to ``writer`` as it ends (``settings``
+    for the timeout and the sampling interval)."""
 
     name: str
 
@@ -86,7 +89,7 @@ class Executor(Protocol):
         planned: Sequence[PlannedRun],
         backend: Backend,
         writer: ResultsWriter,
-        timeout_s: float,
+        settings: RunSettings,
         progress: Progress,
     ) -> None: ...
 
@@ -101,11 +104,19 @@ class LocalExecutor:
         planned: Sequence[PlannedRun],
         backend: Backend,
         writer: ResultsWriter,
-        timeout_s: float,
+        settings: RunSettings,
         progress: Progress,
     ) -> None:
         on_tick: Callable[[PlannedRun, Tick], None] = progress.tick
-        run_all(planned, backend, writer, timeout_s, progress.result, on_tick)
+        run_all(
+            planned,
+            backend,
+            writer,
+            settings.timeout_s,
+            progress.result,
+            on_tick,
+            settings.sample_interval_s,
+        )
 
 
 class Session:
@@ -193,8 +204,11 @@ class Session:
         )
         progress.say(f"backend: {backend.name} at {backend.display_url}; results: {self.out_dir}")
         copies = self._prepare_objects(backend)
+        wire_samples = self._measure_wire(backend, copies)
+        wire_mb_s = {key: median_mb_s(samples) for key, samples in wire_samples.items()}
         if not self.resume:
-            write_meta(self.out_dir, backend.name, backend.endpoint_url, self._meta())
+            meta = {**self._meta(), "wire_mb_s": wire_samples}
+            write_meta(self.out_dir, backend.name, backend.endpoint_url, meta)
         sizes = [
             (name, refs[0].size_bytes if isinstance(refs, list) else 0)
             for name, refs in copies.items()
@@ -212,7 +226,7 @@ class Session:
             memory_limit_bytes=settings.memory_limit_bytes,
             memray=settings.memray,
         )
-        planned, unrunnable = plan(cases, copies, settings.repeat, done, backend)
+        planned, unrunnable = plan(cases, copies, settings.repeat, done, backend, wire_mb_s)
         for result in unrunnable:
             writer.append(result)
         progress.total = len(planned)
@@ -221,7 +235,23 @@ class Session:
             progress.say(
                 f"resuming: {len(done)} runs already in {writer.path}, {len(planned)} to go"
             )
-        self.executor.execute(planned, backend, writer, settings.timeout_s, progress)
+        self.executor.execute(planned, backend, writer, settings, progress)
+
+    def _measure_wire(
+        self, backend: Backend, copies: dict[str, list[ObjectRef] | str]
+    ) -> dict[str, list[float]]:
+        """Each object's raw GET throughput (MB/s of each GET), or {} when it cannot be had."""
+        keys = [refs[0].key for refs in copies.values() if isinstance(refs, list)]
+        if not keys:
+            return {}
+        self.progress.say(f"wire: {wire.DEFAULT_REPEATS} plain GETs of each object")
+        try:
+            return wire.measure(
+                backend.endpoint_url, backend.region, self.target.bucket, keys, backend.worker_env
+            )
+        except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+            self.progress.say(f"warning: wire throughput not measured: {exc}")
+            return {}
 
     def _meta(self) -> dict[str, Any]:
         strategies = registry.registered()
@@ -315,8 +345,12 @@ def plan(
     repeat: int,
     done: set[tuple[str, int]],
     backend: Backend,
+    wire_mb_s: dict[str, float | None] | None = None,
 ) -> tuple[list[PlannedRun], list[RunResult]]:
-    """The runs still to do, and error results for cases that cannot run at all."""
+    """The runs still to do, and error results for cases that cannot run at all.
+
+    ``wire_mb_s``: each object's raw GET throughput by key, carried onto its runs' results.
+    """
     planned: list[PlannedRun] = []
     unrunnable: list[RunResult] = []
     for case in cases:
@@ -328,7 +362,8 @@ def plan(
                 continue
             reason = objects if isinstance(objects, str) else _disk_shortfall(case)
             if reason is None and not isinstance(objects, str):
-                planned.append(PlannedRun(case, objects_for(case, objects), index))
+                wire_speed = (wire_mb_s or {}).get(object_key)
+                planned.append(PlannedRun(case, objects_for(case, objects), index, wire_speed))
                 continue
             unrunnable.extend(
                 RunResult.for_case(

@@ -26,6 +26,7 @@ from memharness_s3.errors import UsageError
 from memharness_s3.faults.spec import parse_fault_list
 from memharness_s3.fixture_cache import resolve_fixture_size
 from memharness_s3.fixtures.catalog import DEFAULT_RUN_SIZES
+from memharness_s3.measure import DEFAULT_SAMPLE_INTERVAL_S
 from memharness_s3.records import POOLS, Expectation
 from memharness_s3.sizes import parse_size
 from memharness_s3.strategies.processing import DEFAULT_SPLIT_PART_BYTES, PROCESS_STEPS
@@ -47,6 +48,8 @@ class RunSettings:
     split_part_bytes: int = DEFAULT_SPLIT_PART_BYTES
     repeat: int = 1
     timeout_s: float = DEFAULT_TIMEOUT_S
+    sample_interval_s: float = DEFAULT_SAMPLE_INTERVAL_S
+    """How often the parent samples each worker's RSS for the timeline (not for the peak)."""
     backend: str | None = None
     """None: the command line's ``--backend`` (or its default)."""
     memray: bool = False
@@ -343,6 +346,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("repeat", "repeat", PositiveInt(), "run each case this many times (default: 1)"),
     Setting("timeout", "timeout_s", Seconds(), "seconds per worker run (default: 900)"),
+    Setting(
+        "sample_interval",
+        "sample_interval_s",
+        Seconds(),
+        "seconds between RSS samples of each worker, for the timeline; the peak is the kernel's "
+        f"either way (default: {DEFAULT_SAMPLE_INTERVAL_S:g})",
+    ),
     Setting(
         "backend",
         "backend",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from memharness_s3.records import RunResult
+from memharness_s3.records import RunResult, of_wire
 from memharness_s3.sizes import format_mb, format_size
 
 Column = tuple[str, str, Callable[[RunResult], str]]
@@ -12,6 +12,11 @@ Column = tuple[str, str, Callable[[RunResult], str]]
 
 def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+def _of_wire(result: RunResult) -> str:
+    share = of_wire(result)
+    return "-" if share is None else f"{share:.2f}"
 
 
 COLUMNS: list[Column] = [
@@ -28,6 +33,7 @@ COLUMNS: list[Column] = [
     ("aggr MB", ">", lambda r: format_mb(r.aggregate_peak_rss_bytes)),
     ("wall s", ">", lambda r: _seconds(r.wall_s)),
     ("MB/s", ">", lambda r: "-" if r.throughput_mb_s is None else f"{r.throughput_mb_s:.1f}"),
+    ("of wire", ">", lambda r: _of_wire(r)),
     ("verified", "<", lambda r: {True: "yes", False: "NO", None: "-"}[r.verified]),
     ("tmp peak MB", ">", lambda r: format_mb(r.temp_peak_bytes)),
     ("left", ">", lambda r: str(r.temp_files_left)),
@@ -82,6 +88,7 @@ def render(results: Sequence[RunResult]) -> str:
     lines.append(
         "peak = kernel high-water mark (VmHWM) of the worker; base = RSS after imports and client "
         "creation; aggr = largest sum of the case's workers' simultaneous RSS samples; "
+        "of wire = MB/s as a share of a plain GET of the same object (wire_mb_s); "
         "MB = 10^6 bytes"
     )
     return "\n".join(lines)

@@ -232,6 +232,7 @@ def test_default_style_run_on_moto_writes_results_and_meta(tmp_path: Path) -> No
         "chunked",
         "range",
         "read-all",
+        "readinto",
         "textract-direct",
         "transfer-manager",
     ]

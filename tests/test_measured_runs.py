@@ -20,7 +20,7 @@ from tests.conftest import BUCKET, planned
 pytestmark = pytest.mark.integration
 
 MiB = 1024 * 1024
-BUILT_INS = ("read-all", "chunked", "range", "transfer-manager", "textract-direct")
+BUILT_INS = ("read-all", "chunked", "readinto", "range", "transfer-manager", "textract-direct")
 
 
 def _run(backend: Backend, out: Path, run: PlannedRun, timeout_s: float = 120) -> RunResult:

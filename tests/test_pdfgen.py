@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 import tracemalloc
 import zlib
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
+from memharness_s3 import pdfgen
 from memharness_s3.pdfgen import (
     DEFAULT_PAGE_BYTES,
     MAX_TARGET_BYTES,
@@ -124,6 +126,116 @@ def test_payload_is_incompressible(tmp_path: Path) -> None:
         file.seek(result.size_bytes // 2 - MIB // 2)
         middle = file.read(MIB)
     assert len(zlib.compress(middle)) >= 0.95 * len(middle)
+
+
+def _expected_noise(seed: str, page: int, size: int) -> bytes:
+    """The image bytes the module docstring promises: SHAKE128 of "seed:page:block", 512 KiB
+    blocks."""
+    block_bytes = 512 * KIB
+    return b"".join(
+        hashlib.shake_128(f"{seed}:{page}:{block}".encode()).digest(min(block_bytes, size - start))
+        for block, start in enumerate(range(0, size, block_bytes))
+    )
+
+
+def _image_streams(path: Path) -> list[bytes]:
+    with pymupdf.open(path) as doc:
+        return [doc.xref_stream_raw(page.get_images()[0][0]) for page in doc]
+
+
+@pytest.mark.parametrize(
+    ("target", "page_bytes"), [(3_000_007, DEFAULT_PAGE_BYTES), (2 * MIB + 1, 5 * MIB)]
+)
+def test_image_bytes_are_shake128_blocks_of_the_seed_and_page(
+    tmp_path: Path, target: int, page_bytes: int
+) -> None:
+    result = write_pdf(tmp_path / "out.pdf", target, "seed", page_bytes)
+    streams = _image_streams(result.path)
+    assert len(streams) == result.pages
+    for page, stream in enumerate(streams):
+        assert stream == _expected_noise("seed", page, len(stream))
+
+
+def test_every_page_image_is_distinct_and_incompressible(tmp_path: Path) -> None:
+    result = write_pdf(tmp_path / "out.pdf", 10_000_000, "seed")
+    streams = _image_streams(result.path)
+    assert len(streams) == 19
+    assert len({stream[: 4 * KIB] for stream in streams}) == len(streams)
+    for stream in streams:
+        assert len(zlib.compress(stream, 1)) >= len(stream)
+
+
+def test_large_page_blocks_differ_from_each_other(tmp_path: Path) -> None:
+    result = write_pdf(tmp_path / "out.pdf", 3 * MIB, "seed", page_bytes=4 * MIB)
+    (stream,) = _image_streams(result.path)
+    blocks = [stream[start : start + 512 * KIB] for start in range(0, len(stream), 512 * KIB)]
+    assert len(blocks) == 6
+    assert len({block[:KIB] for block in blocks}) == len(blocks)
+    assert len(zlib.compress(stream, 9)) >= len(stream)
+
+
+def _hasher_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "pdfgen-sha256"]
+
+
+def test_no_hasher_thread_outlives_a_write(tmp_path: Path) -> None:
+    write_pdf(tmp_path / "out.pdf", 3 * MIB, "seed")
+    assert _hasher_threads() == []
+
+
+def test_write_failure_stops_the_hasher_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+    calls = 0
+
+    def write(fd: int, data: memoryview) -> int:
+        nonlocal calls
+        calls += 1
+        if calls > 10:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    with pytest.raises(OSError, match="No space left"):
+        write_pdf(tmp_path / "out.pdf", 10_000_000, "seed")
+    assert calls == 11
+    assert list(tmp_path.iterdir()) == []
+    assert _hasher_threads() == []
+
+
+def test_short_writes_are_completed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_write = os.write
+
+    def short_write(fd: int, data: memoryview) -> int:
+        return real_write(fd, data[: max(1, len(data) // 3)])
+
+    monkeypatch.setattr(os, "write", short_write)
+    result = write_pdf(tmp_path / "out.pdf", 1_000_003, "seed", page_bytes=64 * KIB)
+    data = result.path.read_bytes()
+    assert len(data) == result.size_bytes == 1_000_003
+    assert result.sha256 == hashlib.sha256(data).hexdigest()
+    _check_structure(data)
+
+
+def test_hash_failure_is_raised_not_hung(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_sha256 = hashlib.sha256
+
+    class FailingHash:
+        def update(self, data: bytes) -> None:
+            raise MemoryError("hash broke")
+
+        def hexdigest(self) -> str:
+            raise AssertionError("never reached")
+
+    def sha256(*data: bytes) -> object:
+        return real_sha256(*data) if data else FailingHash()
+
+    monkeypatch.setattr(pdfgen.hashlib, "sha256", sha256)
+    with pytest.raises(MemoryError, match="hash broke"):
+        write_pdf(tmp_path / "out.pdf", 10_000_000, "seed")
+    assert list(tmp_path.iterdir()) == []
+    assert _hasher_threads() == []
 
 
 def test_memory_stays_flat_for_a_single_large_page(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from memharness_s3 import registry
 from memharness_s3.errors import UsageError
 from memharness_s3.strategies.base import Strategy
 
-BUILT_INS = {"read-all", "chunked", "range", "transfer-manager", "textract-direct"}
+BUILT_INS = {"read-all", "chunked", "readinto", "range", "transfer-manager", "textract-direct"}
 
 
 def test_built_ins_are_registered_through_the_entry_point_group() -> None:

@@ -21,7 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from memharness_s3.analysis.cases import Analysis, CaseRuns, median_of
 from memharness_s3.analysis.verdicts import judge
 from memharness_s3.errors import RunFailed
-from memharness_s3.records import Expectation, RunResult
+from memharness_s3.records import Expectation, RunResult, of_wire
 from memharness_s3.report import charts, fit
 from memharness_s3.report.budget import answer_questions, median_baselines
 from memharness_s3.report.source import Budget, load_source, resolve_budget
@@ -208,7 +208,14 @@ def _case_columns(heap: bool) -> list[str]:
     columns += ["median peak-base MB"]
     if heap:
         columns.append("median heap MB")
-    return [*columns, "median wall s", "median MB/s", "aggregate MB", "verdict, peak/budget"]
+    return [
+        *columns,
+        "median wall s",
+        "median MB/s",
+        "of wire",
+        "aggregate MB",
+        "verdict, peak/budget",
+    ]
 
 
 def _case_row(
@@ -230,6 +237,7 @@ def _case_row(
     cells += [
         _number(case.median_ok(lambda r: r.wall_s), 2),
         _number(case.median_ok(lambda r: r.throughput_mb_s), 1),
+        _number(case.median_ok(of_wire), 2),
         format_mb(median_of(case.runs, lambda r: r.aggregate_peak_rss_bytes)),
     ]
     share = "" if case.max_peak is None else f"{case.max_peak / budget_bytes:.0%}"
@@ -268,6 +276,7 @@ RUN_COLUMNS = [
     "heap",
     "wall s",
     "MB/s",
+    "of wire",
     "verified",
     "tmp peak",
     "left",
@@ -291,6 +300,7 @@ def _run_row(results_dir: Path, run: RunResult, heap: bool) -> RunRow:
         *([format_mb(run.heap_peak_bytes)] if heap else []),
         _number(run.wall_s, 2),
         _number(run.throughput_mb_s, 1),
+        _number(of_wire(run), 2),
         {True: "yes", False: "NO", None: "-"}[run.verified],
         format_mb(run.temp_peak_bytes),
         str(run.temp_files_left),
