@@ -22,9 +22,6 @@ from memharness_s3.settings import SETTINGS, RunSettings, default_settings, from
 NAME = "run"
 HELP = "measure strategies fetching PDFs from S3"
 
-_FIXTURE_OPTIONS = ("sizes", "seed", "cache_dir")
-"""Options ``add_fixture_options`` adds (shared with ``memharness fixtures``)."""
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--matrix", type=Path, help="TOML matrix file (options below override it)")
@@ -33,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_fixture_options(parser)
     for setting in SETTINGS:
-        if setting.dest in _FIXTURE_OPTIONS:
+        if setting.key == "sizes":  # added with the fixture options, shared with `fixtures`
             continue
         action = setting.kind.flag_action
         if action == "store_true":
