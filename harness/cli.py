@@ -17,13 +17,21 @@ from collections.abc import Sequence
 from types import FrameType, ModuleType
 from typing import NoReturn
 
-from memharness_s3.commands import export, fixtures, gate, report, strategies
+from memharness_s3.commands import compare, export, fixtures, gate, report, strategies
 from memharness_s3.commands import run as run_cmd
 from memharness_s3.errors import RunFailed, UsageError
 
 PROG = "memharness"
 DISTRIBUTION = "memharness-s3"
-COMMANDS: tuple[ModuleType, ...] = (strategies, fixtures, run_cmd, report, gate, export)
+COMMANDS: tuple[ModuleType, ...] = (
+    strategies,
+    fixtures,
+    run_cmd,
+    report,
+    gate,
+    compare,
+    export,
+)
 BROKEN_PIPE_STATUS = 128 + signal.SIGPIPE
 """What a shell reports for a program killed by SIGPIPE (``memharness strategies | head -3``)."""
 

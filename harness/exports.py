@@ -12,6 +12,10 @@ those dashboards without a plugin of their own:
   ``meta.json`` (not pytest-benchmark's cpuinfo); ``commit_info`` is pytest-benchmark's
   "unversioned" form, since results do not record a commit. The key sets were checked against a
   file written by pytest-benchmark 5.3.1, whose version ``version`` names.
+- **Bencher**'s BMF JSON (``bencher run --adapter json``): ``{case: {measure: {value,
+  lower_value, upper_value}}}`` with the measures ``peak-rss`` (bytes), ``peak-minus-baseline``
+  (bytes), ``wall-time`` (seconds) and ``throughput-mb-s``: the median of the case's ok runs,
+  and their minimum and maximum as the bounds.
 - **github-action-benchmark**'s ``customSmallerIsBetter`` tool: a JSON list of
   ``{"name", "unit", "value", "range"?, "extra"?}``, one entry per case with its median peak RSS
   in MB (10^6 bytes) and, on request, one with its median fetch wall time in seconds.
@@ -33,7 +37,7 @@ from memharness_s3.sizes import format_mb
 PYTEST_BENCHMARK_VERSION = "5.3.1"
 """The pytest-benchmark release whose file format this mirrors."""
 
-FORMATS = ("pytest-benchmark", "github-action-benchmark")
+FORMATS = ("pytest-benchmark", "github-action-benchmark", "bencher")
 
 
 def measured(cases: Sequence[CaseRuns]) -> list[CaseRuns]:
@@ -75,6 +79,7 @@ def to_pytest_benchmark(cases: Sequence[CaseRuns], meta: dict[str, Any]) -> dict
                     "measure": "peak_rss_bytes: the worker's kernel high-water mark (VmHWM); "
                     "stats are bytes, not seconds",
                     "case_id": case.case_id,
+                    "peak_rss_bytes": _spread(peaks),
                     "object_name": first.object_name,
                     "strategy_params": first.params,
                     "memory_limit_bytes": first.memory_limit_bytes,
@@ -204,3 +209,31 @@ def to_github_action_benchmark(
                 }
             )
     return entries
+
+
+def _spread(values: Sequence[float]) -> dict[str, float]:
+    """Median, minimum and maximum, as BMF and ``extra_info`` carry them."""
+    return {
+        "value": float(statistics.median(values)),
+        "lower_value": float(min(values)),
+        "upper_value": float(max(values)),
+    }
+
+
+def to_bencher(cases: Sequence[CaseRuns]) -> dict[str, dict[str, dict[str, float]]]:
+    """Bencher Metric Format: one benchmark per measured case, named as every view names it."""
+    document: dict[str, dict[str, dict[str, float]]] = {}
+    for case in measured(cases):
+        ok = case.ok_runs
+        measures = {
+            "peak-rss": [float(r.peak_rss_bytes) for r in ok if r.peak_rss_bytes is not None],
+            "peak-minus-baseline": [
+                float(r.strategy_cost_bytes) for r in ok if r.strategy_cost_bytes is not None
+            ],
+            "wall-time": [r.wall_s for r in ok if r.wall_s is not None],
+            "throughput-mb-s": [r.throughput_mb_s for r in ok if r.throughput_mb_s is not None],
+        }
+        document[case.label] = {
+            measure: _spread(values) for measure, values in measures.items() if values
+        }
+    return document

@@ -24,6 +24,7 @@ from memharness_s3.commands import export as export_cmd
 from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.exports import (
     byte_stats,
+    to_bencher,
     to_github_action_benchmark,
     to_pytest_benchmark,
     unmeasured,
@@ -102,6 +103,10 @@ def test_pytest_benchmark_has_the_real_files_keys() -> None:
         assert set(bench["stats"]) == PB_STATS
         assert set(bench["options"]) == PB_OPTIONS
         assert bench["extra_info"]["unit"] == "bytes"
+        peak = bench["extra_info"]["peak_rss_bytes"]
+        assert peak["value"] == bench["stats"]["median"]
+        assert peak["lower_value"] == bench["stats"]["min"]
+        assert peak["upper_value"] == bench["stats"]["max"]
         assert bench["fullname"].endswith(bench["name"])
         assert bench["param"] in bench["name"]
     chunked = document["benchmarks"][0]
@@ -232,3 +237,41 @@ def test_export_command_errors(tmp_path: Path) -> None:
     only_oom = write(tmp_path / "oom", runs(make_case("read-all", 750 * MB), [[547.0]], "oom"))
     with pytest.raises(RunFailed, match="no case has an ok run"):
         export(str(only_oom), "--format", "github-action-benchmark", "-o", "-")
+
+
+def check_bmf(document: Any) -> None:
+    """Bencher's BMF JSON schema (bencher.dev/bmf.json): benchmark -> measure -> metric, the
+    metric an object with a number ``value`` and optional number bounds, nothing else."""
+    assert isinstance(document, dict) and document
+    for benchmark, measures in document.items():
+        assert isinstance(benchmark, str) and benchmark and len(benchmark) <= 1024
+        assert isinstance(measures, dict) and measures
+        for measure, metric in measures.items():
+            assert isinstance(measure, str) and 0 < len(measure) <= 64
+            assert set(metric) <= {"value", "lower_value", "upper_value"} and "value" in metric
+            assert all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in metric.values()
+            )
+            assert metric.get("lower_value", metric["value"]) <= metric["value"]
+            assert metric["value"] <= metric.get("upper_value", metric["value"])
+
+
+def test_bencher_export_follows_the_bmf_schema() -> None:
+    document = to_bencher(cases_of(sample()))
+    check_bmf(document)
+    assert set(document) == {"chunked 250MB x1", "range 250MB x4"}  # the oom case is left out
+    chunked = document["chunked 250MB x1"]
+    assert chunked["peak-rss"] == {
+        "value": 69.0 * MB,
+        "lower_value": 68.8 * MB,
+        "upper_value": 69.4 * MB,
+    }
+    assert chunked["wall-time"]["value"] == 0.5
+    assert json.loads(json.dumps(document)) == document
+
+
+def test_bencher_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results = write(tmp_path / "r", sample())
+    assert export(str(results), "--format", "bencher", "-o", str(tmp_path / "bmf.json")) == 0
+    check_bmf(json.loads((tmp_path / "bmf.json").read_text()))
+    assert "wrote 2 bencher entries" in capsys.readouterr().out

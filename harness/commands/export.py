@@ -1,4 +1,4 @@
-"""``memharness export``: results as pytest-benchmark or github-action-benchmark JSON.
+"""``memharness export``: results as pytest-benchmark, github-action-benchmark or Bencher JSON.
 
 So that dashboards which already chart those formats can chart memory: see ``memharness_s3.exports``
 for what each field holds (peak RSS in bytes in pytest-benchmark's ``stats``, MB in
@@ -18,6 +18,7 @@ from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.exports import (
     FORMATS,
     measured,
+    to_bencher,
     to_github_action_benchmark,
     to_pytest_benchmark,
     unmeasured,
@@ -25,7 +26,7 @@ from memharness_s3.exports import (
 from memharness_s3.results.loader import load
 
 NAME = "export"
-HELP = "write results as pytest-benchmark or github-action-benchmark JSON"
+HELP = "write results as pytest-benchmark, github-action-benchmark or Bencher (BMF) JSON"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "pytest-benchmark":
         document = to_pytest_benchmark(cases, source.meta.raw)
         count = len(document["benchmarks"])
+    elif args.format == "bencher":
+        document = to_bencher(cases)
+        count = len(document)
     else:
         document = to_github_action_benchmark(cases, wall_time=args.wall_time)
         count = len(document)

@@ -362,3 +362,30 @@ def _chart(fig: Figure, title: str, alt: str, note: str = "") -> Chart:
         alt=alt,
         note=note,
     )
+
+
+def peak_history(
+    run_names: Sequence[str],
+    series: dict[str, list[float | None]],
+    steps: dict[str, list[int]],
+) -> Chart:
+    """Median peak of each case over the runs, in order; change points as dashed verticals."""
+    fig = _figure(4.2)
+    ax = fig.subplots()
+    xs = list(range(len(run_names)))
+    for name, levels in series.items():
+        points = [(x, level / MB) for x, level in zip(xs, levels, strict=True) if level]
+        (line,) = ax.plot([x for x, _ in points], [y for _, y in points], marker="o", label=name)
+        for index in steps.get(name, []):
+            ax.axvline(index - 0.5, color=line.get_color(), linestyle="--", linewidth=1)
+    ax.set_xticks(xs, run_names, rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel("median peak RSS (MB)")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _chart(
+        fig,
+        "Peak RSS over the runs",
+        "Median peak RSS of each case in each results directory, in the order given; dashed "
+        "lines mark where a new level starts.",
+    )
