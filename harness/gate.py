@@ -184,10 +184,12 @@ def evaluate(
     baseline_name: str | None = None,
     tolerance: float = 0.10,
     allow_missing: bool = False,
+    noise_factor: float = 1.0,
 ) -> Verdict:
     """Check ``results`` against the budget, the expectations and, if given, a baseline.
 
     Raises UsageError when a baseline is given but has no case in common with the results.
+    ``noise_factor`` scales the repeat spread a rise must exceed to fail (``analysis.compare``).
     """
     old = Analysis(baseline or [], context=[key_of_result(r) for r in results])
     new = Analysis(results, context=[case.key for case in old.cases])
@@ -210,7 +212,13 @@ def evaluate(
     verdicts = []
     for case in new.cases:
         verdict, case_notes = _check_case(
-            case, budget_bytes, expectations, pairs.get(case.label), baseline is not None, tolerance
+            case,
+            budget_bytes,
+            expectations,
+            pairs.get(case.label),
+            baseline is not None,
+            tolerance,
+            noise_factor,
         )
         verdicts.append(verdict)
         notes.extend(case_notes)
@@ -240,11 +248,12 @@ def _check_case(
     pair: Pair | None,
     has_baseline: bool,
     tolerance: float,
+    noise_factor: float,
 ) -> tuple[CaseVerdict, list[str]]:
     judgement = judge(case, budget_bytes, expectations)
     reasons = list(judgement.reasons)
     notes = [judgement.stale_expectation] if judgement.stale_expectation else []
-    change = compare_peaks(pair, tolerance) if pair is not None else None
+    change = compare_peaks(pair, tolerance, noise_factor) if pair is not None else None
     if pair is not None and pair.changes:
         notes.append(
             f"{case.label}: compared with baseline case {pair.old.label} "

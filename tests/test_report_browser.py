@@ -83,7 +83,11 @@ def test_report_renders_charts_and_tables_without_console_errors(
         width = browser.execute_script("return arguments[0].naturalWidth", image)
         assert width > 0, f"chart not decoded: {image.get_attribute('alt')}"
     tables = browser.find_elements(By.TAG_NAME, "table")
-    assert len(tables) == 3  # safe sizes, summary, every run
+    assert len(tables) == 4  # decision, safe sizes, summary, every run
+    answer = browser.find_element(By.CSS_SELECTOR, "#decision td.answer")
+    screen = browser.execute_script("return window.innerHeight")
+    assert answer.text == "fastest that fits"
+    assert answer.location["y"] + answer.size["height"] < screen  # on the first screen
     summary_rows = browser.find_elements(By.CSS_SELECTOR, "#summary tbody tr")
     assert len(summary_rows) == 16  # 2 strategies x 4 sizes x concurrency 1 and 2
     assert "<script>alert(1)</script>.pdf" in browser.find_element(By.ID, "runs").text

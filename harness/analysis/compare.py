@@ -128,8 +128,11 @@ class PeakChange:
     """Set when the median rose past the tolerance but by less than the measured spread."""
 
 
-def compare_peaks(pair: Pair, tolerance: float) -> PeakChange | None:
-    """The change of the median peak; None when a side has no ok peak to compare."""
+def compare_peaks(pair: Pair, tolerance: float, noise_factor: float = 1.0) -> PeakChange | None:
+    """The change of the median peak; None when a side has no ok peak to compare.
+
+    ``noise_factor`` scales the measured spread a rise must exceed to fail (1: the spread).
+    """
     new_median, old_median = pair.new.median_peak, pair.old.median_peak
     if new_median is None or old_median is None:
         return None
@@ -144,7 +147,7 @@ def compare_peaks(pair: Pair, tolerance: float) -> PeakChange | None:
         )
         if pair.changes:
             moved += f" with {', '.join(pair.changes)}"
-        if repeats >= 2 and new_median - old_median < spread:
+        if repeats >= 2 and new_median - old_median < noise_factor * spread:
             noise = (
                 f"{moved}, more than the {percent(tolerance)} tolerance but less than the "
                 f"{format_mb(spread)} MB spread measured over repeats: noise, not a failure"

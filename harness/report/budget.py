@@ -4,7 +4,8 @@ The document budgets a 512 MB worker (Python and libraries take a share, the res
 file), says reading whole objects fails at about 500 MB, and tiers the strategies by object
 size: in memory below about 100 MB, streamed up to 1 GB, multipart above. This module turns
 each claim into a question and answers it per strategy and concurrency from what ran, saying
-"unclear" or "not measured" where the data has nothing to say.
+"unclear" where the data cannot tell; a question about sizes or strategies the run did not
+measure is left out (the decision matrix answers what was measured).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ QUESTIONS = (
 
 @dataclass(frozen=True)
 class Finding:
-    """One strategy at one concurrency (or a strategy that was not measured) for a question."""
+    """One strategy at one concurrency for a question."""
 
     label: str
     verdict: str
@@ -91,13 +92,13 @@ def answer_questions(
     groups = analysis.group_by_series()
     answers = []
     for question in questions:
-        findings = []
+        findings: list[Finding] = []
         for strategy in question.strategies:
             series = [s for s in groups if s.strategy == strategy]
-            if not series:
-                findings.append(Finding(strategy, "not measured", "No runs of this strategy."))
             findings.extend(_finding(question, s, groups[s], by_series[s]) for s in series)
-        answers.append(Answer(question, findings))
+        measured = [f for f in findings if f.verdict != "not measured"]
+        if measured:
+            answers.append(Answer(question, measured))
     return answers
 
 

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from memharness_s3.analysis.cases import Analysis, CaseRuns, median_of
+from memharness_s3.analysis.decision import Cell, Column, Decision, decide
 from memharness_s3.analysis.verdicts import judge
 from memharness_s3.errors import RunFailed
 from memharness_s3.records import Expectation, RunResult, of_wire
@@ -77,6 +78,7 @@ def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
     heap = any(r.heap_peak_bytes is not None for r in results)
     runs = [_run_row(source.path, r, heap) for r in results]
     return {
+        "decision": _decision(decide(analysis, budget.bytes), budget),
         "title": f"memharness report: {source.path.resolve().name}",
         "overview": _overview(results),
         "environment": _environment(source),
@@ -104,6 +106,67 @@ def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
         "run_columns": [c for c in RUN_COLUMNS if heap or c != "heap"],
         "runs": runs,
         "flamegraphs": [r for r in runs if r.flamegraph],
+    }
+
+
+def _decision(decision: Decision, budget: Budget) -> dict[str, Any]:
+    """The decision matrix as the template shows it: a row per strategy, a column per size x
+    concurrency, each cell a verdict chip and its costs; the fastest fitting one starred."""
+    columns = [
+        {
+            "title": f"{format_size(c.size_bytes)} \u00d7 {c.concurrency}",
+            "answer": _answer(c),
+        }
+        for c in decision.columns
+    ]
+    rows = []
+    for strategy in decision.strategies:
+        cells = []
+        for column in decision.columns:
+            cell = next((c for c in column.cells if c.strategy == strategy), None)
+            cells.append(None if cell is None else _decision_cell(cell, column))
+        rows.append({"strategy": strategy, "cells": cells})
+    limit = (1 - decision.headroom) * budget.bytes
+    legend = (
+        f"fits: every run ok, peak per worker at most {format_mb(limit)} MB "
+        f"({decision.headroom:.0%} headroom under the {format_mb(budget.bytes)} MB budget), and "
+        "the workers' simultaneous sum at most that many times it; tight: under the budget but "
+        "inside the headroom; over: a peak over the budget; failed: a run did not end ok. "
+        "\u2605 the fastest that fits (median fetch wall time)."
+    )
+    return {"columns": columns, "rows": rows, "legend": legend}
+
+
+def _answer(column: Column) -> str:
+    fitting = [c for c in column.cells if c.verdict == "fits"]
+    if column.fastest is None:
+        return "nothing fits with headroom" if not fitting else "fits, none downloads"
+    best = next(c for c in column.cells if c.strategy == column.fastest)
+    return (
+        f"{best.strategy}: {format_mb(best.max_peak_bytes)} MB peak, "
+        f"{_number(best.median_wall_s, 2)} s ({len(fitting)} fit)"
+    )
+
+
+def _decision_cell(cell: Cell, column: Column) -> dict[str, Any]:
+    costs = [
+        f"peak {format_mb(cell.max_peak_bytes)} MB",
+        f"+{format_mb(cell.median_cost_bytes)} over idle",
+    ]
+    if column.concurrency > 1 and cell.aggregate_bytes is not None:
+        costs.append(f"sum {format_mb(cell.aggregate_bytes)} MB")
+    if cell.temp_peak_bytes:
+        costs.append(f"temp {format_mb(cell.temp_peak_bytes)} MB")
+    if cell.median_wall_s is not None:
+        costs.append(f"{_number(cell.median_wall_s, 2)} s")
+    if cell.requests is not None:
+        costs.append(f"{cell.requests:g} request{'' if cell.requests == 1 else 's'}")
+    if cell.verdict == "failed":
+        costs = [", ".join(f"{n} {status}" for status, n in cell.statuses.items())]
+    return {
+        "verdict": cell.verdict,
+        "fastest": cell.strategy == column.fastest,
+        "costs": " \u00b7 ".join(costs),
     }
 
 
