@@ -410,6 +410,8 @@ def test_report_renders_degenerate_results(tmp_path: Path) -> None:
     for csv_file in (directory / "timelines").iterdir():
         csv_file.unlink()
     html = render_report(directory).read_text()
-    assert html.count('<img src="data:image/png;base64,') == 4
+    # One size: no peak-against-size chart; two concurrency levels: the aggregate one stays.
+    assert html.count('<img src="data:image/png;base64,') == 3
+    assert "Peak RSS against object size" not in html
     assert "median heap MB" in html and "chunked 10MB x4 threads" in html
     assert "only 1 distinct size ran ok" in html

@@ -116,30 +116,37 @@ def peak_vs_size(analysis: Analysis, budget_bytes: int) -> Chart:
 
 
 def rss_timelines(analysis: Analysis, results_dir: Path, budget_bytes: int) -> Chart:
-    """Small multiples: a row per series, a column per size, every worker's RSS over time."""
+    """Small multiples on one time axis: a panel per series and size that ran, every worker's
+    RSS over time (workers overlaid), the budget and caps drawn."""
     results = analysis.results
     colours = palette(analysis)
     groups = analysis.group_by_series(results)
-    rows = sorted(groups, key=lambda s: (s.concurrency, s))
     sizes = sorted({r.size_bytes for r in results})
-    max_rows = max(1, MAX_TIMELINE_PANELS // len(sizes))
-    drawn, dropped = rows[:max_rows], rows[max_rows:]
+    panels = [
+        (series, size, runs)
+        for series in sorted(groups, key=lambda s: (s.concurrency, s))
+        for size, runs in group_by_size(groups[series]).items()
+    ]
+    drawn, dropped = panels[:MAX_TIMELINE_PANELS], panels[MAX_TIMELINE_PANELS:]
+    columns = min(len(sizes), 4, len(drawn))
+    rows = math.ceil(len(drawn) / columns)
     caps = {r.memory_limit_bytes for r in results if r.memory_limit_bytes}
     top = max([budget_bytes, *caps, *(r.peak_rss_bytes or 0 for r in results)]) / MB * 1.1
-    fig = _figure(1.45 * len(drawn) + 0.9)
-    grid = fig.subplots(len(drawn), len(sizes), sharey=True, squeeze=False)
-    for row, series in zip(grid, drawn, strict=True):
-        by_size = group_by_size(groups[series])
-        for ax, size in zip(row, sizes, strict=True):
-            _timeline_panel(ax, by_size.get(size, []), results_dir, colours[series.name])
-            ax.axhline(budget_bytes / MB, **BUDGET_STYLE)
-            for cap in caps - {budget_bytes}:
-                ax.axhline(cap / MB, **CAP_STYLE)
-            ax.set_ylim(0, top)
-            ax.tick_params(labelsize=7)
-        row[0].set_ylabel(f"{series.label}\nRSS (MB)", fontsize=8)
-    for ax, size in zip(grid[0], sizes, strict=True):
-        ax.set_title(format_size(size), fontsize=9)
+    fig = _figure(1.6 * rows + 0.9)
+    grid = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False)
+    axes = [ax for row in grid for ax in row]
+    for ax, (series, size, runs) in zip(axes, drawn, strict=False):
+        _timeline_panel(ax, runs, results_dir, colours[series.name])
+        ax.axhline(budget_bytes / MB, **BUDGET_STYLE)
+        for cap in caps - {budget_bytes}:
+            ax.axhline(cap / MB, **CAP_STYLE)
+        ax.set_ylim(0, top)
+        ax.tick_params(labelsize=7)
+        ax.set_title(f"{series.label}, {format_size(size)}", fontsize=7, loc="left")
+    for ax in axes[len(drawn) :]:
+        ax.set_visible(False)
+    for row in grid:
+        row[0].set_ylabel("RSS (MB)", fontsize=8)
     for ax in grid[-1]:
         ax.set_xlabel("seconds", fontsize=8)
     lines = [Line2D([], [], **BUDGET_STYLE)]
@@ -155,13 +162,13 @@ def rss_timelines(analysis: Analysis, results_dir: Path, budget_bytes: int) -> C
     note = ""
     if dropped:
         note = f"Not drawn (panel limit {MAX_TIMELINE_PANELS}): " + ", ".join(
-            s.label for s in dropped
+            f"{series.label} {format_size(size)}" for series, size, _ in dropped
         )
     return _chart(
         fig,
         "RSS over time",
-        "RSS timeline of every run: a row per strategy and concurrency, a column per size; "
-        "concurrent workers overlaid.",
+        "RSS timeline of every run on one time axis: a panel per strategy, concurrency and size "
+        "that ran; concurrent workers overlaid.",
         note,
     )
 

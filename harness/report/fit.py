@@ -1,10 +1,14 @@
-"""Peak RSS against object size: a least-squares line per series, and the safe size it implies.
+"""Peak RSS against object size: the shape each series has, and the safe size it implies.
 
 The question a worker's owner asks is "up to what object size does this strategy stay under my
-budget?". A straight line ``peak = a + b * size`` answers it when the data supports one: enough
-distinct sizes, a good fit, and no run that already failed. This module says plainly when the
-data cannot support a threshold, and then reports what the data does show: the largest size that
-fit and the smallest that did not. Pure functions over results, dataclass answers.
+budget?". The series' (size, median peak) points are fitted with a constant, a step and a line
+(``analysis.shapes``, chosen by BIC). A constant or a step whose top is under the budget means no
+limit in the measured range; a step over the budget brackets the limit between the two sizes
+around the step; a line gives the size where it meets the budget, with an interval from its
+residual spread. Runs that failed bracket the limit between the largest ok and the smallest
+failed size. When the data cannot tell (one size; two sizes that differ, which a line and a
+step fit equally; no shape that fits), it says so and which size to measure next. Pure functions
+over results, dataclass answers.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memharness_s3.analysis.cases import Analysis, Series, group_by_size
+from memharness_s3.analysis.shapes import NOISE_FLOOR_BYTES, Shape, choose
 from memharness_s3.records import RunResult
 from memharness_s3.sizes import format_size
 
@@ -82,6 +87,10 @@ class SafeSize:
     """The threshold for ``fit``, ``math.inf`` for ``flat`` under the budget, else None."""
     statement: str
     """The answer in plain words, saying when the data cannot support a threshold."""
+    shape: Shape | None = None
+    """The model the data has (constant, step or linear), when it could be chosen."""
+    interval: tuple[float, float] | None = None
+    """For ``fit``: the safe size where the line +- twice its residual spread meets the budget."""
 
 
 def fit_line(points: Sequence[tuple[int, float]]) -> LinearFit | None:
@@ -138,27 +147,48 @@ def safe_size(series: Series, runs: Sequence[RunResult], budget_bytes: int) -> S
     points = peak_points(runs)
     fit = fit_line(points)
     limit = budget_boundary(runs, budget_bytes)
-    problems = []
-    if len(points) < MIN_SIZES:
-        plural = "size" if len(points) == 1 else "sizes"
-        problems.append(f"only {len(points)} distinct {plural} ran ok ({MIN_SIZES} needed)")
-    flat = fit is not None and fit.slope < FLAT_SLOPE
-    if fit and not flat and fit.r_squared is not None and fit.r_squared < MIN_R_SQUARED:
-        problems.append(
-            f"a straight line fits poorly (R\u00b2 {fit.r_squared:.2f} < {MIN_R_SQUARED})"
-        )
+    shape = choose([(float(s), p) for s, p in points])[0] if points else None
+    interval = None
     if limit.smallest_failed_bytes is not None:
         kind, safe = "bracketed", None
-        statement = _bracketed(limit, fit, budget_bytes, problems)
-    elif problems or fit is None:
+        statement = _bracketed(limit, fit, budget_bytes, [])
+    elif shape is None or len(points) < 2:
         kind, safe = "unsupported", None
-        statement = _unsupported(points, fit, budget_bytes, problems)
-    elif flat:
+        statement = _unsupported(points, fit, budget_bytes, [_one_size(points)])
+    elif len(points) == 2 and shape.name == "constant" and not _same_level(points):
+        kind, safe = "unsupported", None
+        problem = _two_sizes(points)
+        statement = _unsupported(points, fit, budget_bytes, [problem])
+    elif (
+        len(points) >= 3
+        and (r_squared := shape.r_squared([(float(s), p) for s, p in points])) is not None
+        and r_squared < MIN_R_SQUARED
+    ):
+        kind, safe = "unsupported", None
+        problem = (
+            f"the best shape ({shape.name}) fits poorly (R\u00b2 {r_squared:.2f} < "
+            f"{MIN_R_SQUARED}): repeat the sizes (--repeat 3) to see which runs wobble"
+        )
+        statement = _unsupported(points, None, budget_bytes, [problem])
+    elif shape.name == "linear" and shape.params[1] >= FLAT_SLOPE:
+        reach = (budget_bytes - shape.params[0]) / shape.params[1]
+        kind, safe = "fit", reach
+        interval = _interval(shape, points, budget_bytes)
+        statement = _fitted(points, shape, budget_bytes, interval)
+    elif shape.name == "step" and shape.params[1] > budget_bytes:
+        low, high, below, at = shape.params
+        kind, safe = "bracketed", None
+        statement = (
+            f"Steps from {format_size(low)} to {format_size(high)} between {format_size(below)} "
+            f"and {format_size(at)} (the step fits best by BIC): the limit lies between those "
+            f"two sizes; measure a size between them to narrow it."
+        )
+    elif max(p for _, p in points) <= budget_bytes:
         kind, safe = "flat", math.inf
-        statement = _flat(points, fit)
+        statement = _flat(points, shape)
     else:
-        kind, safe = "fit", fit.reaches(budget_bytes)
-        statement = _fitted(points, fit, budget_bytes)
+        kind, safe = "fit", 0.0
+        statement = f"No safe size: the peak is {format_size(shape.predict(0))} or more."
     return SafeSize(
         series=series,
         budget_bytes=budget_bytes,
@@ -169,7 +199,45 @@ def safe_size(series: Series, runs: Sequence[RunResult], budget_bytes: int) -> S
         kind=kind,
         safe_size_bytes=safe,
         statement=statement,
+        shape=shape,
+        interval=interval,
     )
+
+
+def _same_level(points: Sequence[tuple[int, float]]) -> bool:
+    """Whether two points are one level: within 8 MiB and 5 % of each other."""
+    (_, a), (_, b) = points
+    return abs(a - b) <= max(8 * NOISE_FLOOR_BYTES, 0.05 * min(a, b))
+
+
+def _one_size(points: Sequence[tuple[int, float]]) -> str:
+    if not points:
+        return "no size ran ok"
+    size = points[0][0]
+    return (
+        f"only 1 distinct size ran ok: measure {format_size(size * 4)} too to see whether the "
+        "peak grows with the object"
+    )
+
+
+def _two_sizes(points: Sequence[tuple[int, float]]) -> str:
+    (small, _), (large, _) = sorted(points)
+    return (
+        f"only 2 distinct sizes ran ok and their peaks differ, which a line and a step fit "
+        f"equally: measure {format_size((small + large) / 2)} and {format_size(large * 2)} to "
+        "tell them apart"
+    )
+
+
+def _interval(
+    shape: Shape, points: Sequence[tuple[int, float]], budget_bytes: int
+) -> tuple[float, float]:
+    """Where the line, shifted up and down by twice its residual spread, meets the budget."""
+    intercept, slope = shape.params
+    spread = max(math.sqrt(shape.rss / max(1, len(points) - 2)), NOISE_FLOOR_BYTES)
+    low = (budget_bytes - 2 * spread - intercept) / slope
+    high = (budget_bytes + 2 * spread - intercept) / slope
+    return max(0.0, low), max(0.0, high)
 
 
 def safe_sizes(analysis: Analysis, budget_bytes: int) -> list[SafeSize]:
@@ -233,25 +301,49 @@ def _unsupported(
     return text + line_estimate(fit, budget_bytes)
 
 
-def _flat(points: Sequence[tuple[int, float]], fit: LinearFit) -> str:
+def _flat(points: Sequence[tuple[int, float]], shape: Shape) -> str:
     largest = max(size for size, _ in points)
     highest = max(peak for _, peak in points)
+    if shape.name == "step":
+        low, high, below, at = shape.params
+        how = (
+            f"the peak steps once, from {format_size(low)} to {format_size(high)} between "
+            f"{format_size(below)} and {format_size(at)}, and stays there"
+        )
+    elif shape.name == "linear":
+        how = f"the peak barely grows with size (slope {shape.params[1]:.3f})"
+    else:
+        how = f"the peak stays at about {format_size(shape.params[0])}"
     return (
-        f"No limit found in the measured range: the peak barely grows with size "
-        f"(slope {fit.slope:.3f}), at most {format_size(highest)} up to {format_size(largest)}."
+        f"No limit found in the measured range: {how} (best by BIC: {shape.name}); at most "
+        f"{format_size(highest)} up to {format_size(largest)}."
     )
 
 
-def _fitted(points: Sequence[tuple[int, float]], fit: LinearFit, budget_bytes: int) -> str:
-    reach = fit.reaches(budget_bytes)
-    assert reach is not None  # the slope is above FLAT_SLOPE
-    how = f"the fit (R\u00b2 {fit.r_squared:.2f} over {fit.sizes} sizes)"
+def _fitted(
+    points: Sequence[tuple[int, float]],
+    shape: Shape,
+    budget_bytes: int,
+    interval: tuple[float, float],
+) -> str:
+    intercept, slope = shape.params
+    reach = (budget_bytes - intercept) / slope
+    r_squared = shape.r_squared([(float(s), p) for s, p in points]) or 1.0
+    how = (
+        f"the line (best by BIC; R\u00b2 {r_squared:.2f} over {len(points)} sizes, "
+        f"peak = {format_size(intercept)} + {slope:.2f} x size)"
+    )
     if reach <= 0:
         return f"No safe size: {how} puts even an empty object over the budget."
     largest = max(size for size, _ in points)
-    text = f"Safe up to {format_size(reach)}: {how} reaches the budget there."
+    low, high = interval
+    text = (
+        f"Safe up to {format_size(reach)} ({format_size(low)} to {format_size(high)}): {how} "
+        "reaches the budget there."
+    )
     if reach > largest:
         text += (
-            f" That is beyond the largest measured size ({format_size(largest)}): an extrapolation."
+            f" That is beyond the largest measured size ({format_size(largest)}): an "
+            f"extrapolation; measure {format_size(min(reach, largest * 2))} to confirm it."
         )
     return text

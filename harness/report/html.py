@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from memharness_s3.analysis.cases import Analysis, CaseRuns, median_of
 from memharness_s3.analysis.decision import Cell, Column, Decision, decide
+from memharness_s3.analysis.shapes import Shape
 from memharness_s3.analysis.verdicts import judge
 from memharness_s3.errors import RunFailed
 from memharness_s3.records import Expectation, RunResult, of_wire
@@ -86,27 +87,33 @@ def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
         "headroom": _headroom_line(results, budget),
         "answers": answer_questions(analysis, safe),
         "fits": [_fit_row(s) for s in safe],
-        "criteria": {
-            "min_sizes": fit.MIN_SIZES,
-            "min_r_squared": fit.MIN_R_SQUARED,
-            "flat_slope": fit.FLAT_SLOPE,
-        },
+        "criteria": {"min_r_squared": fit.MIN_R_SQUARED, "flat_slope": fit.FLAT_SLOPE},
         "case_columns": _case_columns(heap),
         "cases": [_case_row(c, budget.bytes, expectations, heap) for c in analysis.cases],
         "expectations": [
             f"{e.strategy} at {format_size(e.min_size_bytes)} and above: {e.status} ({e.reason})"
             for e in expectations
         ],
-        "charts": [
-            charts.peak_vs_size(analysis, budget.bytes),
-            charts.rss_timelines(analysis, source.path, budget.bytes),
-            charts.aggregate_vs_concurrency(analysis, budget.bytes),
-            charts.throughput(analysis),
-        ],
+        "charts": _charts(analysis, source.path, budget.bytes),
         "run_columns": [c for c in RUN_COLUMNS if heap or c != "heap"],
         "runs": runs,
         "flamegraphs": [r for r in runs if r.flamegraph],
     }
+
+
+def _charts(analysis: Analysis, results_dir: Path, budget_bytes: int) -> list[charts.Chart]:
+    """The charts the run has data for: peak against size needs two sizes, the aggregate
+    against concurrency two concurrency levels, throughput a strategy that downloads."""
+    results = analysis.results
+    drawn = []
+    if len({r.size_bytes for r in results}) > 1:
+        drawn.append(charts.peak_vs_size(analysis, budget_bytes))
+    drawn.append(charts.rss_timelines(analysis, results_dir, budget_bytes))
+    if len({r.concurrency for r in results}) > 1:
+        drawn.append(charts.aggregate_vs_concurrency(analysis, budget_bytes))
+    if any(r.throughput_mb_s for r in results):
+        drawn.append(charts.throughput(analysis))
+    return drawn
 
 
 def _decision(decision: Decision, budget: Budget) -> dict[str, Any]:
@@ -237,9 +244,11 @@ def _headroom_line(results: Sequence[RunResult], budget: Budget) -> str:
 
 
 def _fit_row(safe: fit.SafeSize) -> dict[str, str]:
-    line = safe.fit
     if safe.kind == "fit" and safe.safe_size_bytes is not None:
         verdict = format_size(max(0.0, safe.safe_size_bytes))
+        if safe.interval is not None and safe.safe_size_bytes > 0:
+            low, high = safe.interval
+            verdict += f" ({format_size(low)} \u2013 {format_size(high)})"
     elif safe.kind == "flat":
         verdict = "no limit found"
     elif safe.kind == "bracketed" and safe.limit.largest_ok_bytes is not None:
@@ -247,19 +256,34 @@ def _fit_row(safe: fit.SafeSize) -> dict[str, str]:
             f"{format_size(safe.limit.largest_ok_bytes)} \u2013 "
             f"{format_size(safe.limit.smallest_failed_bytes or 0)}"
         )
+    elif safe.kind == "bracketed" and safe.shape is not None and safe.shape.name == "step":
+        verdict = f"{format_size(safe.shape.params[2])} \u2013 {format_size(safe.shape.params[3])}"
     else:
         verdict = "cannot tell"
     return {
         "series": safe.series.label,
         "sizes": str(len(safe.points)),
-        "a": format_mb(line.intercept_bytes) if line else "-",
-        "b": f"{line.slope:.4f}" if line else "-",
-        "r2": f"{line.r_squared:.3f}" if line and line.r_squared is not None else "-",
+        "shape": _shape_text(safe.shape),
         "safe": verdict,
         "largest_ok": _size_or_dash(safe.oom.largest_ok_bytes),
         "smallest_oom": _size_or_dash(safe.oom.smallest_failed_bytes),
         "statement": safe.statement,
     }
+
+
+def _shape_text(shape: Shape | None) -> str:
+    """The chosen model and its parameters, e.g. ``linear: 52 MB + 1.00 x size``."""
+    if shape is None:
+        return "-"
+    if shape.name == "constant":
+        return f"constant: {format_mb(shape.params[0])} MB"
+    if shape.name == "linear":
+        return f"linear: {format_mb(shape.params[0])} MB + {shape.params[1]:.2f} x size"
+    low, high, below, at = shape.params
+    return (
+        f"step: {format_mb(low)} \u2192 {format_mb(high)} MB between {format_size(below)} and "
+        f"{format_size(at)}"
+    )
 
 
 def _size_or_dash(num_bytes: int | None) -> str:
