@@ -260,6 +260,7 @@ class Session:
             "keys": self.target.keys,
             "bucket": self.target.bucket,
             "executor": self.executor.name,
+            "textract_endpoint_url": self.target.textract_endpoint_url,
             "strategies": {
                 name: {
                     "target": strategies[name].target,

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from memharness_s3.analysis.cases import Analysis, CaseRuns, median_of
+from memharness_s3.analysis.caveats import caveats
 from memharness_s3.analysis.decision import Cell, Column, Decision, decide
 from memharness_s3.analysis.shapes import Shape
 from memharness_s3.analysis.verdicts import judge
@@ -80,6 +81,7 @@ def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
     runs = [_run_row(source.path, r, heap) for r in results]
     return {
         "decision": _decision(decide(analysis, budget.bytes), budget),
+        "caveats": caveats(analysis, source.meta.raw),
         "title": f"memharness report: {source.path.resolve().name}",
         "overview": _overview(results),
         "environment": _environment(source),

@@ -1,0 +1,74 @@
+"""What a reader must know before trusting a number, said where it applies and nowhere else."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from memharness_s3.analysis.cases import Analysis
+from memharness_s3.sizes import format_mb
+
+SPREAD_WORTH_SAYING = 0.25
+"""Throughput that varies by more than this share of its median between repeats is flagged."""
+
+
+def caveats(analysis: Analysis, meta: dict[str, Any]) -> list[str]:
+    """Every caveat that applies to these results (``meta``: meta.json as written)."""
+    results = analysis.results
+    found: list[str] = []
+    backends = {r.backend for r in results}
+    textract_url = meta.get("textract_endpoint_url")
+    textract_ran = any(r.strategy == "textract-direct" for r in results)
+    if textract_ran and not textract_url and backends & {"moto", "s3rver", "minio"}:
+        found.append(
+            "textract-direct ran against moto's Textract, which does not read the document "
+            "(it answers with a random page count): its numbers are the worker's side only "
+            "(the size check, the polling, and on the split path the download, split and "
+            "upload), not a real Textract job."
+        )
+    if "moto" in backends and any(r.throughput_mb_s for r in results):
+        found.append(
+            "moto's server reads the whole object from its store on every GET, ranged ones "
+            "included: wall times and MB/s here are moto's (ranged strategies worst of all); "
+            "compare throughput on s3rver or a real endpoint."
+        )
+    over = [
+        r
+        for r in results
+        if r.status == "ok"
+        and r.memory_limit_bytes
+        and r.cap_enforcement not in (None, "watchdog")
+        and (r.peak_rss_bytes or 0) > r.memory_limit_bytes
+    ]
+    if over:
+        worst = max(over, key=lambda r: r.peak_rss_bytes or 0)
+        found.append(
+            f"{len(over)} runs peaked above their cgroup limit (up to "
+            f"{format_mb(worst.peak_rss_bytes)} MB against {format_mb(worst.memory_limit_bytes)} "
+            "MB) and were not killed: RSS counts pages of shared libraries already charged to "
+            "another cgroup, which the limit does not count."
+        )
+    found += _throughput_spread(analysis)
+    return found
+
+
+def _throughput_spread(analysis: Analysis) -> list[str]:
+    spread: list[tuple[float, str]] = []
+    for case in analysis.cases:
+        speeds = [r.throughput_mb_s for r in case.ok_runs if r.throughput_mb_s]
+        if len({r.repeat for r in case.ok_runs}) < 2 or len(speeds) < 2:
+            continue
+        middle = statistics.median(speeds)
+        share = (max(speeds) - min(speeds)) / middle
+        if share > SPREAD_WORTH_SAYING:
+            spread.append((share, case.label))
+    if not spread:
+        return []
+    spread.sort(reverse=True)
+    named = ", ".join(f"{label} ({share:.0%})" for share, label in spread[:5])
+    more = f" and {len(spread) - 5} more" if len(spread) > 5 else ""
+    return [
+        f"Throughput varied by more than {SPREAD_WORTH_SAYING:.0%} of its median between "
+        f"repeats in {len(spread)} cases: {named}{more}. Compare medians measured in one run, "
+        "not single runs or runs on different days."
+    ]
