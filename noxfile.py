@@ -1,5 +1,6 @@
 """Developer sessions: tests, lint, typecheck, bench (the default comparison), large (the
-GB-scale pytest cases), seed (the seed document's full matrix on s3rver), report and gate."""
+GB-scale pytest cases), seed (the seed document's full matrix on s3rver), report, gate,
+fidelity (does measuring change what is measured) and calibrate (the gate's error rates)."""
 
 from __future__ import annotations
 
@@ -73,3 +74,14 @@ def fidelity(session: nox.Session) -> None:
     Options after ``--``: ``--size``, ``--repeat``, ``--strategies``, ``--sample-interval``."""
     session.install(".")
     session.run("python", "-m", "memharness_s3.fidelity", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def calibrate(session: nox.Session) -> None:
+    """The gate's own error rates: 31 runs of the default matrix with --repeat 3 (about 30
+    minutes here), then every ordered pair as an A/A pair, with and without an injected +5 %
+    (at least 8 MiB) rise. ``-- DIR`` keeps the runs somewhere other than reports/calibration."""
+    session.install(".")
+    where = session.posargs[0] if session.posargs else "reports/calibration"
+    session.run("python", "-m", "memharness_s3.calibrate", "collect", where)
+    session.run("python", "-m", "memharness_s3.calibrate", "analyze", where)

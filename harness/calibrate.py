@@ -109,9 +109,11 @@ SETTINGS: tuple[tuple[float, float], ...] = (
     (0.10, 1.0),
     (0.05, 1.0),
     (0.03, 1.0),
-    (0.02, 1.0),
+    (0.05, 2.0),
+    (0.03, 2.0),
+    (0.02, 2.0),
+    (0.03, 3.0),
     (0.02, 0.5),
-    (0.01, 1.0),
 )
 """(tolerance, noise factor) pairs the analysis tries; the gate's default is the first."""
 

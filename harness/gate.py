@@ -35,6 +35,9 @@ from memharness_s3.records import Expectation, RunResult
 from memharness_s3.sizes import format_mb, format_size, parse_size
 
 DEFAULT_TOLERANCE = "10%"
+DEFAULT_NOISE_FACTOR = 1.0
+"""A rise smaller than this many times the spread measured over repeats is noise (see
+``python -m memharness_s3.calibrate`` for how the defaults were chosen)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,6 +146,7 @@ class Verdict:
     baseline: str | None
     cases: tuple[CaseVerdict, ...]
     notes: tuple[str, ...]
+    noise_factor: float = DEFAULT_NOISE_FACTOR
 
     @property
     def failures(self) -> tuple[CaseVerdict, ...]:
@@ -184,7 +188,7 @@ def evaluate(
     baseline_name: str | None = None,
     tolerance: float = 0.10,
     allow_missing: bool = False,
-    noise_factor: float = 1.0,
+    noise_factor: float = DEFAULT_NOISE_FACTOR,
 ) -> Verdict:
     """Check ``results`` against the budget, the expectations and, if given, a baseline.
 
@@ -238,7 +242,7 @@ def evaluate(
         )
     verdicts += [_missing(case, new.names[case.key], allow_missing) for case in missing]
     shown = None if baseline is None else baseline_name or "(unnamed)"
-    return Verdict(budget_bytes, tolerance, shown, tuple(verdicts), tuple(notes))
+    return Verdict(budget_bytes, tolerance, shown, tuple(verdicts), tuple(notes), noise_factor)
 
 
 def _check_case(
@@ -373,7 +377,10 @@ def _settings(verdict: Verdict) -> str:
             f"{percent(verdict.tolerance)}"
         )
         if verdict.compared_repeats:
-            text += f", medians of {verdict.compared_repeats} repeats"
+            text += (
+                f", medians of {verdict.compared_repeats} repeats, rises within "
+                f"{verdict.noise_factor:g}x their spread taken as noise"
+            )
         text += ")"
     return text
 

@@ -340,6 +340,7 @@ def test_command_exit_status_and_output(tmp_path: Path, capsys: pytest.CaptureFi
     [
         (["--budget", "512 parsecs"], "--budget: malformed size"),
         (["--budget", "512MiB", "--tolerance", "ten"], "malformed --tolerance"),
+        (["--budget", "512MiB", "--noise-factor", "-1"], "--noise-factor must be 0 or more"),
         (["--budget", "512MiB", "--expect", "read-all:oom"], "malformed --expect"),
         (["--budget", "512MiB", "--baseline", "MISSING"], "no results at"),
         (["--budget", "512MiB", "--baseline", "NOTJSON"], "not a memharness result line"),

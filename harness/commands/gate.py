@@ -15,6 +15,7 @@ from pathlib import Path
 
 from memharness_s3.errors import UsageError
 from memharness_s3.gate import (
+    DEFAULT_NOISE_FACTOR,
     DEFAULT_TOLERANCE,
     evaluate,
     parse_budget,
@@ -58,6 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"least MIN_SIZE; repeatable; adds to {META_FILE}'s settings.expect",
     )
     parser.add_argument(
+        "--noise-factor",
+        type=float,
+        default=DEFAULT_NOISE_FACTOR,
+        help="with repeats, a rise smaller than this many times the spread measured over them "
+        f"is noise, not a failure (default {DEFAULT_NOISE_FACTOR:g})",
+    )
+    parser.add_argument(
         "--allow-missing",
         action="store_true",
         help="pass although cases of the baseline are missing from the results (default: fail)",
@@ -70,6 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     budget = parse_budget(args.budget)
     tolerance = parse_tolerance(args.tolerance)
+    if not args.noise_factor >= 0:
+        raise UsageError(f"--noise-factor must be 0 or more, got {args.noise_factor:g}")
     extra = [parse_expectation(text) for text in args.expect]
     current = load(args.results)
     baseline = load(args.baseline).results if args.baseline is not None else None
@@ -81,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         baseline_name=None if args.baseline is None else str(args.baseline),
         tolerance=tolerance,
         allow_missing=args.allow_missing,
+        noise_factor=args.noise_factor,
     )
     markdown = render_markdown(verdict)
     if args.summary is not None:
