@@ -118,10 +118,14 @@ SETTINGS: tuple[tuple[float, float], ...] = (
 """(tolerance, noise factor) pairs the analysis tries; the gate's default is the first."""
 
 
-def analyze(directory: Path) -> list[Rates]:
+def analyze(directory: Path, repeats: int | None = None) -> list[Rates]:
+    """Every setting's rates over the runs in ``directory``; with ``repeats``, as if each run had
+    had only its first ``repeats`` repeats (how many repeats a case needs)."""
     from memharness_s3.results.loader import load
 
     runs = [load(path).results for path in sorted(directory.glob("run-*")) if path.is_dir()]
+    if repeats is not None:
+        runs = [[r for r in run if r.repeat < repeats] for run in runs]
     if len(runs) < 2:
         raise SystemExit(f"{directory}: fewer than two runs to pair")
     return [
@@ -151,13 +155,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     collecting.add_argument("dir", type=Path)
     collecting.add_argument("--runs", type=int, default=31)
     collecting.add_argument("--repeat", type=int, default=3)
+    collecting.add_argument(
+        "--strategies", help="only these strategies (default: the default matrix's all)"
+    )
     analyzing = sub.add_parser("analyze")
     analyzing.add_argument("dir", type=Path)
+    analyzing.add_argument(
+        "--repeats", type=int, help="use only each run's first N repeats (default: all)"
+    )
     args = parser.parse_args(argv)
     if args.step == "collect":
-        collect(args.dir, args.runs, args.repeat)
+        extra = ["--strategies", args.strategies] if args.strategies else []
+        collect(args.dir, args.runs, args.repeat, extra)
     else:
-        found = analyze(args.dir)
+        found = analyze(args.dir, args.repeats)
         print(render(found, len(list(args.dir.glob("run-*")))))
     return 0
 

@@ -1,7 +1,9 @@
 """Matrix files: a whole ``memharness run`` described in TOML (``memharness run --matrix FILE``).
 
 A matrix file has up to three parts. Only ``[matrix]`` with ``sizes`` and ``strategies`` is
-required; the other keys of ``[matrix]`` show their defaults, unless a comment gives another::
+required; the other keys of ``[matrix]`` (the settings table, ``memharness_s3.settings``, is
+where they are defined, once for the file and the command line) show their defaults, unless a
+comment gives another::
 
     [matrix]
     sizes = ["small", "medium", "750MB"]   # catalog names (small, medium, large, xlarge) or sizes
@@ -14,6 +16,7 @@ required; the other keys of ``[matrix]`` show their defaults, unless a comment g
     split_part_size = "100MB"  # largest part the split step writes
     repeat = 1                 # runs per case
     timeout = 900              # seconds per worker run
+    sample_interval = 0.01     # seconds between RSS samples of each worker (timeline only)
     backend = "moto"           # moto, s3rver, minio or endpoint (default: the command line's)
     memray = false             # record heap attribution with memray
     faults = ["none", "slowdown-503:3"]  # each its own set of cases (default: none), see below

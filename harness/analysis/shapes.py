@@ -58,16 +58,6 @@ class Shape:
         total = sum((peak - mean) ** 2 for _, peak in points)
         return None if total <= len(points) * NOISE_FLOOR_BYTES**2 else 1 - self.rss / total
 
-    @property
-    def top_bytes(self) -> float:
-        """The highest peak the shape gives inside or beyond the measured sizes (linear: at
-        the largest measured size)."""
-        if self.name == "constant":
-            return self.params[0]
-        if self.name == "step":
-            return max(self.params[0], self.params[1])
-        raise ValueError("a line has no top")
-
 
 def fit_constant(points: Sequence[Point]) -> Shape:
     level = statistics.fmean(peak for _, peak in points)
