@@ -143,7 +143,7 @@ def test_injected_20_percent_regression_fails_with_its_numbers() -> None:
     line = render_text(verdict).splitlines()[0]
     assert line.startswith("FAIL chunked 250MB x4")
     assert "baseline 69.1 MB (+20.0%)" in line
-    assert "over the 10% tolerance" in line
+    assert "over the 3% tolerance" in line
     assert render_text(verdict).splitlines()[-1].startswith("FAIL: 5 cases")
 
 
