@@ -8,8 +8,9 @@ same test for workers that each have a cap and for workers that share one contai
 them all. It is *tight* when it stays under the budget but eats into the headroom, *over* when a
 peak passes the budget, *failed* when a run did not end ok (an ``oom`` at a cap included).
 Among the strategies that fit, the fastest is the one with the smallest median wall time of the
-fetch; strategies that download nothing (no wall time, e.g. handing the object to Textract)
-are listed but never called fastest, since they answer another question.
+fetch; strategies that download nothing (handing the object to Textract: their wall time is a
+job's, not a download's) are listed but never called fastest, since they answer another
+question.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class Cell:
     median_wall_s: float | None
     requests: float | None
     statuses: dict[str, int]
+    downloads: bool
+    """Whether the strategy brought the object to the worker (textract-direct does not)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ def _cell(name: str, case: CaseRuns, budget_bytes: int, headroom: float) -> Cell
         median_wall_s=case.median_ok(lambda r: r.wall_s),
         requests=case.median_ok(lambda r: _requests(r.details)),
         statuses=case.statuses,
+        downloads=any(r.bytes_fetched for r in case.ok_runs),
     )
 
 
@@ -118,7 +122,7 @@ def _requests(details: dict[str, object]) -> float | None:
 
 
 def _fastest(cells: Sequence[Cell]) -> str | None:
-    timed = [c for c in cells if c.verdict == FITS and c.median_wall_s is not None]
+    timed = [c for c in cells if c.verdict == FITS and c.downloads and c.median_wall_s is not None]
     return (
         min(timed, key=lambda c: (c.median_wall_s or 0.0, c.strategy)).strategy if timed else None
     )
