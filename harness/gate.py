@@ -247,6 +247,13 @@ def evaluate(
             f"{rule}: {', '.join(excused)}" if excused else f"{rule}: no case in these results did"
         )
     verdicts += [_missing(case, new.names[case.key], allow_missing) for case in missing]
+    single = [v.label for v in verdicts if v.compared and max(v.repeats, v.baseline_repeats) < 2]
+    if single:
+        notes.append(
+            f"{len(single)} cases were compared on a single repeat each side, with no spread to "
+            "read noise from: the tolerance alone decides (run with --repeat 3; see the README's "
+            "'How far the gate can be trusted')"
+        )
     shown = None if baseline is None else baseline_name or "(unnamed)"
     return Verdict(budget_bytes, tolerance, shown, tuple(verdicts), tuple(notes), noise_factor)
 

@@ -428,3 +428,17 @@ def test_ok_run_without_a_peak_fails_and_vanished_comparisons_are_noted() -> Non
     assert "read-all 750MB x1: no ok run to compare with the baseline's median peak 480.0 MB" in (
         verdict.notes
     )
+
+
+def test_comparing_single_repeats_says_the_tolerance_alone_decides() -> None:
+    old = runs(make_case("chunked"), [[69.0]])
+    new = runs(make_case("chunked"), [[69.5]])
+    verdict = evaluate(new, budget_bytes=BUDGET, baseline=old)
+    assert verdict.passed
+    assert any("single repeat each side" in note for note in verdict.notes)
+    repeated = evaluate(
+        runs(make_case("chunked"), [[69.5], [69.4]]),
+        budget_bytes=BUDGET,
+        baseline=runs(make_case("chunked"), [[69.0], [69.1]]),
+    )
+    assert not any("single repeat" in note for note in repeated.notes)
