@@ -3,12 +3,12 @@
 The parent polls every worker every ``interval_s`` (``DEFAULT_SAMPLE_INTERVAL_S``): its RSS for
 the timeline (and their sum, for the aggregate peak of a concurrent case), read with one
 ``pread`` of ``/proc/PID/statm`` on a descriptor kept open (no open/close, no psutil per tick).
-Every tenth tick it also reads the kernel's ``VmHWM`` (the exact high-water mark, kept by the
-kernel on every page fault: reading it late loses nothing while the worker lives), the bytes in
-each worker's temp dir and the machine's available memory. The exact peak does not depend on the
+Every tenth tick it also reads the kernel's ``VmHWM`` (its high-water mark: reading it late
+loses nothing while the worker lives, and the worker reads its own as its last act), the bytes
+in each worker's temp dir and the machine's available memory. The peak does not depend on the
 interval; the timeline's resolution, the aggregate of concurrent workers and the watchdog cap
-(where no cgroup can be had) do. Workers are
-reaped with ``wait4`` to get their ``ru_maxrss`` too. That number is recorded but is not the
+(where no cgroup can be had) do. Workers are reaped with ``wait4`` to get their ``ru_maxrss``
+too. That number is recorded but is not the
 headline: Linux carries the parent's high-water mark into ``ru_maxrss`` across fork and exec, so
 it can never be lower than the harness's own peak at spawn time.
 
