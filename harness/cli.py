@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from types import FrameType, ModuleType
 from typing import NoReturn
 
-from memharness_s3.commands import compare, export, fixtures, gate, report, strategies
+from memharness_s3.commands import compare, export, fixtures, gate, report, strategies, worker
 from memharness_s3.commands import run as run_cmd
 from memharness_s3.errors import RunFailed, UsageError
 
@@ -31,6 +31,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     gate,
     compare,
     export,
+    worker,
 )
 BROKEN_PIPE_STATUS = 128 + signal.SIGPIPE
 """What a shell reports for a program killed by SIGPIPE (``memharness strategies | head -3``)."""

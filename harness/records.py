@@ -16,6 +16,7 @@ T = TypeVar("T")
 
 STATUSES = ("ok", "error", "oom", "timeout")
 POOLS = ("processes", "threads")
+EXECUTORS = ("local", "celery")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Case:
     pool); with ``pool="threads"`` one worker process runs ``concurrency`` fetches as threads.
     Each fetch gets its own copy of the object unless ``shared_object`` is set. ``fault`` is a
     ``--fault`` spec (``memharness_s3.faults.spec``) injected between the workers and S3, or None.
+    ``executor`` says where the fetches run: ``local`` (a fresh worker process per run) or
+    ``celery`` (tasks in long-lived prefork children); ``executor_params`` are the settings of
+    the Celery nodes that change what is measured (``soak``, ``max_memory_per_child`` ...).
     """
 
     strategy: str
@@ -52,6 +56,8 @@ class Case:
     memory_limit_bytes: int | None = None
     memray: bool = False
     fault: str | None = None
+    executor: str = "local"
+    executor_params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def workers(self) -> int:
@@ -119,6 +125,35 @@ class WorkerReport:
     fetches: list[FetchReport] = field(default_factory=list)
     error: str | None = None
     error_type: str | None = None
+    node: str | None = None
+    """The Celery node that ran the task (None for a local worker process)."""
+    child_pid: int | None = None
+    task_index: int | None = None
+    """How many tasks this prefork child had run before this one (0: a fresh child)."""
+    retained_rss_bytes: int | None = None
+    """The child's RSS after the task, its fetched data dropped: what it keeps for the next."""
+    recycled: str | None = None
+    """Why Celery replaces the child after this task (``max_memory_per_child``), or None."""
+    timeline: list[tuple[float, int]] = field(default_factory=list)
+    """RSS samples of the child taken by its node from outside, during the task."""
+    memory_limit_bytes: int | None = None
+    """The cap the node runs under (the whole node: main process and children)."""
+    cap_enforcement: str | None = None
+    temp_files_left: int = 0
+    temp_bytes_left: int = 0
+
+
+@dataclass(frozen=True)
+class FetchTask:
+    """One Celery task: which strategy fetches which objects, and the case it measures.
+
+    It names a strategy (resolved from the node's own registry) and objects; it carries no code,
+    no module path and no file path: the node makes its own temp dir.
+    """
+
+    run_id: str
+    case: Case
+    objects: list[ObjectRef]
 
 
 @dataclass
@@ -191,6 +226,16 @@ class RunResult:
     bodies paced or cut. One count per run of a case, on each of its lines; None without a fault
     or when the proxy could not be asked."""
     timeline_file: str | None = None
+    executor: str = "local"
+    executor_params: dict[str, Any] = field(default_factory=dict)
+    node: str | None = None
+    """Celery only, as in ``WorkerReport``: the node, child, the child's task count before this
+    task, its RSS after it, why it was recycled, and how many times the task was delivered."""
+    child_pid: int | None = None
+    task_index: int | None = None
+    retained_rss_bytes: int | None = None
+    recycled: str | None = None
+    deliveries: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -215,6 +260,8 @@ class RunResult:
             memory_limit_bytes=case.memory_limit_bytes,
             memray=case.memray,
             fault=case.fault,
+            executor=case.executor,
+            executor_params=case.executor_params,
             **fields,
         )
 
@@ -263,7 +310,12 @@ def job_from_json(text: str) -> WorkerJob:
 
 def report_from_json(text: str) -> WorkerReport:
     """Parse the JSON a worker wrote about itself."""
-    data = json.loads(text)
+    return report_from_dict(json.loads(text))
+
+
+def report_from_dict(data: dict[str, Any]) -> WorkerReport:
+    """A worker's report from its decoded JSON (a Celery task's return value)."""
     report = from_dict(WorkerReport, data)
     report.fetches = [from_dict(FetchReport, item) for item in data.get("fetches", [])]
+    report.timeline = [(float(t), int(rss)) for t, rss in data.get("timeline", [])]
     return report

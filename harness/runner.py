@@ -242,7 +242,7 @@ def _result(
     status, error, error_type = _outcome(case, measurement, report, worker, timeout_s)
     fetches = report.fetches if report else []
     hwms = [p for p in (measurement.polled_hwm_bytes, report and report.final_hwm_bytes) if p]
-    peak, source = _peak(max(hwms, default=None), measurement.sampled_peak_bytes)
+    peak, source = peak_and_source(max(hwms, default=None), measurement.sampled_peak_bytes)
     walls = [f.fetch_wall_s for f in fetches if f.fetch_wall_s is not None]
     wall_s = max(walls) if walls and len(walls) == len(fetches) else None
     fetched = sum(f.bytes_fetched for f in fetches)
@@ -297,7 +297,7 @@ def _result(
     )
 
 
-def _peak(hwm: int | None, sampled: int | None) -> tuple[int | None, str | None]:
+def peak_and_source(hwm: int | None, sampled: int | None) -> tuple[int | None, str | None]:
     """The largest RSS the kernel reported, and where it was read.
 
     ``VmHWM`` is the kernel's high-water mark, but the kernel folds its RSS counters in lazily

@@ -84,6 +84,14 @@ class Executor(Protocol):
 
     name: str
 
+    def check(self, settings: RunSettings) -> None:
+        """Refuse (UsageError, RunFailed) what this executor cannot run, before anything starts."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """What meta.json records of the executor."""
+        ...
+
     def execute(
         self,
         planned: Sequence[PlannedRun],
@@ -98,6 +106,29 @@ class LocalExecutor:
     """Each run of a case as fresh worker processes on this machine (``runner``)."""
 
     name = "local"
+
+    def check(self, settings: RunSettings) -> None:
+        if settings.executor != "local":
+            raise UsageError(f"executor {settings.executor!r} given to the local executor")
+        celery_only = [
+            option
+            for option, value in (
+                ("--soak", settings.soak > 1),
+                ("--max-memory-per-child", settings.max_memory_per_child_bytes),
+                ("--max-tasks-per-child", settings.max_tasks_per_child),
+                ("--acks-late", settings.acks_late),
+                ("--reject-on-worker-lost", settings.reject_on_worker_lost),
+            )
+            if value
+        ]
+        if celery_only:
+            raise UsageError(
+                f"{', '.join(celery_only)} set Celery nodes: add --executor celery "
+                "(a local run is a fresh worker process per run)"
+            )
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name}
 
     def execute(
         self,
@@ -119,6 +150,15 @@ class LocalExecutor:
         )
 
 
+def executor_for(settings: RunSettings, broker_url: str | None = None) -> Executor:
+    """The executor ``settings.executor`` names (``broker_url``: Celery's, else a private one)."""
+    if settings.executor == "celery":
+        from memharness_s3.celery_executor.executor import CeleryExecutor
+
+        return CeleryExecutor(broker_url)
+    return LocalExecutor()
+
+
 class Session:
     """One run of a set of settings against a target, into one results directory."""
 
@@ -135,7 +175,7 @@ class Session:
         self.settings = settings
         self.target = target
         self.out_dir = out_dir
-        self.executor = executor or LocalExecutor()
+        self.executor = executor or executor_for(settings)
         self.resume = resume
         self.progress = progress or Progress(0)
         self.backend_name = settings.backend or "moto"
@@ -161,6 +201,7 @@ class Session:
             )
         if not self.settings.sizes and not self.target.keys:
             raise UsageError("nothing to fetch: give sizes or --key")
+        self.executor.check(self.settings)
 
     def run(self, backend: Backend | None = None) -> list[RunResult]:
         """Check, then measure every planned run; return every result in the directory.
@@ -225,6 +266,8 @@ class Session:
             shared_object=settings.shared_object,
             memory_limit_bytes=settings.memory_limit_bytes,
             memray=settings.memray,
+            executor=settings.executor,
+            executor_params=settings.executor_params(),
         )
         planned, unrunnable = plan(cases, copies, settings.repeat, done, backend, wire_mb_s)
         for result in unrunnable:
@@ -259,7 +302,7 @@ class Session:
             "settings": to_meta(self.settings),
             "keys": self.target.keys,
             "bucket": self.target.bucket,
-            "executor": self.executor.name,
+            "executor": self.executor.describe(),
             "textract_endpoint_url": self.target.textract_endpoint_url,
             "strategies": {
                 name: {

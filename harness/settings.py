@@ -27,7 +27,7 @@ from memharness_s3.faults.spec import parse_fault_list
 from memharness_s3.fixture_cache import resolve_fixture_size
 from memharness_s3.fixtures.catalog import DEFAULT_RUN_SIZES
 from memharness_s3.measure import DEFAULT_SAMPLE_INTERVAL_S
-from memharness_s3.records import POOLS, Expectation
+from memharness_s3.records import EXECUTORS, POOLS, Expectation
 from memharness_s3.sizes import parse_size
 from memharness_s3.strategies.processing import DEFAULT_SPLIT_PART_BYTES, PROCESS_STEPS
 
@@ -58,6 +58,32 @@ class RunSettings:
     params: dict[str, dict[str, str]] = field(default_factory=dict)
     """Per-strategy overrides as text, as ``registry.parse_param_overrides`` returns them."""
     expect: list[Expectation] = field(default_factory=list)
+    executor: str = "local"
+    nodes: int = 1
+    """Celery nodes the run starts on this machine (0: only nodes already on the broker)."""
+    soak: int = 1
+    """Celery: each run of a case is this many tasks in sequence (one child per node slot)."""
+    max_memory_per_child_bytes: int | None = None
+    max_tasks_per_child: int | None = None
+    acks_late: bool = False
+    reject_on_worker_lost: bool = False
+
+    def executor_params(self) -> dict[str, Any]:
+        """The node settings that change what a Celery task measures, those not at default."""
+        if self.executor == "local":
+            return {}
+        params: dict[str, Any] = {
+            "soak": self.soak,
+            "max_memory_per_child": self.max_memory_per_child_bytes,
+            "max_tasks_per_child": self.max_tasks_per_child,
+            "acks_late": self.acks_late,
+            "reject_on_worker_lost": self.reject_on_worker_lost,
+        }
+        return {
+            name: value
+            for name, value in params.items()
+            if value not in (None, False) and not (name == "soak" and value == 1)
+        }
 
 
 def default_settings(with_sizes: bool = True) -> RunSettings:
@@ -256,6 +282,21 @@ class PositiveInt(Kind):
             raise UsageError(f"{name} must be a positive integer, got {text!r}") from None
 
 
+class Count(Kind):
+    """A whole number, 0 or more."""
+
+    def check(self, name: str, value: Any) -> int:
+        if not _is_int(value) or value < 0:
+            raise UsageError(f"{name} must be 0 or a positive integer, got {show(value)}")
+        return int(value)
+
+    def from_text(self, name: str, text: Any) -> Any:
+        try:
+            return self.check(name, int(str(text)))
+        except ValueError:
+            raise UsageError(f"{name} must be 0 or a positive integer, got {text!r}") from None
+
+
 class Seconds(Kind):
     def check(self, name: str, value: Any) -> float:
         if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
@@ -368,6 +409,48 @@ SETTINGS: tuple[Setting, ...] = (
         "reset-mid-body@30%%, truncate, slowdown-503:3, error-500:2, latency:200ms, "
         "bandwidth:20MB/s, backend-kill@30%%, or none",
         flag="--fault",
+    ),
+    Setting(
+        "executor",
+        "executor",
+        Choice(EXECUTORS, "executor"),
+        "local (default: a fresh worker process per run) or celery (tasks on Celery prefork "
+        "workers, see --broker and --nodes)",
+    ),
+    Setting(
+        "nodes",
+        "nodes",
+        Count(),
+        "celery: worker nodes the run starts on this machine (default 1; 0: use only nodes "
+        "already attached to --broker, e.g. `memharness worker` on other machines)",
+    ),
+    Setting(
+        "soak",
+        "soak",
+        PositiveInt(),
+        "celery: each run of a case is this many tasks in sequence in the same children "
+        "(default 1)",
+    ),
+    Setting(
+        "max_memory_per_child",
+        "max_memory_per_child_bytes",
+        Size(),
+        "celery: worker_max_memory_per_child of the nodes the run starts, e.g. 300MiB",
+    ),
+    Setting(
+        "max_tasks_per_child",
+        "max_tasks_per_child",
+        PositiveInt(),
+        "celery: worker_max_tasks_per_child of the nodes the run starts (1: a fresh child "
+        "per task)",
+    ),
+    Setting("acks_late", "acks_late", Flag(), "celery: task_acks_late on the nodes the run starts"),
+    Setting(
+        "reject_on_worker_lost",
+        "reject_on_worker_lost",
+        Flag(),
+        "celery: task_reject_on_worker_lost (with --acks-late: a task whose child dies is "
+        "redelivered; the run revokes it after a bounded number of deliveries)",
     ),
 )
 

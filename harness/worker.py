@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,7 @@ def main(argv: list[str]) -> int:
     try:
         run(job_from_json(job_path.read_text()), report, lambda: _write(report, report_path))
     except BaseException as exc:  # every failure becomes part of the report
-        report.error, report.error_type = _describe(exc)
+        report.error, report.error_type = describe(exc)
     report.final_hwm_bytes = own_peak_rss()
     _write(report, report_path)
     failed = report.error is not None or any(f.error for f in report.fetches)
@@ -98,9 +98,28 @@ def _write(report: WorkerReport, path: Path) -> None:
     os.replace(partial, path)
 
 
+@dataclass
+class Prepared:
+    """A worker set up for its fetches: the strategy class, one context per object, a counter."""
+
+    strategy_cls: Any
+    contexts: list[FetchContext]
+    retries: RetryCounter
+
+
 def run(job: WorkerJob, report: WorkerReport, checkpoint: Callable[[], None]) -> None:
     """Set up like a real worker, record the baseline (saved at once: a worker killed at its
     memory cap still has it), then run the fetches."""
+    prepared = prepare(job)
+    gc.collect()
+    report.baseline_rss_bytes = current_rss()
+    checkpoint()
+    fetch_all(prepared, job, report)
+
+
+def prepare(job: WorkerJob) -> Prepared:
+    """Import boto3, the strategy and the processing step's modules; build the client and a
+    context per object (each its own temp dir when there are several)."""
     import boto3
 
     strategy_cls = _load_strategy(job.strategy_target)
@@ -131,10 +150,13 @@ def run(job: WorkerJob, report: WorkerReport, checkpoint: Callable[[], None]) ->
                 make_client=make_client,
             )
         )
+    return Prepared(strategy_cls, contexts, retries)
+
+
+def fetch_all(prepared: Prepared, job: WorkerJob, report: WorkerReport) -> None:
+    """The measured part: every fetch (in threads when there are several), then its checks."""
+    strategy_cls, contexts, retries = prepared.strategy_cls, prepared.contexts, prepared.retries
     tracker = _memray_tracker(job.memray_file)
-    gc.collect()
-    report.baseline_rss_bytes = current_rss()
-    checkpoint()
     try:
         with tracker:
             if len(contexts) == 1:
@@ -172,7 +194,7 @@ def _fetch_one(strategy: Any, ctx: FetchContext, job: WorkerJob, obj: ObjectRef)
         fetch.details = dict(fetched.details)
         _verify_and_process(job, obj, ctx.tmp_dir, fetched, fetch)
     except Exception as exc:  # a failed fetch is a result, not a crash
-        fetch.error, fetch.error_type = _describe(exc)
+        fetch.error, fetch.error_type = describe(exc)
     finally:
         if fetched is not None and fetched.path is not None:
             Path(fetched.path).unlink(missing_ok=True)
@@ -209,7 +231,7 @@ def _dir_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
-def _describe(exc: BaseException) -> tuple[str, str]:
+def describe(exc: BaseException) -> tuple[str, str]:
     lines = str(exc).strip().splitlines()
     return (lines[0] if lines else type(exc).__name__), type(exc).__name__
 

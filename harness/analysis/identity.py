@@ -3,11 +3,12 @@
 Two runs are the same case when everything that changes what they measure is equal: the
 strategy and its parameters, the object, the processing step and its parameters, how many
 workers at once and in what pool, whether they share one object, the memory cap, memray
-tracking, the injected fault, and the S3 backend. The ``case_id`` written to results.jsonl is a
-digest of exactly these fields (:attr:`CaseKey.case_id`), and every view (gate, report, terminal
-summary, exports) groups runs by the key it derives from the result's own fields, so no view can
-group differently from another, and a results file from an older version is grouped by what it
-recorded, not by an id computed under other rules.
+tracking, the injected fault, the S3 backend, and the executor with its node settings (a task
+in a long-lived Celery child is not a fresh worker process). The ``case_id`` written to
+results.jsonl is a digest of exactly these fields (:attr:`CaseKey.case_id`), and every view
+(gate, report, terminal summary, exports) groups runs by the key it derives from the result's own
+fields, so no view can group differently from another, and a results file from an older version
+is grouped by what it recorded, not by an id computed under other rules.
 
 A *series* is a case without its object: one configuration across object sizes, the unit the
 fits and charts draw. A *slot* is a case without its strategy parameters: the gate pairs a case
@@ -60,6 +61,8 @@ class CaseKey:
     backend: str
     params: Params
     process_params: Params
+    executor: str = "local"
+    executor_params: Params = ()
 
     def __lt__(self, other: CaseKey) -> bool:
         return self.order < other.order
@@ -78,6 +81,11 @@ class CaseKey:
         fields = dataclasses.asdict(self)
         fields["params"] = dict(self.params)
         fields["process_params"] = dict(self.process_params)
+        # Left out at their defaults, so the local executor's ids are those it always had.
+        if self.executor == "local" and not self.executor_params:
+            del fields["executor"], fields["executor_params"]
+        else:
+            fields["executor_params"] = dict(self.executor_params)
         text = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -108,6 +116,8 @@ def key_of_case(case: Case, object_key: str, backend: str) -> CaseKey:
         backend=backend,
         params=_frozen(case.params),
         process_params=_frozen(case.process_params),
+        executor=case.executor,
+        executor_params=_frozen(case.executor_params),
     )
 
 
@@ -127,6 +137,8 @@ def key_of_result(result: RunResult) -> CaseKey:
         backend=result.backend,
         params=_frozen(result.params),
         process_params=_frozen(result.process_params),
+        executor=result.executor,
+        executor_params=_frozen(result.executor_params),
     )
 
 
@@ -169,7 +181,10 @@ def _facets(key: CaseKey) -> dict[str, str]:
         "memray": "memray" if key.memray else "no memray",
         "fault": f"fault {key.fault}" if key.fault else "no fault",
         "backend": key.backend,
+        "executor": f"executor {key.executor}",
     }
+    for name, value in key.executor_params:
+        facets[f"executor:{name}"] = f"{name}={format_value(value)}"
     for name, value in key.params:
         facets[f"param:{name}"] = f"{name}={format_value(value)}"
     for name, value in key.process_params:
@@ -192,6 +207,8 @@ def _base_name(key: CaseKey, with_size: bool) -> list[str]:
         pieces.append("threads")
     if key.process != "none":
         pieces.append(key.process)
+    if key.executor != "local":
+        pieces.append(key.executor)
     return pieces
 
 
@@ -212,7 +229,7 @@ def labels(
         groups.setdefault((key.strategy, key.size_bytes), []).append(key)
     named: dict[CaseKey, str] = {}
     for group in groups.values():
-        names = {name for key in group for name in facets[key]} - {"process"}
+        names = {name for key in group for name in facets[key]} - {"process", "executor"}
         varying = sorted(
             (name for name in names if len({facets[key].get(name) for key in group}) > 1),
             key=_facet_order,

@@ -143,22 +143,27 @@ class LaunchedServer:
         directory, tests that look for leftovers). Waits are bounded: a process that even SIGKILL
         does not end within the grace period (stuck in the kernel) is left behind.
         """
-        proc = self.proc
-        if proc is not None:
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                try:
-                    os.killpg(proc.pid, sig)
-                except ProcessLookupError:
-                    break
-                deadline = time.monotonic() + STOP_GRACE_S
-                while (running := _group_running(proc)) and time.monotonic() < deadline:
-                    time.sleep(STOP_POLL_S)
-                if not running:
-                    break
-            proc.poll()
+        if self.proc is not None:
+            stop_process_group(self.proc)
         if self.data_dir is not None:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             self.data_dir = None
+
+
+def stop_process_group(leader: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S) -> None:
+    """SIGTERM the process group ``leader`` leads, SIGKILL it after ``grace_s``; return once no
+    process of the group is left running (see :meth:`LaunchedServer.stop`)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(leader.pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + grace_s
+        while (running := _group_running(leader)) and time.monotonic() < deadline:
+            time.sleep(STOP_POLL_S)
+        if not running:
+            break
+    leader.poll()
 
 
 def _group_running(leader: subprocess.Popen[bytes]) -> bool:

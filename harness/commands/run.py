@@ -62,6 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fetch this existing object instead of generated fixtures (repeatable)",
     )
     parser.add_argument("--out", type=Path, help="results directory (default: reports/<UTC time>)")
+    parser.add_argument(
+        "--broker",
+        help="celery: broker URL, e.g. redis://:PASSWORD@HOST:6379/0 (default: "
+        "$MEMHARNESS_BROKER_URL, else a private redis-server the run starts and stops)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         settings, keys, bucket = _settings(args), list(args.key), args.bucket
         out_dir = args.out or Path("reports") / _utc_stamp()
-    from memharness_s3.session import Session, Target
+    from memharness_s3.session import Session, Target, executor_for
 
     target = Target(
         endpoint_url=args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
@@ -82,7 +87,13 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         cache_dir=args.cache_dir,
     )
-    results = Session(settings, target, out_dir, resume=args.resume is not None).run()
+    broker = args.broker or os.environ.get("MEMHARNESS_BROKER_URL")
+    if broker and settings.executor != "celery":
+        raise UsageError("--broker is for --executor celery")
+    executor = executor_for(settings, broker)
+    results = Session(
+        settings, target, out_dir, executor=executor, resume=args.resume is not None
+    ).run()
     _show(results, out_dir, settings)
     return 0 if all(r.status in ("ok", "oom") for r in results) else 1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import time
 from typing import Any, ClassVar
 
 from memharness_s3.strategies.base import FetchContext, Fetched
@@ -76,3 +77,13 @@ class Swallowing:
         except Exception:  # the point: a careless strategy hands back a short body
             pass
         return Fetched(data=bytes(got))
+
+
+class Sleeping:
+    name: ClassVar[str] = "test-sleeping"
+    description: ClassVar[str] = "sleeps, then fetches nothing: a task that outlives its limit"
+    params: ClassVar[dict[str, Any]] = {"seconds": 60.0}
+
+    def fetch(self, ctx: FetchContext) -> Fetched:
+        time.sleep(float(ctx.params["seconds"]))
+        return Fetched()

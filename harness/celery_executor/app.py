@@ -1,0 +1,72 @@
+"""The Celery application both sides load: ``celery -A memharness_s3.celery_executor.app worker``.
+
+Everything travels as JSON, never pickle: anyone who can write to a broker whose workers accept
+pickle runs code on every worker. The broker URL comes from the environment
+(``MEMHARNESS_BROKER_URL``), never from the command line, so a password in it shows in no process
+title. The results go back through the broker's own server where it can store them (Redis), else
+through the broker (``rpc://``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery
+
+from memharness_s3.celery_executor.config import BROKER_ENV
+
+ACKS_LATE_ENV = "MEMHARNESS_ACKS_LATE"
+REJECT_ON_WORKER_LOST_ENV = "MEMHARNESS_REJECT_ON_WORKER_LOST"
+FETCH_TASK = "memharness.fetch"
+QUEUE = "memharness"
+
+
+def result_backend_for(broker_url: str) -> str:
+    """Where results go: the broker's Redis when it is one, else back through the broker."""
+    return broker_url if broker_url.startswith(("redis://", "rediss://")) else "rpc://"
+
+
+def make_app(
+    broker_url: str, *, acks_late: bool = False, reject_on_worker_lost: bool = False
+) -> Any:
+    """A Celery app on ``broker_url`` that accepts and sends JSON only."""
+    app = Celery("memharness", set_as_current=False)
+    app.conf.update(
+        broker_url=broker_url,
+        result_backend=result_backend_for(broker_url),
+        task_serializer="json",
+        result_serializer="json",
+        event_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_default_queue=QUEUE,
+        task_acks_late=acks_late,
+        task_reject_on_worker_lost=reject_on_worker_lost,
+        task_track_started=True,
+        task_send_sent_event=False,
+        worker_send_task_events=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=3,
+        result_expires=3600,
+    )
+    return app
+
+
+def _from_environment() -> Any:
+    """The node's app: its broker and acknowledgement settings from the environment."""
+    app = make_app(
+        os.environ.get(BROKER_ENV, "redis://127.0.0.1:6379/0"),
+        acks_late=os.environ.get(ACKS_LATE_ENV) == "1",
+        reject_on_worker_lost=os.environ.get(REJECT_ON_WORKER_LOST_ENV) == "1",
+    )
+    from memharness_s3.celery_executor.task import register
+
+    register(app)
+    return app
+
+
+app = _from_environment() if os.environ.get(BROKER_ENV) else None
+"""Set only in a node (``memharness worker`` puts the broker in the environment)."""

@@ -1,0 +1,450 @@
+"""The coordinating side of ``memharness run --executor celery``.
+
+It starts (or reaches) the broker and the nodes, sends each run of a case as Celery tasks (one
+per worker of the case; ``soak`` runs in sequence), waits for them, and writes one result line
+per task as each run ends, the same schema the local executor writes. Celery's own outcomes
+become statuses: a child lost to SIGKILL under the cap is ``oom`` (``WorkerLostError``), a task
+time limit is ``timeout``, a task started more than :data:`MAX_DELIVERIES` times (a redelivery
+loop under ``task_reject_on_worker_lost``) is revoked and ``error`` (``RedeliveryLoop``), a
+node that dies with tasks in flight leaves them ``error`` (``NodeLost``). A lost broker ends the
+run: what was written stays, every process the run started is stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from memharness_s3.analysis.identity import key_of_case
+from memharness_s3.backends import Backend
+from memharness_s3.backends.launcher import stop_process_group
+from memharness_s3.celery_executor.broker import REDIS_HINT, REDIS_SERVER, redact
+from memharness_s3.celery_executor.config import BROKER_ENV
+from memharness_s3.errors import RunFailed, UsageError
+from memharness_s3.lifetime import die_with_parent
+from memharness_s3.progress import Progress
+from memharness_s3.records import FetchTask, RunResult, WorkerReport, report_from_dict
+from memharness_s3.results.writer import ResultsWriter
+from memharness_s3.runner import PlannedRun, peak_and_source
+from memharness_s3.settings import RunSettings
+from memharness_s3.sizes import format_size
+
+MAX_DELIVERIES = 3
+"""A task started this many times and still not done is revoked: a redelivery loop, bounded."""
+RESULT_GRACE_S = 30.0
+"""Beyond the task time limit, how long to wait for a result (queueing, the broker)."""
+NODE_START_TIMEOUT_S = 60.0
+POLL_S = 0.05
+NODES_DIR = "nodes"
+
+
+@dataclass
+class _Node:
+    name: str
+    proc: subprocess.Popen[bytes] | None
+    """The node's supervisor when this run started it; None for a node already on the broker."""
+
+    def lost(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+
+@dataclass
+class _Sent:
+    run_id: str
+    result: Any
+    objects: list[Any]
+    sent_at: float
+    state: str = "PENDING"
+    value: Any = None
+    outcome: tuple[str, str, str] | None = None
+    """(status, error, error_type) decided by the coordinator instead of a task's result."""
+    ended_at: float = 0.0
+    started_on: list[str] = field(default_factory=list)
+
+
+class CeleryExecutor:
+    """Runs planned runs as Celery tasks."""
+
+    name = "celery"
+
+    def __init__(self, broker_url: str | None = None) -> None:
+        self.broker_url = broker_url
+
+    def check(self, settings: RunSettings) -> None:
+        """What can be refused before anything is created."""
+        if settings.memray:
+            raise UsageError(
+                "memray is not run on Celery nodes: drop --memray or use --executor local"
+            )
+        if any(fault is not None for fault in settings.faults):
+            raise UsageError(
+                "faults are injected by the local executor only: drop --fault or use "
+                "--executor local"
+            )
+        if self.broker_url is None and settings.nodes == 0:
+            raise UsageError("--nodes 0 uses nodes already attached to a broker: give --broker URL")
+        try:
+            import celery  # noqa: F401
+        except ImportError:
+            raise RunFailed(
+                "--executor celery needs Celery: pip install 'memharness-s3[celery]'"
+            ) from None
+        if self.broker_url is None:
+            if shutil.which(REDIS_SERVER) is None:
+                raise RunFailed(REDIS_HINT)
+        else:
+            from memharness_s3.celery_executor.broker import check_reachable
+
+            check_reachable(self.broker_url)
+
+    def describe(self) -> dict[str, Any]:
+        """What meta.json records of the executor (the broker without its password)."""
+        return {"name": self.name, "broker": redact(self.broker_url) if self.broker_url else None}
+
+    def execute(
+        self,
+        planned: Sequence[PlannedRun],
+        backend: Backend,
+        writer: ResultsWriter,
+        settings: RunSettings,
+        progress: Progress,
+    ) -> None:
+        from memharness_s3.celery_executor.app import make_app
+        from memharness_s3.celery_executor.broker import launched_redis
+        from memharness_s3.celery_executor.deliveries import DeliveryCounter
+
+        logs = writer.out_dir / NODES_DIR
+        logs.mkdir(exist_ok=True)
+        progress.total = len(planned) * settings.soak
+        with ExitStack() as stack:
+            url = self.broker_url
+            if url is None:
+                url, pid = stack.enter_context(launched_redis(logs / "redis-server.log"))
+                progress.say(f"broker: redis-server (PID {pid}) at {redact(url)}")
+            app = make_app(url)
+            counter = stack.enter_context(DeliveryCounter(app))
+            nodes = [
+                _Node(name, proc)
+                for name, proc in (
+                    stack.enter_context(_launched_node(i, url, settings, backend, logs))
+                    for i in range(settings.nodes)
+                )
+            ]
+            nodes = _wait_for_nodes(app, nodes)
+            progress.say(f"celery nodes: {', '.join(node.name for node in nodes)}")
+            run = _Coordinator(app, counter, nodes, backend, writer, settings, progress)
+            for planned_run in planned:
+                for _ in range(settings.soak):
+                    run.run_once(planned_run)
+
+
+@contextlib.contextmanager
+def _launched_node(
+    index: int, broker_url: str, settings: RunSettings, backend: Backend, logs: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A ``memharness worker`` node on this machine, stopped (by its process group) after.
+
+    The nodes share the largest concurrency of the run between them (2 nodes for 4 workers: 2
+    children each), so a case's tasks run at once across the nodes.
+    """
+    name = f"node{index + 1}-{os.getpid()}@{socket.gethostname()}"
+    argv = [
+        sys.executable,
+        "-m",
+        "memharness_s3.cli",
+        "worker",
+        "--name",
+        name,
+        "--concurrency",
+        str(-(-max(settings.concurrency) // settings.nodes)),
+        "--region",
+        backend.region,
+    ]
+    if backend.endpoint_url:
+        argv += ["--endpoint-url", backend.endpoint_url]
+    if "textract" in backend.service_endpoints:
+        argv += ["--textract-endpoint-url", backend.service_endpoints["textract"]]
+    if settings.memory_limit_bytes:
+        argv += ["--memory-limit", str(settings.memory_limit_bytes)]
+    if settings.max_memory_per_child_bytes:
+        argv += ["--max-memory-per-child", str(settings.max_memory_per_child_bytes)]
+    if settings.max_tasks_per_child:
+        argv += ["--max-tasks-per-child", str(settings.max_tasks_per_child)]
+    if settings.acks_late:
+        argv.append("--acks-late")
+    if settings.reject_on_worker_lost:
+        argv.append("--reject-on-worker-lost")
+    env = {**os.environ, **backend.worker_env, BROKER_ENV: broker_url}
+    with open(logs / f"node{index + 1}.log", "wb") as log:
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+    try:
+        yield name, proc
+    finally:
+        stop_process_group(proc, grace_s=15.0)
+
+
+def _wait_for_nodes(app: Any, nodes: list[_Node]) -> list[_Node]:
+    """The nodes once each answers a ping; with none started, every node on the broker."""
+    deadline = time.monotonic() + NODE_START_TIMEOUT_S
+    wanted = {node.name for node in nodes}
+    while time.monotonic() < deadline:
+        for node in nodes:
+            if node.lost():
+                raise RunFailed(f"celery node {node.name} exited at start-up; see its log")
+        replies = app.control.ping(destination=sorted(wanted) or None, timeout=1.0)
+        answered = {name for reply in replies for name in reply}
+        if wanted and wanted <= answered:
+            return nodes
+        if not wanted and answered:
+            return [_Node(name, None) for name in sorted(answered)]
+        time.sleep(0.2)
+    if wanted:
+        raise RunFailed(f"celery nodes did not answer within {NODE_START_TIMEOUT_S:g} s")
+    raise RunFailed("no celery node answered on the broker: start `memharness worker` first")
+
+
+class _Coordinator:
+    """Sends one run of a case as tasks, waits, writes its results."""
+
+    def __init__(
+        self,
+        app: Any,
+        counter: Any,
+        nodes: list[_Node],
+        backend: Backend,
+        writer: ResultsWriter,
+        settings: RunSettings,
+        progress: Progress,
+    ) -> None:
+        self.app, self.counter, self.nodes = app, counter, nodes
+        self.backend, self.writer, self.settings, self.progress = (
+            backend,
+            writer,
+            settings,
+            progress,
+        )
+
+    def run_once(self, run: PlannedRun) -> None:
+        from memharness_s3.celery_executor.app import FETCH_TASK, QUEUE
+
+        case = run.case
+        group_id = uuid.uuid4().hex[:12]
+        started_at = datetime.now(UTC).isoformat(timespec="seconds")
+        per_task = [[obj] for obj in run.objects] if case.pool == "processes" else [run.objects]
+        sent = []
+        try:
+            for objects in per_task:
+                run_id = uuid.uuid4().hex[:12]
+                payload = json.dumps(asdict(FetchTask(run_id=run_id, case=case, objects=objects)))
+                result = self.app.send_task(
+                    FETCH_TASK, args=[payload], queue=QUEUE, time_limit=self.settings.timeout_s
+                )
+                sent.append(_Sent(run_id, result, objects, time.monotonic()))
+        except Exception as exc:  # kombu's connection errors: the broker is gone
+            raise RunFailed(f"broker lost: {_first_line(exc)}") from None
+        broker_lost = self._wait(sent)
+        for index, task in enumerate(sent):
+            result = self._result(run, index, task)
+            result.group_id, result.started_at = group_id, started_at
+            self.writer.append(result)
+            self.progress.result(result)
+        if broker_lost:
+            raise RunFailed(f"broker lost mid-run: {broker_lost}; every result so far is kept")
+
+    def _wait(self, sent: list[_Sent]) -> str | None:
+        """Wait until every task has an outcome; the broker's error if it was lost."""
+        deadline = time.monotonic() + self.settings.timeout_s + RESULT_GRACE_S
+        pending = list(sent)
+        while pending:
+            for task in list(pending):
+                try:
+                    ready = task.result.ready()
+                    if ready:
+                        task.state, task.value = task.result.state, task.result.result
+                except Exception as exc:  # the result backend (the broker's Redis) is gone
+                    message = _first_line(exc)
+                    for lost in pending:
+                        lost.outcome = ("error", f"broker lost: {message}", "BrokerLost")
+                        lost.ended_at = time.monotonic()
+                    return message
+                starts = self.counter.starts(task.result.id)
+                if ready:
+                    pending.remove(task)
+                elif starts > MAX_DELIVERIES:
+                    self.app.control.revoke(task.result.id)
+                    task.outcome = (
+                        "error",
+                        f"started {starts} times: redelivered after each lost child "
+                        "(task_reject_on_worker_lost); revoked",
+                        "RedeliveryLoop",
+                    )
+                    pending.remove(task)
+                elif (node := self._lost_node(task)) is not None:
+                    task.outcome = ("error", f"celery node {node} was lost mid-task", "NodeLost")
+                    pending.remove(task)
+                elif time.monotonic() > deadline:
+                    self.app.control.revoke(task.result.id, terminate=True, signal="SIGKILL")
+                    task.outcome = (
+                        "timeout",
+                        f"no result within --timeout {self.settings.timeout_s:g} s "
+                        f"+ {RESULT_GRACE_S:g} s",
+                        "Timeout",
+                    )
+                    pending.remove(task)
+                if task not in pending:
+                    task.ended_at = time.monotonic()
+            if pending:
+                time.sleep(POLL_S)
+        return None
+
+    def _lost_node(self, task: _Sent) -> str | None:
+        """The node the task was started on, if this run started it and it has died."""
+        started_on = self.counter.last_node(task.result.id)
+        for node in self.nodes:
+            if node.lost() and (started_on is None or started_on == node.name):
+                if started_on is None and any(not other.lost() for other in self.nodes):
+                    continue
+                return node.name
+        return None
+
+    def _result(self, run: PlannedRun, index: int, task: _Sent) -> RunResult:
+        case = run.case
+        report: WorkerReport | None = None
+        status, error, error_type = "ok", None, None
+        if task.outcome is not None:
+            status, error, error_type = task.outcome
+        elif task.state == "SUCCESS" and isinstance(task.value, dict):
+            report = report_from_dict(task.value)
+            status, error, error_type = _report_outcome(report, case.memory_limit_bytes)
+        else:
+            status, error, error_type = _failure_outcome(task.value, case.memory_limit_bytes)
+        deliveries = self.counter.starts(task.result.id)
+        fields: dict[str, Any] = {}
+        if report is not None:
+            fields = _measured_fields(report, status)
+            if report.timeline:
+                fields["timeline_file"] = self.writer.write_timeline(task.run_id, report.timeline)
+            deliveries = max(deliveries, 1)
+        return RunResult.for_case(
+            case,
+            run.repeat,
+            index,
+            case_id=key_of_case(case, run.objects[0].key, self.backend.name).case_id,
+            run_id=task.run_id,
+            group_id="",
+            object_key=task.objects[0].key,
+            status=status,
+            backend=self.backend.name,
+            started_at="",
+            error=error,
+            error_type=error_type,
+            total_wall_s=round((task.ended_at or time.monotonic()) - task.sent_at, 4),
+            wire_mb_s=run.wire_mb_s,
+            deliveries=deliveries,
+            node=(report.node if report else None) or self.counter.last_node(task.result.id),
+            **fields,
+        )
+
+
+def _report_outcome(
+    report: WorkerReport, case_limit: int | None
+) -> tuple[str, str | None, str | None]:
+    if report.error is not None:
+        return "error", report.error, report.error_type
+    if report.memory_limit_bytes != case_limit:
+        node_cap = format_size(report.memory_limit_bytes) if report.memory_limit_bytes else "no cap"
+        case_cap = format_size(case_limit) if case_limit else "none"
+        return (
+            "error",
+            f"node {report.node} runs with {node_cap}, the case asks for cap {case_cap}",
+            "CapMismatch",
+        )
+    failed = [(i, f) for i, f in enumerate(report.fetches) if f.error]
+    if failed:
+        index, fetch = failed[0]
+        prefix = f"fetch {index}: " if len(report.fetches) > 1 else ""
+        return "error", f"{prefix}{fetch.error}", fetch.error_type
+    return "ok", None, None
+
+
+def _failure_outcome(value: Any, limit: int | None) -> tuple[str, str, str]:
+    """A task's exception (as Celery rebuilt it from JSON) as a status."""
+    kind = type(value).__name__ if isinstance(value, BaseException) else "TaskFailed"
+    message = _first_line(value) if value is not None else "no result"
+    if kind == "WorkerLostError":
+        killed = "SIGKILL" in message or "signal 9" in message
+        if limit and killed:
+            return (
+                "oom",
+                f"child killed by SIGKILL under the node's {format_size(limit)} cap: {message}",
+                kind,
+            )
+        return "error", message, kind
+    if kind in ("TimeLimitExceeded", "SoftTimeLimitExceeded"):
+        return "timeout", f"Celery task time limit: {message}", kind
+    return "error", message, kind
+
+
+def _measured_fields(report: WorkerReport, status: str) -> dict[str, Any]:
+    """The result fields a task's own report gives."""
+    fetches = report.fetches
+    sampled = max((rss for _, rss in report.timeline), default=None)
+    peak, source = peak_and_source(report.final_hwm_bytes or None, sampled)
+    walls = [f.fetch_wall_s for f in fetches if f.fetch_wall_s is not None]
+    wall_s = max(walls) if walls and len(walls) == len(fetches) else None
+    fetched = sum(f.bytes_fetched for f in fetches)
+    throughput = round(fetched / 1e6 / wall_s, 2) if status == "ok" and wall_s and fetched else None
+    verdicts = [f.verified for f in fetches]
+    verified = False if False in verdicts else (True if verdicts and all(verdicts) else None)
+    return {
+        "peak_rss_bytes": peak,
+        "peak_rss_source": source,
+        "baseline_rss_bytes": report.baseline_rss_bytes or None,
+        "sampled_peak_rss_bytes": sampled,
+        "samples": len(report.timeline),
+        "wall_s": round(wall_s, 4) if wall_s is not None else None,
+        "throughput_mb_s": throughput,
+        "bytes_fetched": fetched,
+        "verified": verified,
+        "pages": next((f.pages for f in fetches if f.pages is not None), None),
+        "temp_files_left": report.temp_files_left,
+        "temp_bytes_left": report.temp_bytes_left,
+        "temp_peak_bytes": max((f.temp_bytes_after_fetch for f in fetches), default=0),
+        "cap_enforcement": report.cap_enforcement,
+        "retries": report.retries,
+        "child_pid": report.child_pid,
+        "task_index": report.task_index,
+        "retained_rss_bytes": report.retained_rss_bytes,
+        "recycled": report.recycled,
+        "details": (
+            fetches[0].details
+            if len(fetches) == 1
+            else {"fetches": [{**f.details, "retries": f.retries} for f in fetches]}
+        ),
+    }
+
+
+def _first_line(value: Any) -> str:
+    lines = str(value).strip().splitlines()
+    return lines[0] if lines else type(value).__name__
