@@ -38,6 +38,14 @@ COLUMNS: list[Column] = [
     ("tmp peak MB", ">", lambda r: format_mb(r.temp_peak_bytes)),
     ("left", ">", lambda r: str(r.temp_files_left)),
 ]
+CELERY_COLUMNS: list[Column] = [
+    ("node", "<", lambda r: (r.node or "-").split("@")[0]),
+    ("task", ">", lambda r: "-" if r.task_index is None else str(r.task_index)),
+    ("kept MB", ">", lambda r: format_mb(r.retained_rss_bytes)),
+    ("deliv", ">", lambda r: "-" if r.deliveries is None else str(r.deliveries)),
+]
+"""Celery runs: the node, the child's task count before this task, the RSS it kept after, and
+how many times the task was delivered."""
 HEAP_COLUMN: Column = ("heap MB", ">", lambda r: format_mb(r.heap_peak_bytes))
 FAULT_COLUMNS: list[Column] = [
     ("fault", "<", lambda r: r.fault or "-"),
@@ -53,6 +61,8 @@ def render(results: Sequence[RunResult]) -> str:
         columns.insert(8, HEAP_COLUMN)
     if any(r.fault for r in results):
         columns[6:6] = FAULT_COLUMNS
+    if any(r.executor == "celery" for r in results):
+        columns[4:4] = CELERY_COLUMNS
     rows = [
         [name for name, _, _ in columns],
         *([cell(r) for _, _, cell in columns] for r in results),
@@ -85,6 +95,11 @@ def render(results: Sequence[RunResult]) -> str:
     lines.append("")
     if caps:
         lines.append(f"memory cap per worker: {', '.join(caps)}")
+    if any(r.executor == "celery" for r in results):
+        lines.append(
+            "celery: peak and base are the task's own (VmHWM reset at task start in a long-lived "
+            "child); task = tasks the child ran before this one; kept = its RSS after the task"
+        )
     lines.append(
         "peak = kernel high-water mark (VmHWM) of the worker; base = RSS after imports and client "
         "creation; aggr = largest sum of the case's workers' simultaneous RSS samples; "

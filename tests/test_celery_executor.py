@@ -24,8 +24,10 @@ from memharness_s3.backends import Backend
 from memharness_s3.celery_executor.broker import launched_redis
 from memharness_s3.celery_executor.executor import MAX_DELIVERIES, CeleryExecutor
 from memharness_s3.records import RunResult
+from memharness_s3.report.html import render_report
 from memharness_s3.session import Session, Target
 from memharness_s3.settings import RunSettings
+from memharness_s3.table import render
 
 pytestmark = [
     pytest.mark.integration,
@@ -129,6 +131,11 @@ def test_the_peak_is_reset_per_task_and_a_soak_shows_what_the_child_keeps(
     assert _cost(chunked) < _cost(read_all) / 2
     assert all(r.retained_rss_bytes and r.timeline_file for r in results)
     assert all((tmp_path / "out" / str(r.timeline_file)).is_file() for r in results)
+    table = render(results)
+    assert "kept MB" in table and "node1-" in table
+    html = render_report(tmp_path / "out").read_text()
+    assert "Retained RSS against task index (Celery)" in html
+    assert '<th class="num">kept</th>' in html
 
 
 def test_max_memory_per_child_recycles_the_child_and_the_task_that_caused_it_says_so(

@@ -24,7 +24,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from memharness_s3.backends.launcher import HOST, free_port, stop_process_group
-from memharness_s3.errors import RunFailed
+from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.lifetime import die_with_parent
 
 REDIS_SERVER = "redis-server"
@@ -33,6 +33,22 @@ REDIS_HINT = (
     "--broker URL"
 )
 STARTUP_TIMEOUT_S = 20.0
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def require_password_off_loopback(url: str) -> None:
+    """UsageError for a broker on another host whose URL carries no password: anyone who can
+    reach such a broker can send tasks to every worker."""
+    parts = urlsplit(url)
+    remote = (parts.hostname or "localhost") not in LOOPBACK
+    if parts.scheme.startswith(("redis", "amqp")) and remote and not parts.password:
+        raise UsageError(
+            f"broker {redact(url)} is reachable from other hosts and its URL has no "
+            "password: give one (redis://:PASSWORD@HOST:6379/0, with requirepass set on "
+            "the server)"
+        )
 
 
 def redact(url: str) -> str:
@@ -47,8 +63,11 @@ def redact(url: str) -> str:
 
 
 @contextlib.contextmanager
-def launched_redis(log_path: Path) -> Iterator[tuple[str, int]]:
-    """Run a private redis-server for the block; yield its URL (with the password) and PID."""
+def launched_redis(log_path: Path, bind: str = HOST) -> Iterator[tuple[str, int]]:
+    """Run a private redis-server for the block; yield its URL (with the password) and PID.
+
+    ``bind``: the address it listens on; loopback unless nodes on other hosts must reach it.
+    """
     binary = shutil.which(REDIS_SERVER)
     if binary is None:
         raise RunFailed(REDIS_HINT)
@@ -57,7 +76,7 @@ def launched_redis(log_path: Path) -> Iterator[tuple[str, int]]:
     config = workdir / "redis.conf"
     config.touch(mode=0o600)
     config.write_text(
-        f"bind {HOST}\nport {port}\nprotected-mode yes\nrequirepass {password}\n"
+        f"bind {bind}\nport {port}\nprotected-mode yes\nrequirepass {password}\n"
         f'save ""\nappendonly no\ndir {workdir}\ndaemonize no\n'
     )
     with open(log_path, "wb") as log:
@@ -70,22 +89,22 @@ def launched_redis(log_path: Path) -> Iterator[tuple[str, int]]:
             preexec_fn=die_with_parent,
         )
     try:
-        _wait_listening(proc, port, log_path)
-        yield f"redis://:{password}@{HOST}:{port}/0", proc.pid
+        _wait_listening(proc, bind, port, log_path)
+        yield f"redis://:{password}@{bind}:{port}/0", proc.pid
     finally:
         stop_process_group(proc)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _wait_listening(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+def _wait_listening(proc: subprocess.Popen[bytes], host: str, port: int, log_path: Path) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RunFailed(f"redis-server exited with status {proc.returncode}; see {log_path}")
-        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
             return
         time.sleep(0.05)
-    raise RunFailed(f"redis-server did not listen on {HOST}:{port}; see {log_path}")
+    raise RunFailed(f"redis-server did not listen on {host}:{port}; see {log_path}")
 
 
 def check_reachable(url: str, timeout_s: float = 5.0) -> None:

@@ -2,12 +2,14 @@
 
 It starts (or reaches) the broker and the nodes, sends each run of a case as Celery tasks (one
 per worker of the case; ``soak`` runs in sequence), waits for them, and writes one result line
-per task as each run ends, the same schema the local executor writes. Celery's own outcomes
-become statuses: a child lost to SIGKILL under the cap is ``oom`` (``WorkerLostError``), a task
-time limit is ``timeout``, a task started more than :data:`MAX_DELIVERIES` times (a redelivery
-loop under ``task_reject_on_worker_lost``) is revoked and ``error`` (``RedeliveryLoop``), a
-node that dies with tasks in flight leaves them ``error`` (``NodeLost``). A lost broker ends the
-run: what was written stays, every process the run started is stopped.
+per task as each run ends, the same schema the local executor writes. Before each run it flushes
+dirty pages (``sync``) as the local runner does; that reaches nodes on this machine only.
+Celery's own outcomes become statuses: a child lost to SIGKILL under the cap is ``oom``
+(``WorkerLostError``), a task time limit is ``timeout``, a task started more than
+:data:`MAX_DELIVERIES` times (a redelivery loop under ``task_reject_on_worker_lost``) is revoked
+and ``error`` (``RedeliveryLoop``), a node that dies with tasks in flight leaves them ``error``
+(``NodeLost``). A lost broker ends the run: what was written stays, every process the run
+started is stopped.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from memharness_s3.lifetime import die_with_parent
 from memharness_s3.progress import Progress
 from memharness_s3.records import FetchTask, RunResult, WorkerReport, report_from_dict
 from memharness_s3.results.writer import ResultsWriter
-from memharness_s3.runner import PlannedRun, peak_and_source
+from memharness_s3.runner import PlannedRun, peak_and_source, settle_page_cache
 from memharness_s3.settings import RunSettings
 from memharness_s3.sizes import format_size
 
@@ -106,8 +108,12 @@ class CeleryExecutor:
             if shutil.which(REDIS_SERVER) is None:
                 raise RunFailed(REDIS_HINT)
         else:
-            from memharness_s3.celery_executor.broker import check_reachable
+            from memharness_s3.celery_executor.broker import (
+                check_reachable,
+                require_password_off_loopback,
+            )
 
+            require_password_off_loopback(self.broker_url)
             check_reachable(self.broker_url)
 
     def describe(self) -> dict[str, Any]:
@@ -252,6 +258,7 @@ class _Coordinator:
         group_id = uuid.uuid4().hex[:12]
         started_at = datetime.now(UTC).isoformat(timespec="seconds")
         per_task = [[obj] for obj in run.objects] if case.pool == "processes" else [run.objects]
+        start_state = settle_page_cache()
         sent = []
         try:
             for objects in per_task:
@@ -267,6 +274,8 @@ class _Coordinator:
         for index, task in enumerate(sent):
             result = self._result(run, index, task)
             result.group_id, result.started_at = group_id, started_at
+            result.dirty_bytes_at_start = start_state.get("Dirty")
+            result.writeback_bytes_at_start = start_state.get("Writeback")
             self.writer.append(result)
             self.progress.result(result)
         if broker_lost:

@@ -27,7 +27,11 @@ from pathlib import Path
 
 from memharness_s3 import caps
 from memharness_s3.celery_executor.app import ACKS_LATE_ENV, QUEUE, REJECT_ON_WORKER_LOST_ENV
-from memharness_s3.celery_executor.broker import check_reachable, redact
+from memharness_s3.celery_executor.broker import (
+    check_reachable,
+    redact,
+    require_password_off_loopback,
+)
 from memharness_s3.celery_executor.config import BROKER_ENV, NODE_ENV, NodeConfig
 from memharness_s3.celery_executor.sampler import SOCKET_ENV, ChildSampler
 from memharness_s3.errors import RunFailed, UsageError
@@ -76,6 +80,7 @@ def serve(options: NodeOptions) -> int:
     """Run the node until Celery exits or this process is told to stop; Celery's exit status."""
     if options.concurrency < 1:
         raise UsageError("--concurrency must be 1 or more")
+    require_password_off_loopback(options.broker_url)
     check_reachable(options.broker_url)
     tmp_root = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-node-"))
     cgroup: caps.WorkerCgroup | None = None

@@ -263,6 +263,58 @@ def throughput(analysis: Analysis) -> Chart:
     )
 
 
+def retained_vs_task_index(analysis: Analysis) -> Chart:
+    """Celery: what a long-lived child keeps after each task (solid) and each task's own peak
+    (dashed), against how many tasks the child had run before, per configuration."""
+    colours = palette(analysis)
+    fig = _figure(3.8)
+    ax = fig.subplots()
+    runs = [r for r in analysis.results if r.task_index is not None]
+    for name in sorted({analysis.series_of(r).name for r in runs}):
+        own = [r for r in runs if analysis.series_of(r).name == name]
+        indexes = sorted({r.task_index for r in own if r.task_index is not None})
+        kept = [median_of([r for r in own if r.task_index == i], _retained) for i in indexes]
+        peaks = [median_of([r for r in own if r.task_index == i], _peak) for i in indexes]
+        ax.plot(
+            [i for i, v in zip(indexes, kept, strict=True) if v is not None],
+            [v / MB for v in kept if v is not None],
+            marker="o",
+            color=colours[name],
+            label=name,
+        )
+        ax.plot(
+            [i for i, v in zip(indexes, peaks, strict=True) if v is not None],
+            [v / MB for v in peaks if v is not None],
+            color=colours[name],
+            ls="--",
+            alpha=0.6,
+        )
+    ax.set_xlabel("tasks the child ran before this one")
+    ax.set_ylabel("RSS (MB)")
+    ax.grid(True, alpha=0.3)
+    extra: tuple[list[Artist], list[str]] = (
+        [Line2D([], [], color="#555", marker="o"), Line2D([], [], color="#555", ls="--")],
+        ["kept after the task", "the task's peak"],
+    )
+    _legend(fig, colours, None, failed_marker=False, extra=extra)
+    return _chart(
+        fig,
+        "Retained RSS against task index (Celery)",
+        "RSS a prefork child keeps after each task, and each task's peak, against the number of "
+        "tasks the child had already run: the high-water mark a fresh process cannot show.",
+        "A child whose kept RSS climbs takes that memory into every later task; "
+        "worker_max_memory_per_child replaces it only after a task has passed the limit.",
+    )
+
+
+def _retained(result: RunResult) -> int | None:
+    return result.retained_rss_bytes
+
+
+def _peak(result: RunResult) -> int | None:
+    return result.peak_rss_bytes
+
+
 def read_timeline(results_dir: Path, relative: str) -> list[tuple[float, float]]:
     """A run's ``t_s,rss_bytes`` CSV as (seconds, MB); empty if missing, unreadable, or
     outside the results directory (the path comes from an untrusted results line)."""

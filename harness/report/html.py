@@ -78,7 +78,8 @@ def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
     safe = fit.safe_sizes(analysis, budget.bytes)
     expectations = source.meta.expectations
     heap = any(r.heap_peak_bytes is not None for r in results)
-    runs = [_run_row(source.path, r, heap) for r in results]
+    celery = any(r.executor == "celery" for r in results)
+    runs = [_run_row(source.path, r, heap, celery) for r in results]
     return {
         "decision": _decision(decide(analysis, budget.bytes), budget),
         "caveats": caveats(analysis, source.meta.raw),
@@ -97,7 +98,8 @@ def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
             for e in expectations
         ],
         "charts": _charts(analysis, source.path, budget.bytes),
-        "run_columns": [c for c in RUN_COLUMNS if heap or c != "heap"],
+        "run_columns": [c for c in RUN_COLUMNS if heap or c != "heap"]
+        + (CELERY_RUN_COLUMNS if celery else []),
         "runs": runs,
         "flamegraphs": [r for r in runs if r.flamegraph],
     }
@@ -105,7 +107,8 @@ def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
 
 def _charts(analysis: Analysis, results_dir: Path, budget_bytes: int) -> list[charts.Chart]:
     """The charts the run has data for: peak against size needs two sizes, the aggregate
-    against concurrency two concurrency levels, throughput a strategy that downloads."""
+    against concurrency two concurrency levels, throughput a strategy that downloads, retained
+    RSS against task index a Celery child that ran more than one task."""
     results = analysis.results
     drawn = []
     if len({r.size_bytes for r in results}) > 1:
@@ -115,6 +118,8 @@ def _charts(analysis: Analysis, results_dir: Path, budget_bytes: int) -> list[ch
         drawn.append(charts.aggregate_vs_concurrency(analysis, budget_bytes))
     if any(r.throughput_mb_s for r in results):
         drawn.append(charts.throughput(analysis))
+    if any(r.task_index for r in results):
+        drawn.append(charts.retained_vs_task_index(analysis))
     return drawn
 
 
@@ -216,10 +221,20 @@ def _environment(source: ResultsDir) -> list[tuple[str, str]]:
         ("CPUs", meta.get("cpu_count")),
         ("Memory", format_size(memory) if isinstance(memory, int) else memory),
         ("Cap per worker", cap),
+        ("Executor", _executor(meta.get("executor"))),
         ("Platform", meta.get("platform")),
         ("Measured at", meta.get("timestamp")),
     ]
     return [(label, str(value)) for label, value in pairs if value is not None]
+
+
+def _executor(described: Any) -> str | None:
+    """meta.json's executor: a name (older runs) or ``{"name", "broker"}``."""
+    if isinstance(described, dict):
+        broker = described.get("broker")
+        name = str(described.get("name"))
+        return f"{name}, broker {broker}" if broker else name
+    return None if described is None else str(described)
 
 
 def _both_units(num_bytes: int) -> str:
@@ -372,7 +387,12 @@ RUN_COLUMNS = [
 ]
 
 
-def _run_row(results_dir: Path, run: RunResult, heap: bool) -> RunRow:
+CELERY_RUN_COLUMNS = ["node", "task", "kept", "deliveries"]
+"""Celery runs: the node, the child's task count before this task, the RSS the child kept after
+it (MB), and how many times the task was delivered."""
+
+
+def _run_row(results_dir: Path, run: RunResult, heap: bool, celery: bool) -> RunRow:
     cells = [
         run.run_id,
         run.strategy + (f" +{run.process}" if run.process != "none" else ""),
@@ -394,6 +414,13 @@ def _run_row(results_dir: Path, run: RunResult, heap: bool) -> RunRow:
         format_mb(run.temp_peak_bytes),
         str(run.temp_files_left),
     ]
+    if celery:
+        cells += [
+            run.node or "-",
+            "-" if run.task_index is None else str(run.task_index),
+            format_mb(run.retained_rss_bytes),
+            "-" if run.deliveries is None else str(run.deliveries),
+        ]
     return RunRow(
         cells=cells,
         status=run.status,
