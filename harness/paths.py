@@ -6,6 +6,10 @@ from pathlib import Path
 
 from memharness_s3.errors import RunFailed
 
+TEMP_PREFIX = "memharness-"
+"""Temp dirs of strategies and nodes are ``memharness-PID-...``: those of a process that no
+longer exists are swept by the next run (``runner.sweep_stale_temp_dirs``)."""
+
 
 def make_writable_dir(path: Path, what: str, hint: str = "") -> Path:
     """Create ``path`` if needed and prove it writable; raise RunFailed naming ``what``."""

@@ -43,6 +43,7 @@ from memharness_s3.measure import (
     WorkerSpawn,
     run_group,
 )
+from memharness_s3.paths import TEMP_PREFIX
 from memharness_s3.procfs import meminfo_bytes
 from memharness_s3.records import (
     Case,
@@ -57,7 +58,6 @@ from memharness_s3.settings import DEFAULT_TIMEOUT_S
 from memharness_s3.sizes import format_size
 
 WORK_DIR = ".work"
-TEMP_PREFIX = "memharness-"
 
 
 def settle_page_cache() -> dict[str, int]:

@@ -177,6 +177,7 @@ def test_a_child_killed_at_the_cap_is_an_oom_with_worker_lost_error_and_the_node
     assert read_all.deliveries == 1
     assert chunked.status == "ok" and chunked.verified
     assert chunked.cap_enforcement is not None and "per node" in chunked.cap_enforcement
+    assert read_all.cap_enforcement == chunked.cap_enforcement
     assert chunked.task_index == 0 and chunked.child_pid != read_all.child_pid
 
 
@@ -270,7 +271,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def test_forged_tasks_are_rejected_and_recorded_and_the_worker_keeps_serving(
     moto_backend: Backend, broker: str, tmp_path: Path
 ) -> None:
-    from memharness_s3.celery_executor.app import FETCH_TASK, QUEUE, make_app
+    from memharness_s3.celery_executor.app import FETCH_TASK, make_app
+    from memharness_s3.celery_executor.config import QUEUE
 
     node = _worker(broker, tmp_path, moto_backend)
     try:

@@ -14,12 +14,14 @@ from typing import Any
 
 from celery import Celery
 
-from memharness_s3.celery_executor.config import BROKER_ENV
+from memharness_s3.celery_executor.config import (
+    ACKS_LATE_ENV,
+    BROKER_ENV,
+    QUEUE,
+    REJECT_ON_WORKER_LOST_ENV,
+)
 
-ACKS_LATE_ENV = "MEMHARNESS_ACKS_LATE"
-REJECT_ON_WORKER_LOST_ENV = "MEMHARNESS_REJECT_ON_WORKER_LOST"
 FETCH_TASK = "memharness.fetch"
-QUEUE = "memharness"
 
 
 def result_backend_for(broker_url: str) -> str:

@@ -96,6 +96,14 @@ class CeleryExecutor:
                 "faults are injected by the local executor only: drop --fault or use "
                 "--executor local"
             )
+        if settings.memory_limit_bytes and settings.nodes:
+            from memharness_s3.caps import WATCHDOG, enforcement_available
+
+            if enforcement_available() == WATCHDOG:
+                raise RunFailed(
+                    "--memory-limit on Celery nodes needs a cgroup with the memory controller, "
+                    "and none is writable here: cap the nodes another way and use --nodes 0"
+                )
         if self.broker_url is None and settings.nodes == 0:
             raise UsageError("--nodes 0 uses nodes already attached to a broker: give --broker URL")
         try:
@@ -250,9 +258,15 @@ class _Coordinator:
             settings,
             progress,
         )
+        self.enforcement: dict[str, str | None] = {
+            node.name: _launched_enforcement(settings) for node in nodes if node.proc is not None
+        }
+        """Each node's cap enforcement, for tasks that end without a report (a lost child):
+        known for the nodes this run starts, learnt from their reports for the others."""
 
     def run_once(self, run: PlannedRun) -> None:
-        from memharness_s3.celery_executor.app import FETCH_TASK, QUEUE
+        from memharness_s3.celery_executor.app import FETCH_TASK
+        from memharness_s3.celery_executor.config import QUEUE
 
         case = run.case
         group_id = uuid.uuid4().hex[:12]
@@ -349,8 +363,10 @@ class _Coordinator:
         else:
             status, error, error_type = _failure_outcome(task.value, case.memory_limit_bytes)
         deliveries = self.counter.starts(task.result.id)
-        fields: dict[str, Any] = {}
+        node = (report.node if report else None) or self.counter.last_node(task.result.id)
+        fields: dict[str, Any] = {"cap_enforcement": self.enforcement.get(node or "")}
         if report is not None:
+            self.enforcement[str(report.node)] = report.cap_enforcement
             fields = _measured_fields(report, status)
             if report.timeline:
                 fields["timeline_file"] = self.writer.write_timeline(task.run_id, report.timeline)
@@ -371,9 +387,18 @@ class _Coordinator:
             total_wall_s=round((task.ended_at or time.monotonic()) - task.sent_at, 4),
             wire_mb_s=run.wire_mb_s,
             deliveries=deliveries,
-            node=(report.node if report else None) or self.counter.last_node(task.result.id),
+            node=node,
             **fields,
         )
+
+
+def _launched_enforcement(settings: RunSettings) -> str | None:
+    """How a node this run starts on this machine enforces the run's cap (as ``node`` does)."""
+    if not settings.memory_limit_bytes:
+        return None
+    from memharness_s3.caps import enforcement_available
+
+    return f"{enforcement_available()} per node"
 
 
 def _report_outcome(

@@ -26,18 +26,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from memharness_s3 import caps
-from memharness_s3.celery_executor.app import ACKS_LATE_ENV, QUEUE, REJECT_ON_WORKER_LOST_ENV
 from memharness_s3.celery_executor.broker import (
     check_reachable,
     redact,
     require_password_off_loopback,
 )
-from memharness_s3.celery_executor.config import BROKER_ENV, NODE_ENV, NodeConfig
+from memharness_s3.celery_executor.config import (
+    ACKS_LATE_ENV,
+    BROKER_ENV,
+    NODE_ENV,
+    QUEUE,
+    REJECT_ON_WORKER_LOST_ENV,
+    NodeConfig,
+)
 from memharness_s3.celery_executor.sampler import SOCKET_ENV, ChildSampler
 from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.lifetime import die_with_parent
 from memharness_s3.measure import DEFAULT_SAMPLE_INTERVAL_S
-from memharness_s3.runner import TEMP_PREFIX
+from memharness_s3.paths import TEMP_PREFIX
 
 STOP_GRACE_S = 15.0
 DEFAULT_REGION = "us-east-1"
