@@ -235,7 +235,7 @@ def _wait_for_nodes(app: Any, nodes: list[_Node]) -> list[_Node]:
         time.sleep(0.2)
     if wanted:
         raise RunFailed(f"celery nodes did not answer within {NODE_START_TIMEOUT_S:g} s")
-    raise RunFailed("no celery node answered on the broker: start `memharness worker` first")
+    raise RunFailed("no celery node answered on the broker: start memharness worker first")
 
 
 class _Coordinator:
