@@ -7,6 +7,9 @@ variants of one strategy (faults, parameters) were one report row and four unlab
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -77,6 +80,7 @@ def test_a_results_line_has_the_key_of_its_case() -> None:
         Case("chunked", "x", 250 * MB, params={"chunk_size": 8 * MIB}, memray=True),
         Case("chunked", "x", 250 * MB, params={"chunk_size": 8 * MIB}, process="pages"),
         Case("chunked", "x", 250 * MB, params={"chunk_size": 8 * MIB}, pool="threads"),
+        Case("chunked", "x", 250 * MB, params={"chunk_size": 8 * MIB}, executor="celery"),
     ],
 )
 def test_anything_that_changes_the_measurement_changes_the_case(other: Case) -> None:
@@ -152,6 +156,26 @@ def test_a_disjoint_baseline_is_an_error_that_says_why() -> None:
     assert "\n" not in message
     assert message.startswith("baseline other has no case in common with these results")
     assert "object sizes 10.0 MB in the baseline, 250.0 MB in these results" in message
+
+
+def test_the_local_executors_case_ids_are_those_it_always_had_and_celerys_differ() -> None:
+    """A results file written before the executor was part of the case keeps its ids: the digest
+    of a local case is over the fields it had then, without the executor's."""
+    local = key_of_result(result(chunked(), 69.0))
+    fields = dataclasses.asdict(local)
+    del fields["executor"], fields["executor_params"]
+    fields["params"], fields["process_params"] = dict(local.params), dict(local.process_params)
+    text = json.dumps(fields, sort_keys=True, default=str)
+    assert local.case_id == hashlib.sha256(text.encode()).hexdigest()[:12]
+    celery = dataclasses.replace(local, executor="celery", executor_params=(("soak", 20),))
+    assert celery.case_id != local.case_id
+
+
+def test_a_celery_run_against_a_local_baseline_says_the_executors_differ() -> None:
+    base = repeats(chunked(), 60.0)
+    new = repeats(dataclasses.replace(chunked(), executor="celery"), 69.0)
+    with pytest.raises(UsageError, match="executors local in the baseline, celery in these"):
+        evaluate(new, budget_bytes=BUDGET, baseline=base, baseline_name="other")
 
 
 def test_the_gate_command_exits_2_for_a_disjoint_baseline(tmp_path: Path) -> None:

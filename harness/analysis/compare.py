@@ -108,6 +108,11 @@ _DIMENSIONS = (
         lambda key: format_mb(key.memory_limit_bytes) + " MB" if key.memory_limit_bytes else "none",
     ),
     ("memray", lambda key: "on" if key.memray else "off"),
+    ("executors", lambda key: key.executor),
+    (
+        "executor settings",
+        lambda key: " ".join(f"{name}={value}" for name, value in key.executor_params) or "none",
+    ),
 )
 
 
