@@ -178,6 +178,7 @@ def test_a_child_killed_at_the_cap_is_an_oom_with_worker_lost_error_and_the_node
     assert chunked.status == "ok" and chunked.verified
     assert chunked.cap_enforcement is not None and "per node" in chunked.cap_enforcement
     assert read_all.cap_enforcement == chunked.cap_enforcement
+    assert read_all.child_pid is not None and read_all.node == chunked.node
     assert chunked.task_index == 0 and chunked.child_pid != read_all.child_pid
 
 

@@ -75,6 +75,12 @@ class DeliveryCounter:
             found = self._starts.get(task_id)
             return found[-1][0] if found else None
 
+    def last_child(self, task_id: str) -> int | None:
+        """The PID of the child that started the task last (a child that died has no report)."""
+        with self._lock:
+            found = self._starts.get(task_id)
+            return found[-1][1] if found else None
+
 
 def _ignore(event: dict[str, Any]) -> None:
     """Events other than task starts are not needed."""

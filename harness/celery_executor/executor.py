@@ -364,7 +364,10 @@ class _Coordinator:
             status, error, error_type = _failure_outcome(task.value, case.memory_limit_bytes)
         deliveries = self.counter.starts(task.result.id)
         node = (report.node if report else None) or self.counter.last_node(task.result.id)
-        fields: dict[str, Any] = {"cap_enforcement": self.enforcement.get(node or "")}
+        fields: dict[str, Any] = {
+            "cap_enforcement": self.enforcement.get(node or ""),
+            "child_pid": self.counter.last_child(task.result.id),
+        }
         if report is not None:
             self.enforcement[str(report.node)] = report.cap_enforcement
             fields = _measured_fields(report, status)
