@@ -76,10 +76,19 @@ def sweep_stale_temp_dirs() -> int:
     removed = 0
     for path in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*-*-*"):
         pid = path.name[len(TEMP_PREFIX) :].split("-", 1)[0]
-        if path.is_dir() and pid.isdigit() and not psutil.pid_exists(int(pid)):
+        if path.is_dir() and pid.isdigit() and not _running(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
     return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited (a zombie has: its parent, or an init
+    that reaps late, has yet to collect it)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 @dataclass(frozen=True)

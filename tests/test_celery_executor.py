@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +24,10 @@ import pytest
 from memharness_s3.backends import Backend
 from memharness_s3.celery_executor.broker import launched_redis
 from memharness_s3.celery_executor.executor import MAX_DELIVERIES, CeleryExecutor
+from memharness_s3.paths import TEMP_PREFIX
 from memharness_s3.records import RunResult
 from memharness_s3.report.html import render_report
+from memharness_s3.runner import sweep_stale_temp_dirs
 from memharness_s3.session import Session, Target
 from memharness_s3.settings import RunSettings
 from memharness_s3.table import render
@@ -443,6 +446,14 @@ def test_losing_a_node_the_broker_or_the_coordinator_leaves_results_and_no_proce
     while _running(started) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _running(started) == []
+    sweep_stale_temp_dirs()
+    ours = {coordinator.pid} | {proc.pid for proc in started}
+    left = [
+        path
+        for path in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*-*")
+        if path.name[len(TEMP_PREFIX) :].split("-", 1)[0] in {str(pid) for pid in ours}
+    ]
+    assert left == [], left
     if lost == "coordinator":
         return
     assert coordinator.returncode == 1

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 from memharness_s3.backends.launcher import HOST, free_port, stop_process_group
 from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.lifetime import die_with_parent
+from memharness_s3.paths import TEMP_PREFIX
 
 REDIS_SERVER = "redis-server"
 REDIS_HINT = (
@@ -72,7 +73,7 @@ def launched_redis(log_path: Path, bind: str = HOST) -> Iterator[tuple[str, int]
     if binary is None:
         raise RunFailed(REDIS_HINT)
     port, password = free_port(), secrets.token_hex(16)
-    workdir = Path(tempfile.mkdtemp(prefix=f"memharness-redis-{os.getpid()}-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-redis-"))
     config = workdir / "redis.conf"
     config.touch(mode=0o600)
     config.write_text(

@@ -118,6 +118,8 @@ def serve(options: NodeOptions) -> int:
             ACKS_LATE_ENV: "1" if options.acks_late else "0",
             REJECT_ON_WORKER_LOST_ENV: "1" if options.reject_on_worker_lost else "0",
             "PYTHONUNBUFFERED": "1",
+            # billiard's own temp dirs (pymp-*) go with the node's, and are removed with them.
+            "TMPDIR": str(tmp_root),
         }
         print(
             f"memharness worker {options.node_name}: broker {redact(options.broker_url)}, "
