@@ -21,3 +21,13 @@ def make_writable_dir(path: Path, what: str, hint: str = "") -> Path:
     except OSError as exc:
         raise RunFailed(f"{what} {path} is not writable ({exc.strerror}){hint}") from None
     return path
+
+
+def count_files(folder: Path) -> tuple[int, int]:
+    """How many files are under ``folder``, and their bytes (what a strategy left behind)."""
+    count = total = 0
+    for path in folder.rglob("*"):
+        if path.is_file():
+            count += 1
+            total += path.stat().st_size
+    return count, total

@@ -43,7 +43,7 @@ from memharness_s3.measure import (
     WorkerSpawn,
     run_group,
 )
-from memharness_s3.paths import TEMP_PREFIX
+from memharness_s3.paths import TEMP_PREFIX, count_files
 from memharness_s3.procfs import meminfo_bytes
 from memharness_s3.records import (
     Case,
@@ -258,7 +258,7 @@ def _result(
     throughput = round(fetched / 1e6 / wall_s, 2) if status == "ok" and wall_s and fetched else None
     verdicts = [f.verified for f in fetches]
     verified = False if False in verdicts else (True if verdicts and all(verdicts) else None)
-    files_left, bytes_left = _count_files(worker.tmp_dir)
+    files_left, bytes_left = count_files(worker.tmp_dir)
     return RunResult.for_case(
         case,
         run.repeat,
@@ -376,15 +376,6 @@ def _read_report(path: Path) -> WorkerReport | None:
         return report_from_json(path.read_text())
     except (OSError, ValueError, TypeError, KeyError):
         return None
-
-
-def _count_files(folder: Path) -> tuple[int, int]:
-    count = total = 0
-    for path in folder.rglob("*"):
-        if path.is_file():
-            count += 1
-            total += path.stat().st_size
-    return count, total
 
 
 def _last_line(path: Path) -> str:

@@ -34,6 +34,7 @@ from memharness_s3 import registry, worker
 from memharness_s3.celery_executor.app import FETCH_TASK
 from memharness_s3.celery_executor.config import node_config
 from memharness_s3.celery_executor.sampler import SamplerClient
+from memharness_s3.paths import count_files
 from memharness_s3.procfs import current_rss, own_peak_rss
 from memharness_s3.records import Case, FetchTask, ObjectRef, WorkerJob, WorkerReport
 from memharness_s3.strategies.processing import PROCESS_STEPS
@@ -88,7 +89,7 @@ def run_task(payload: Any, node: str) -> dict[str, Any]:
     try:
         _measure(job, report)
     finally:
-        report.temp_files_left, report.temp_bytes_left = _count_files(tmp_dir)
+        report.temp_files_left, report.temp_bytes_left = count_files(tmp_dir)
         shutil.rmtree(tmp_dir, ignore_errors=True)
     gc.collect()
     report.retained_rss_bytes = current_rss()
@@ -130,15 +131,6 @@ def _recycle_reason(max_memory_per_child_kib: int | None) -> str | None:
         f"max_memory_per_child: ru_maxrss {used_kib} KiB > {max_memory_per_child_kib} KiB "
         "after this task"
     )
-
-
-def _count_files(folder: Path) -> tuple[int, int]:
-    count = total = 0
-    for path in folder.rglob("*"):
-        if path.is_file():
-            count += 1
-            total += path.stat().st_size
-    return count, total
 
 
 def parse_task(payload: Any) -> FetchTask:
