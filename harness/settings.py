@@ -63,7 +63,7 @@ class RunSettings:
 def default_settings(with_sizes: bool = True) -> RunSettings:
     """What ``memharness run`` measures with no options (no sizes when objects are given)."""
     sizes = [resolve_fixture_size(name) for name in DEFAULT_RUN_SIZES] if with_sizes else []
-    return RunSettings(sizes=sizes, strategies=list(registry.available()))
+    return RunSettings(sizes=sizes, strategies=registry.default_strategies())
 
 
 def to_meta(settings: RunSettings) -> dict[str, Any]:
