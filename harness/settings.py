@@ -336,7 +336,7 @@ SETTINGS: tuple[Setting, ...] = (
         "process",
         "process",
         Choice(PROCESS_STEPS, "process step"),
-        "step after fetching: none (default), pages, split",
+        "step after fetching: " + ", ".join(PROCESS_STEPS) + " (default: none)",
     ),
     Setting(
         "split_part_size",
