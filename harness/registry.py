@@ -13,6 +13,7 @@ which imports the module directly and never loads the entry-point machinery it w
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
@@ -180,14 +181,22 @@ def parse_param_overrides(items: list[str]) -> dict[str, dict[str, str]]:
     return overrides
 
 
-def resolve_params(cls: type[Strategy], overrides: dict[str, str]) -> dict[str, Any]:
-    """The strategy's defaults with ``overrides`` applied, each coerced to its default's type."""
+def resolve_params(cls: type[Strategy], overrides: Mapping[str, str | list[str]]) -> dict[str, Any]:
+    """The strategy's defaults with ``overrides`` applied, each coerced to its default's type.
+
+    An override given as a list (a matrix file's ``chunk_size = ["1KiB", "8MiB"]``) stays a list
+    of coerced values: the variants ``plan.build_cases`` makes one set of cases of each.
+    """
     params = dict(cls.params)
     for name, text in overrides.items():
         if name not in params:
             known = ", ".join(params) or "none"
             raise UsageError(f"strategy {cls.name!r} has no parameter {name!r}; it has: {known}")
-        params[name] = _coerce(cls.name, name, params[name], text)
+        default = params[name]
+        if isinstance(text, list):
+            params[name] = [_coerce(cls.name, name, default, item) for item in text]
+        else:
+            params[name] = _coerce(cls.name, name, default, text)
     return params
 
 

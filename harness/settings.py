@@ -55,8 +55,9 @@ class RunSettings:
     memray: bool = False
     faults: list[str | None] = field(default_factory=lambda: [None])
     """Fault specs, each its own set of cases; None is the run without a fault."""
-    params: dict[str, dict[str, str]] = field(default_factory=dict)
-    """Per-strategy overrides as text, as ``registry.parse_param_overrides`` returns them."""
+    params: dict[str, dict[str, str | list[str]]] = field(default_factory=dict)
+    """Per-strategy overrides as text, as ``registry.parse_param_overrides`` returns them; a
+    matrix file's list of values is a list of texts, each its own set of cases."""
     expect: list[Expectation] = field(default_factory=list)
 
 
