@@ -12,7 +12,8 @@ comment gives another::
     pool = "processes"         # processes: N worker processes; threads: N threads in one
     shared_object = false      # true: concurrent fetches share one object, else a copy each
     memory_limit = "512MiB"    # hard cap per worker (default: none; omit the key for none)
-    process = "none"           # after fetching: none, pages(-bytes/-mmap), text(-shrink) or split
+    process = "none"           # after fetching: none, pages(-bytes/-mmap), text(-shrink), split
+                               # (a list: each its own set of cases)
     split_part_size = "100MB"  # largest part the split step writes
     repeat = 1                 # runs per case
     timeout = 900              # seconds per worker run

@@ -17,13 +17,16 @@ def build_cases(
     concurrency: Sequence[int],
     params: dict[str, dict[str, Any]],
     faults: Sequence[str | None] = (None,),
+    process: str | Sequence[str] = "none",
     **common: Any,
 ) -> list[Case]:
     """Every size x concurrency x fault x strategy x parameter variant combination, small
     objects and low counts first, each fault's strategies together.
 
     A parameter whose value is a list (a matrix file's ``[params.X]`` list) gives one variant per
-    value, and several such parameters every combination of their values."""
+    value, and several such parameters every combination of their values; a list of processing
+    steps gives a set of cases per step."""
+    steps = [process] if isinstance(process, str) else list(process)
     return [
         Case(
             strategy=strategy,
@@ -32,11 +35,13 @@ def build_cases(
             params=variant,
             concurrency=workers,
             fault=fault,
+            process=step,
             **common,
         )
         for name, size in sizes
         for workers in concurrency
         for fault in faults
+        for step in steps
         for strategy in strategies
         for variant in param_variants(params[strategy])
     ]

@@ -44,7 +44,8 @@ class RunSettings:
     pool: str = "processes"
     shared_object: bool = False
     memory_limit_bytes: int | None = None
-    process: str = "none"
+    process: str | list[str] = "none"
+    """The step after fetching, or a list of steps, each its own set of cases."""
     split_part_bytes: int = DEFAULT_SPLIT_PART_BYTES
     repeat: int = 1
     timeout_s: float = DEFAULT_TIMEOUT_S
@@ -223,6 +224,26 @@ class Choice(Kind):
         return value
 
 
+class Steps(Kind):
+    """One choice or a list of them, each its own set of cases (``process``)."""
+
+    def __init__(self, choices: Sequence[str], noun: str) -> None:
+        self.one = Choice(choices, noun)
+
+    def check(self, name: str, value: Any) -> str | list[str]:
+        if not isinstance(value, list):
+            return self.one.check(name, value)
+        if not value:
+            raise UsageError(f"{name} is empty: list at least one")
+        steps = [self.one.check(name, item) for item in value]
+        _no_duplicates(name, steps)
+        return steps[0] if len(steps) == 1 else steps
+
+    def from_text(self, name: str, text: Any) -> Any:
+        items = [item.strip() for item in str(text).split(",") if item.strip()]
+        return self.check(name, items[0] if len(items) == 1 else items)
+
+
 class Flag(Kind):
     flag_action = "store_true"
 
@@ -336,8 +357,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "process",
         "process",
-        Choice(PROCESS_STEPS, "process step"),
-        "step after fetching: " + ", ".join(PROCESS_STEPS) + " (default: none)",
+        Steps(PROCESS_STEPS, "process step"),
+        "step after fetching: " + ", ".join(PROCESS_STEPS) + " (default: none); several, "
+        "comma-separated, are each their own set of cases",
     ),
     Setting(
         "split_part_size",

@@ -436,3 +436,15 @@ def test_a_list_of_parameter_values_makes_a_set_of_cases_of_each(tmp_path: Path)
         ("chunked", 8 * 2**20, 4),
         ("range", None, 4),
     ]
+
+
+def test_a_list_of_process_steps_makes_a_set_of_cases_of_each(tmp_path: Path) -> None:
+    text = '[matrix]\nsizes = ["small"]\nstrategies = ["chunked"]\nprocess = ["pages", "text"]\n'
+    spec = load_matrix(write(tmp_path, text))
+    assert spec.process == ["pages", "text"]
+    params = {"chunked": registry.resolve_params(registry.load("chunked"), {})}
+    cases = build_cases(spec.sizes, spec.strategies, [1], params, process=spec.process)
+    assert [c.process for c in cases] == ["pages", "text"]
+    bad = '[matrix]\nsizes = ["small"]\nstrategies = ["chunked"]\nprocess = ["pages", "pages"]\n'
+    with pytest.raises(UsageError, match="'process' lists \"pages\" twice"):
+        load_matrix(write(tmp_path, bad))
