@@ -1,5 +1,6 @@
 """Developer sessions: tests, lint, typecheck, bench (the default comparison), large (the
-GB-scale pytest cases), seed (the seed document's full matrix on s3rver), report, gate,
+GB-scale pytest cases), seed (the seed document's full matrix on s3rver), clients (the client
+libraries' matrix), regressions (the corpus of known memory traps, gated), report, gate,
 fidelity (does measuring change what is measured) and calibrate (the gate's error rates)."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ PYTHON = "3.11"
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The test suite, against real moto server processes on loopback."""
-    session.install("-e", ".[dev]")
+    session.install("-e", ".[dev,clients]")
     session.run("pytest", *session.posargs)
 
 
@@ -28,7 +29,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the packages."""
-    session.install("--config-settings", "editable_mode=strict", "-e", ".[dev]")
+    session.install("--config-settings", "editable_mode=strict", "-e", ".[dev,clients]")
     session.run("mypy")
 
 
@@ -51,6 +52,24 @@ def seed(session: nox.Session) -> None:
     """The seed document's matrix: 5 strategies x 10 MB-2 GB x concurrency 1 and 4, 512 MiB cap."""
     session.install("-e", ".")
     session.run("memharness", "run", "--matrix", "fixtures/seed-matrix.toml", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def clients(session: nox.Session) -> None:
+    """The client libraries (CRT, obstore, s3fs, smart_open, boto3's own calls) at 250 MB and
+    2 GB under a 512 MiB cap, 1 and 4 workers, on s3rver (``-- --sizes 250MB`` for the first)."""
+    session.install(".[clients]")
+    session.run("memharness", "run", "--matrix", "fixtures/clients-matrix.toml", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def regressions(session: nox.Session) -> None:
+    """The regression corpus at 250 MB, then the gate: passes when every expectation holds.
+    ``-- DIR`` keeps the results somewhere other than reports/regressions."""
+    session.install(".[clients]")
+    where = session.posargs[0] if session.posargs else "reports/regressions"
+    session.run("memharness", "run", "--matrix", "fixtures/regressions.toml", "--out", where)
+    session.run("memharness", "gate", where, "--budget", "512MiB")
 
 
 @nox.session(python=PYTHON)

@@ -242,3 +242,10 @@ def test_expectations_travel_in_meta_json(tmp_path: Path) -> None:
     (tmp_path / "meta.json").write_text(json.dumps({"settings": {"expect": broken}}))
     with pytest.raises(UsageError, match="malformed cost bound 'lots'"):
         load(tmp_path)
+
+
+def test_a_cost_expectation_for_other_object_sizes_is_a_note_not_a_failure() -> None:
+    large_only = dataclasses.replace(TRAP, min_size_bytes=200 * MB)
+    verdict = evaluate([run(case(GET), 66.0)], budget_bytes=BUDGET, expectations=[large_only])
+    assert verdict.passed
+    assert any(note.startswith("not measured at these object sizes") for note in verdict.notes)

@@ -448,3 +448,17 @@ def test_a_list_of_process_steps_makes_a_set_of_cases_of_each(tmp_path: Path) ->
     bad = '[matrix]\nsizes = ["small"]\nstrategies = ["chunked"]\nprocess = ["pages", "pages"]\n'
     with pytest.raises(UsageError, match="'process' lists \"pages\" twice"):
         load_matrix(write(tmp_path, bad))
+
+
+@pytest.mark.parametrize("name", ["clients-matrix.toml", "regressions.toml"])
+def test_the_client_matrices_are_valid(name: str) -> None:
+    """The clients matrix and the regression corpus read cleanly (they need the extra)."""
+    missing = registry.not_installed()
+    if missing:
+        pytest.skip(
+            f"{name} names strategies that need pip install '{next(iter(missing.values()))}'"
+        )
+    spec = load_matrix(SEED_MATRIX.parent / name)
+    assert spec.backend == "s3rver" and spec.memory_limit_bytes == 512 * 2**20
+    if name == "regressions.toml":
+        assert spec.expect and all(e.issue for e in spec.expect)
