@@ -261,7 +261,7 @@ def evaluate(
             continue
         excused = [case.label for case in covered if expectation.status in case.statuses]
         rule = (
-            f"{expectation.strategy} on objects of {format_size(expectation.min_size_bytes)} or "
+            f"{_covers(expectation)} on objects of {format_size(expectation.min_size_bytes)} or "
             f"more is expected to end {expectation.status} ({expectation.reason})"
         )
         notes.append(
@@ -287,14 +287,19 @@ def evaluate(
     )
 
 
-def _describe(expectation: Expectation) -> str:
-    """An expectation in words: what it covers and what it bounds."""
+def _covers(expectation: Expectation) -> str:
+    """The cases an expectation covers, less their sizes: strategy, parameters, step, fault."""
     covers = [expectation.strategy]
     covers += [f"{name}={value}" for name, value in expectation.params.items()]
     if expectation.process:
         covers.append(f"process {expectation.process}")
     if expectation.fault:
         covers.append(f"fault {expectation.fault}")
+    return " ".join(covers)
+
+
+def _describe(expectation: Expectation) -> str:
+    """An expectation in words: what it covers and what it bounds."""
     sizes = f"objects of {format_size(expectation.min_size_bytes)} or more"
     if expectation.max_size_bytes is not None:
         sizes += f" up to {format_size(expectation.max_size_bytes)}"
@@ -305,7 +310,7 @@ def _describe(expectation: Expectation) -> str:
     ]
     issue = f", {expectation.issue}" if expectation.issue else ""
     return (
-        f"the expectation {' '.join(covers)} on {sizes}: {' and '.join(bounds)} "
+        f"the expectation {_covers(expectation)} on {sizes}: {' and '.join(bounds)} "
         f"({expectation.reason}{issue})"
     )
 

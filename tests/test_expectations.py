@@ -249,3 +249,19 @@ def test_a_cost_expectation_for_other_object_sizes_is_a_note_not_a_failure() -> 
     verdict = evaluate([run(case(GET), 66.0)], budget_bytes=BUDGET, expectations=[large_only])
     assert verdict.passed
     assert any(note.startswith("not measured at these object sizes") for note in verdict.notes)
+
+
+def test_a_narrowed_status_expectation_names_what_it_covers() -> None:
+    cut = Expectation(
+        "s3fs", 0, "error", "no retry", params={"mode": "open"}, fault="reset-mid-body@30%"
+    )
+    results = [
+        run(case(OPEN), 12.0),
+        run(case(OPEN, fault="reset-mid-body@30%"), 1.0, status="error"),
+    ]
+    verdict = evaluate(results, budget_bytes=BUDGET, expectations=[cut])
+    assert verdict.passed
+    assert (
+        "s3fs mode=open fault reset-mid-body@30% on objects of 0 B or more is expected to end "
+        "error (no retry)"
+    ) in "\n".join(verdict.notes)
