@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from memharness_s3.analysis.cases import Analysis, CaseRuns
 from memharness_s3.analysis.compare import Pair, compare_peaks, pair_cases, percent, why_disjoint
 from memharness_s3.analysis.expectations import Check
-from memharness_s3.analysis.identity import key_of_result
+from memharness_s3.analysis.identity import format_value, key_of_result
 from memharness_s3.analysis.verdicts import FAILED_STATUSES, covering_expectations, judge
 from memharness_s3.errors import UsageError
 from memharness_s3.fixture_cache import resolve_size
@@ -290,7 +290,7 @@ def evaluate(
 def _covers(expectation: Expectation) -> str:
     """The cases an expectation covers, less their sizes: strategy, parameters, step, fault."""
     covers = [expectation.strategy]
-    covers += [f"{name}={value}" for name, value in expectation.params.items()]
+    covers += [f"{name}={format_value(value)}" for name, value in expectation.params.items()]
     if expectation.process:
         covers.append(f"process {expectation.process}")
     if expectation.fault:
