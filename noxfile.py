@@ -1,5 +1,6 @@
 """Developer sessions: tests, lint, typecheck, bench (the default comparison), large (the
-GB-scale pytest cases), seed (the seed document's full matrix on s3rver), report, gate,
+GB-scale pytest cases), seed (the seed document's full matrix on s3rver), clients (the client
+libraries' matrix), regressions (the corpus of known memory traps, gated), report, gate,
 fidelity (does measuring change what is measured) and calibrate (the gate's error rates)."""
 
 from __future__ import annotations
@@ -8,12 +9,15 @@ import nox
 
 nox.options.sessions = ["lint", "typecheck", "tests"]
 PYTHON = "3.11"
+DEV_CONSTRAINTS = "constraints-dev.txt"
+"""The versions the tests run with: pip alone cannot find the one boto3 that s3fs's aiobotocore
+accepts (it backtracks into releases that no longer build); see README, Development."""
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The test suite, against real moto server processes on loopback."""
-    session.install("-e", ".[dev]")
+    session.install("-c", DEV_CONSTRAINTS, "-e", ".[dev]")
     session.run("pytest", *session.posargs)
 
 
@@ -28,7 +32,9 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the packages."""
-    session.install("--config-settings", "editable_mode=strict", "-e", ".[dev]")
+    session.install(
+        "-c", DEV_CONSTRAINTS, "--config-settings", "editable_mode=strict", "-e", ".[dev]"
+    )
     session.run("mypy")
 
 
@@ -42,7 +48,7 @@ def bench(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def large(session: nox.Session) -> None:
     """The GB-scale pytest cases (marker ``large``): minutes each, tens of GB of disk."""
-    session.install("-e", ".[dev]")
+    session.install("-c", DEV_CONSTRAINTS, "-e", ".[dev]")
     session.run("pytest", "-m", "large", *session.posargs)
 
 
@@ -51,6 +57,24 @@ def seed(session: nox.Session) -> None:
     """The seed document's matrix: 5 strategies x 10 MB-2 GB x concurrency 1 and 4, 512 MiB cap."""
     session.install("-e", ".")
     session.run("memharness", "run", "--matrix", "fixtures/seed-matrix.toml", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def clients(session: nox.Session) -> None:
+    """The client libraries (CRT, obstore, s3fs, smart_open, boto3's own calls) at 250 MB and
+    2 GB under a 512 MiB cap, 1 and 4 workers, on s3rver (``-- --sizes 250MB`` for the first)."""
+    session.install(".[clients]")
+    session.run("memharness", "run", "--matrix", "fixtures/clients-matrix.toml", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def regressions(session: nox.Session) -> None:
+    """The regression corpus at 250 MB, then the gate: passes when every expectation holds.
+    ``-- DIR`` keeps the results somewhere other than reports/regressions."""
+    session.install(".[clients]")
+    where = session.posargs[0] if session.posargs else "reports/regressions"
+    session.run("memharness", "run", "--matrix", "fixtures/regressions.toml", "--out", where)
+    session.run("memharness", "gate", where, "--budget", "512MiB")
 
 
 @nox.session(python=PYTHON)

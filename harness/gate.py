@@ -11,11 +11,16 @@ the HTML report uses; this module adds what the gate decides from them:
   over the tolerance fails, with the parameter change in the message;
 - a baseline case the new results lack fails, unless ``allow_missing``; a new case without a
   baseline case is listed, not compared;
-- a baseline with no case in common with the results is an error (exit 2), never a PASS.
+- a baseline with no case in common with the results is an error (exit 2), never a PASS;
+- an expectation that bounds the cost (``peak - baseline``) and covers no case of the results
+  fails when the results have objects in its size range (a regression corpus whose reproduction
+  did not run proves nothing); with no object in its range it is a note (the corpus run at
+  other sizes, as CI runs it).
 
 Every PASS says what it checked: how many cases against the budget, how many compared with the
-baseline. ``evaluate`` returns one :class:`Verdict`; ``render_text`` is what ``memharness gate``
-prints and ``render_markdown`` the pull-request summary. MB is 10^6 bytes, as everywhere.
+baseline, and one PASS or FAIL line per cost bound with the measured cost and the bound.
+``evaluate`` returns one :class:`Verdict`; ``render_text`` is what ``memharness gate`` prints and
+``render_markdown`` the pull-request summary. MB is 10^6 bytes, as everywhere.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from dataclasses import dataclass
 
 from memharness_s3.analysis.cases import Analysis, CaseRuns
 from memharness_s3.analysis.compare import Pair, compare_peaks, pair_cases, percent, why_disjoint
-from memharness_s3.analysis.identity import key_of_result
-from memharness_s3.analysis.verdicts import FAILED_STATUSES, judge
+from memharness_s3.analysis.expectations import Check
+from memharness_s3.analysis.identity import format_value, key_of_result
+from memharness_s3.analysis.verdicts import FAILED_STATUSES, covering_expectations, judge
 from memharness_s3.errors import UsageError
 from memharness_s3.fixture_cache import resolve_size
 from memharness_s3.records import Expectation, RunResult
@@ -133,6 +139,8 @@ class CaseVerdict:
     change_pct: float | None = None
     changes: tuple[str, ...] = ()
     """What differs from the baseline case it was compared with (changed parameters)."""
+    checks: tuple[Check, ...] = ()
+    """The cost bounds of the expectations covering the case, each with what it compared."""
 
     @property
     def failed(self) -> bool:
@@ -153,14 +161,21 @@ class Verdict:
     cases: tuple[CaseVerdict, ...]
     notes: tuple[str, ...]
     noise_factor: float = DEFAULT_NOISE_FACTOR
+    unmet: tuple[str, ...] = ()
+    """Cost expectations that covered no case of the results, each described."""
 
     @property
     def failures(self) -> tuple[CaseVerdict, ...]:
         return tuple(case for case in self.cases if case.failed)
 
     @property
+    def checks(self) -> tuple[Check, ...]:
+        """Every cost bound checked, case by case."""
+        return tuple(check for case in self.cases for check in case.checks)
+
+    @property
     def passed(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.unmet
 
     @property
     def outcome_counts(self) -> dict[str, int]:
@@ -232,15 +247,21 @@ def evaluate(
         )
         verdicts.append(verdict)
         notes.extend(case_notes)
+    unmet = []
     for expectation in expectations:
-        excused = [
-            case.label
-            for case in new.cases
-            if expectation.matches(case.key.strategy, case.key.size_bytes)
-            and expectation.status in case.statuses
-        ]
+        covered = [case for case in new.cases if covering_expectations(case, [expectation])]
+        if expectation.bounds_cost:
+            sized = any(
+                expectation.matches(expectation.strategy, c.key.size_bytes) for c in new.cases
+            )
+            if not covered and sized:
+                unmet.append(f"no case in these results is covered by {_describe(expectation)}")
+            elif not covered:
+                notes.append(f"not measured at these object sizes: {_describe(expectation)}")
+            continue
+        excused = [case.label for case in covered if expectation.status in case.statuses]
         rule = (
-            f"{expectation.strategy} on objects of {format_size(expectation.min_size_bytes)} or "
+            f"{_covers(expectation)} on objects of {format_size(expectation.min_size_bytes)} or "
             f"more is expected to end {expectation.status} ({expectation.reason})"
         )
         notes.append(
@@ -255,7 +276,43 @@ def evaluate(
             "'How far the gate can be trusted')"
         )
     shown = None if baseline is None else baseline_name or "(unnamed)"
-    return Verdict(budget_bytes, tolerance, shown, tuple(verdicts), tuple(notes), noise_factor)
+    return Verdict(
+        budget_bytes,
+        tolerance,
+        shown,
+        tuple(verdicts),
+        tuple(notes),
+        noise_factor,
+        tuple(unmet),
+    )
+
+
+def _covers(expectation: Expectation) -> str:
+    """The cases an expectation covers, less their sizes: strategy, parameters, step, fault."""
+    covers = [expectation.strategy]
+    covers += [f"{name}={format_value(value)}" for name, value in expectation.params.items()]
+    if expectation.process:
+        covers.append(f"process {expectation.process}")
+    if expectation.fault:
+        covers.append(f"fault {expectation.fault}")
+    return " ".join(covers)
+
+
+def _describe(expectation: Expectation) -> str:
+    """An expectation in words: what it covers and what it bounds."""
+    sizes = f"objects of {format_size(expectation.min_size_bytes)} or more"
+    if expectation.max_size_bytes is not None:
+        sizes += f" up to {format_size(expectation.max_size_bytes)}"
+    bounds = [
+        f"peak - baseline {word} {text}"
+        for word, text in ((">=", expectation.cost_at_least), ("<=", expectation.cost_at_most))
+        if text is not None
+    ]
+    issue = f", {expectation.issue}" if expectation.issue else ""
+    return (
+        f"the expectation {_covers(expectation)} on {sizes}: {' and '.join(bounds)} "
+        f"({expectation.reason}{issue})"
+    )
 
 
 def _check_case(
@@ -314,6 +371,7 @@ def _check_case(
         baseline_repeats=pair.old.repeats if pair else 0,
         change_pct=change.change_pct if change else None,
         changes=pair.changes if pair else (),
+        checks=judgement.checks,
     )
     return verdict, notes
 
@@ -395,6 +453,10 @@ def _settings(verdict: Verdict) -> str:
                 f"{verdict.noise_factor:g}x their spread taken as noise"
             )
         text += ")"
+    checks = verdict.checks
+    if checks or verdict.unmet:
+        held = sum(1 for check in checks if check.passed)
+        text += f"; {held} of {len(checks) + len(verdict.unmet)} expected cost bounds held"
     return text
 
 
@@ -412,6 +474,10 @@ def render_text(verdict: Verdict) -> str:
         if case.changes:
             numbers += f", baseline case {case.baseline_label}"
         lines.append(f"FAIL {case.label} [{case.case_id}]: {numbers}: {'; '.join(case.reasons)}")
+    lines.extend(
+        f"{'PASS' if check.passed else 'FAIL'} expect {check.text}" for check in verdict.checks
+    )
+    lines.extend(f"FAIL expect: {unmet}" for unmet in verdict.unmet)
     lines.extend(f"note: {note}" for note in verdict.notes)
     word = "PASS" if verdict.passed else "FAIL"
     lines.append(f"{word}: {_counts(verdict)}; {_settings(verdict)} (MB = 10^6 bytes)")
@@ -485,6 +551,13 @@ def render_markdown(verdict: Verdict) -> str:
         ),
         align="lrrrl",
     )
+    if verdict.checks or verdict.unmet:
+        lines += ["", "### Expected costs (peak - baseline)", ""]
+        lines += [
+            f"- {'PASS' if check.passed else '**FAIL**'} {_cell(check.text)}"
+            for check in verdict.checks
+        ]
+        lines += [f"- **FAIL** {_cell(unmet)}" for unmet in verdict.unmet]
     if verdict.notes:
         lines += ["", "### Notes", ""]
         lines += [f"- {_cell(note)}" for note in verdict.notes]

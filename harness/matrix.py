@@ -12,7 +12,8 @@ comment gives another::
     pool = "processes"         # processes: N worker processes; threads: N threads in one
     shared_object = false      # true: concurrent fetches share one object, else a copy each
     memory_limit = "512MiB"    # hard cap per worker (default: none; omit the key for none)
-    process = "none"           # step after fetching: none, pages or split
+    process = "none"           # after fetching: none, pages(-bytes/-mmap), text(-shrink), split
+                               # (a list: each its own set of cases)
     split_part_size = "100MB"  # largest part the split step writes
     repeat = 1                 # runs per case
     timeout = 900              # seconds per worker run
@@ -23,12 +24,26 @@ comment gives another::
 
     [params.chunked]           # parameters of one strategy named in `strategies`
     chunk_size = "16MiB"       # the names and values --param chunked.chunk_size=16MiB takes
+                               # a list, ["1MiB", "16MiB"], makes each value its own set of cases
 
     [[expect]]                 # a run expected to end with `status`; one table per expectation
     strategy = "read-all"      # a strategy named in `strategies`
     min_size = "500MB"         # applies to objects at least this big (a size or a catalog name)
     status = "oom"             # ok, error, oom or timeout
     reason = "read-all holds the whole object; it cannot fit a 512 MiB worker"
+
+    [[expect]]                 # optional keys: which cases, and what an ok run may cost
+    strategy = "chunked"
+    min_size = "small"
+    max_size = "1GB"           # applies to objects at most this big too
+    params = { chunk_size = "16MiB" }  # only cases run with these parameter values
+    process = "none"           # only cases with this processing step
+    fault = "none"             # only cases with this fault ("none": those without one)
+    status = "ok"              # cost bounds apply to ok runs
+    cost_at_most = "2 x chunk_size"  # peak - baseline of every ok run at most 2 x a size param;
+                               # or a size ("64MiB"); cost_at_least = "0.9 x object" for a trap
+    issue = "none upstream"    # the upstream issue the expectation reproduces
+    reason = "chunked holds one chunk at a time"
 
 Sizes are strings: KB, MB, GB and TB are decimal, KiB, MiB, GiB and TiB binary, a bare number
 ("1048576") is bytes. Parameter values may be strings, numbers or true/false and mean what they
@@ -43,6 +58,7 @@ Every problem with the file is reported as one line naming the file, the line an
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from collections.abc import Sequence
@@ -51,14 +67,49 @@ from pathlib import Path
 from typing import Any
 
 from memharness_s3 import registry
+from memharness_s3.analysis.expectations import parse_cost_bound
 from memharness_s3.errors import UsageError
+from memharness_s3.faults.spec import parse_fault
 from memharness_s3.fixture_cache import resolve_size
-from memharness_s3.records import STATUSES, Expectation
+from memharness_s3.records import NO_FAULT, STATUSES, Expectation
 from memharness_s3.settings import BY_KEY, RunSettings, show, suggest
+from memharness_s3.strategies.processing import PROCESS_STEPS
 
 TABLES = ("matrix", "params", "expect")
 MATRIX_KEYS = tuple(BY_KEY)
 EXPECT_KEYS = ("strategy", "min_size", "status", "reason")
+EXPECT_OPTIONAL_KEYS = (
+    "max_size",
+    "params",
+    "process",
+    "fault",
+    "cost_at_least",
+    "cost_at_most",
+    "issue",
+)
+_FIELDS = {"max_size": "max_size_bytes"}
+"""Optional keys whose Expectation field is named otherwise."""
+
+
+def _expectation_value(base: Expectation, key: str, value: str) -> Any:
+    """The typed value of an optional expectation key given as text; UsageError if malformed."""
+    if key == "max_size":
+        _, size = resolve_size(value)
+        if size < base.min_size_bytes:
+            raise UsageError(f"{value} is below min_size")
+        return size
+    if key == "process":
+        if value not in PROCESS_STEPS:
+            raise UsageError(
+                f"unknown process step {value!r}{suggest(value, PROCESS_STEPS)}; choose one of: "
+                f"{', '.join(PROCESS_STEPS)}"
+            )
+        return value
+    if key == "fault":
+        return NO_FAULT if value == NO_FAULT else parse_fault(value).text
+    if key in ("cost_at_least", "cost_at_most"):
+        return parse_cost_bound(value, registry.load(base.strategy).params).text
+    return value
 
 
 def load_matrix(path: Path) -> RunSettings:
@@ -209,13 +260,13 @@ class _Reader:
                 here = _At(places[0].table, key, places[0].entry)
                 raise self.error(f"unknown key {key!r} in {label}{hint}", here, *places)
 
-    def params(self, value: Any, strategies: list[str]) -> dict[str, dict[str, str]]:
+    def params(self, value: Any, strategies: list[str]) -> dict[str, dict[str, str | list[str]]]:
         if not isinstance(value, dict):
             raise self.error(
                 "'params' must be tables: write [params.STRATEGY] with NAME = VALUE lines",
                 _At("", "params"),
             )
-        params: dict[str, dict[str, str]] = {}
+        params: dict[str, dict[str, str | list[str]]] = {}
         for name, table in value.items():
             label = f"[params.{name}]"
             at = (_At(f"params.{name}"), _At("params", name))
@@ -231,23 +282,32 @@ class _Reader:
                 )
             cls = registry.load(name)
             self.check_keys(table, list(cls.params), label, *at)
-            overrides: dict[str, str] = {}
+            overrides: dict[str, str | list[str]] = {}
             for key, raw in table.items():
                 where = (_At(f"params.{name}", key), *at)
-                if isinstance(raw, bool):
-                    text = "true" if raw else "false"
-                elif isinstance(raw, str | int | float):
-                    text = str(raw)
-                else:
+                values = raw if isinstance(raw, list) else [raw]
+                texts = []
+                for value in values:
+                    if isinstance(value, bool):
+                        texts.append("true" if value else "false")
+                    elif isinstance(value, str | int | float):
+                        texts.append(str(value))
+                    else:
+                        raise self.error(
+                            f"'{name}.{key}' must be a string, number or true/false, or a list of "
+                            f"them, got {show(raw)}",
+                            *where,
+                        )
+                if not texts or len(set(texts)) != len(texts):
                     raise self.error(
-                        f"'{name}.{key}' must be a string, number or true/false, got {show(raw)}",
+                        f"'{name}.{key}': a list of values needs distinct values, got {show(raw)}",
                         *where,
                     )
                 try:
-                    registry.resolve_params(cls, {key: text})
+                    registry.resolve_params(cls, {key: texts})
                 except UsageError as exc:
                     raise self.error(f"{label}: {exc}", *where) from None
-                overrides[key] = text
+                overrides[key] = texts if isinstance(raw, list) else texts[0]
             params[name] = overrides
         return params
 
@@ -263,7 +323,7 @@ class _Reader:
     def expectation(self, entry: dict[str, Any], index: int, strategies: list[str]) -> Expectation:
         label = f"[[expect]] entry {index + 1}"
         here = _At("expect", None, index)
-        self.check_keys(entry, EXPECT_KEYS, label, here)
+        self.check_keys(entry, EXPECT_KEYS + EXPECT_OPTIONAL_KEYS, label, here)
         missing = [key for key in EXPECT_KEYS if key not in entry]
         if missing:
             names = ", ".join(repr(key) for key in missing)
@@ -296,4 +356,62 @@ class _Reader:
             raise self.error(
                 f"{label}: 'min_size': {exc}", _At("expect", "min_size", index), here
             ) from None
-        return Expectation(strategy, min_size, status, entry["reason"])
+        return self.narrowed(Expectation(strategy, min_size, status, entry["reason"]), entry, index)
+
+    def narrowed(self, base: Expectation, entry: dict[str, Any], index: int) -> Expectation:
+        """``base`` with the optional keys of ``entry`` (checked) applied."""
+        label = f"[[expect]] entry {index + 1}"
+        here = _At("expect", None, index)
+        fields: dict[str, Any] = {}
+        for key in EXPECT_OPTIONAL_KEYS:
+            if key not in entry:
+                continue
+            at = (_At("expect", key, index), here)
+            value = entry[key]
+            if key == "params":
+                fields[key] = self.expected_params(base.strategy, value, label, at)
+                continue
+            if not isinstance(value, str) or not value.strip():
+                raise self.error(
+                    f"{label}: {key!r} must be a non-empty string, got {show(value)}", *at
+                )
+            try:
+                fields[_FIELDS.get(key, key)] = _expectation_value(base, key, value.strip())
+            except UsageError as exc:
+                raise self.error(f"{label}: {key!r}: {exc}", *at) from None
+        expectation = dataclasses.replace(base, **fields)
+        if expectation.bounds_cost and expectation.status != "ok":
+            raise self.error(
+                f'{label}: a cost bound applies to ok runs: give status = "ok", not '
+                f"{expectation.status!r}",
+                _At("expect", "status", index),
+                here,
+            )
+        return expectation
+
+    def expected_params(
+        self, strategy: str, value: Any, label: str, at: tuple[_At, ...]
+    ) -> dict[str, Any]:
+        """An expectation's ``params``: values the strategy's parameters take, typed."""
+        if not isinstance(value, dict) or not value:
+            raise self.error(
+                f"{label}: 'params' must be a table of parameter values such as "
+                f'{{ mode = "get" }}, got {show(value)}',
+                *at,
+            )
+        texts = {}
+        for name, raw in value.items():
+            if isinstance(raw, bool):
+                texts[name] = "true" if raw else "false"
+            elif isinstance(raw, str | int | float):
+                texts[name] = str(raw)
+            else:
+                raise self.error(
+                    f"{label}: 'params.{name}' must be a string, number or true/false", *at
+                )
+        cls = registry.load(strategy)
+        try:
+            resolved = registry.resolve_params(cls, texts)
+        except UsageError as exc:
+            raise self.error(f"{label}: 'params': {exc}", *at) from None
+        return {name: resolved[name] for name in texts}

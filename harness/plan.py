@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -16,24 +17,42 @@ def build_cases(
     concurrency: Sequence[int],
     params: dict[str, dict[str, Any]],
     faults: Sequence[str | None] = (None,),
+    process: str | Sequence[str] = "none",
     **common: Any,
 ) -> list[Case]:
-    """Every size x concurrency x fault x strategy combination, small objects and low counts
-    first, each fault's strategies together."""
+    """Every size x concurrency x fault x strategy x parameter variant combination, small
+    objects and low counts first, each fault's strategies together.
+
+    A parameter whose value is a list (a matrix file's ``[params.X]`` list) gives one variant per
+    value, and several such parameters every combination of their values; a list of processing
+    steps gives a set of cases per step."""
+    steps = [process] if isinstance(process, str) else list(process)
     return [
         Case(
             strategy=strategy,
             object_name=name,
             size_bytes=size,
-            params=params[strategy],
+            params=variant,
             concurrency=workers,
             fault=fault,
+            process=step,
             **common,
         )
         for name, size in sizes
         for workers in concurrency
         for fault in faults
+        for step in steps
         for strategy in strategies
+        for variant in param_variants(params[strategy])
+    ]
+
+
+def param_variants(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """``params`` with each list-valued parameter replaced by each of its values, in order."""
+    names = [name for name, value in params.items() if isinstance(value, list)]
+    return [
+        {**params, **dict(zip(names, values, strict=True))}
+        for values in itertools.product(*(params[name] for name in names))
     ]
 
 

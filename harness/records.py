@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 STATUSES = ("ok", "error", "oom", "timeout")
+NO_FAULT = "none"
+"""How an expectation names the cases run without a fault."""
 POOLS = ("processes", "threads")
 EXECUTORS = ("local", "celery")
 
@@ -67,16 +69,55 @@ class Case:
 
 @dataclass(frozen=True)
 class Expectation:
-    """Runs of ``strategy`` on objects of at least ``min_size_bytes`` should end ``status``."""
+    """Runs of ``strategy`` on objects of at least ``min_size_bytes`` should end ``status``.
+
+    The optional fields narrow which cases are covered (an object size range, strategy
+    parameters, a processing step, a fault spec or ``"none"``) and bound what an ok run costs,
+    ``peak - baseline``: ``cost_at_least`` / ``cost_at_most`` are texts such as ``"0.9 x
+    object"``, ``"2 x part_size"`` (a parameter of the strategy) or ``"64MiB"``
+    (``analysis.expectations``).
+    ``issue`` names the upstream issue the expectation reproduces.
+    """
 
     strategy: str
     min_size_bytes: int
     status: str
     reason: str
+    max_size_bytes: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    process: str | None = None
+    fault: str | None = None
+    cost_at_least: str | None = None
+    cost_at_most: str | None = None
+    issue: str | None = None
 
     def matches(self, strategy: str, size_bytes: int) -> bool:
-        """Whether a run of ``strategy`` on an object of ``size_bytes`` is covered."""
-        return strategy == self.strategy and size_bytes >= self.min_size_bytes
+        """Whether a run of ``strategy`` on an object of ``size_bytes`` is in the size range."""
+        return (
+            strategy == self.strategy
+            and size_bytes >= self.min_size_bytes
+            and (self.max_size_bytes is None or size_bytes <= self.max_size_bytes)
+        )
+
+    def covers(
+        self,
+        strategy: str,
+        size_bytes: int,
+        params: dict[str, Any],
+        process: str,
+        fault: str | None,
+    ) -> bool:
+        """Whether a case with these fields is covered: ``matches`` and every narrowing field."""
+        return (
+            self.matches(strategy, size_bytes)
+            and all(params.get(name) == value for name, value in self.params.items())
+            and (self.process is None or process == self.process)
+            and (self.fault is None or (fault or NO_FAULT) == self.fault)
+        )
+
+    @property
+    def bounds_cost(self) -> bool:
+        return self.cost_at_least is not None or self.cost_at_most is not None
 
 
 @dataclass(frozen=True)

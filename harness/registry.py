@@ -2,7 +2,10 @@
 
 A third-party package whose entry point fails to import must not take the others down: the
 strategies that load are listed and run, the broken one is named (entry point, distribution,
-the import error) in one warning, and asking to run it is a usage error saying the same. The
+the import error) in one warning, and asking to run it is a usage error saying the same. A
+strategy whose client library comes from an optional extra that is not installed (it raises
+``MissingExtra``) is not broken: it is left out without a warning, ``memharness strategies``
+names the extra, and asking to run it is a usage error saying what to install. The
 parent resolves each strategy to its ``module:Class`` (``target``) and hands that to the worker,
 which imports the module directly and never loads the entry-point machinery it would measure.
 """
@@ -10,17 +13,26 @@ which imports the module directly and never loads the entry-point machinery it w
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
 from typing import Any
 
 from memharness_s3.errors import UsageError
 from memharness_s3.sizes import parse_size
-from memharness_s3.strategies.base import Strategy
+from memharness_s3.strategies.base import MissingExtra, Strategy
 
 GROUP = "memharness.strategies"
 _CONTRACT = ("name", "description", "params", "fetch")
+
+
+class NotInstalled(UsageError):
+    """A registered strategy whose optional client library is missing."""
+
+    def __init__(self, message: str, requirement: str) -> None:
+        super().__init__(message)
+        self.requirement = requirement
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,8 @@ def _import(entry_point: EntryPoint) -> type[Strategy]:
     )
     try:
         cls = entry_point.load()
+    except MissingExtra as exc:
+        raise NotInstalled(str(exc), exc.requirement) from None
     except Exception as exc:
         raise UsageError(
             f"strategy {name!r} cannot be loaded: {origin} failed to import: "
@@ -87,21 +101,53 @@ def load(name: str) -> type[Strategy]:
     return _load(name)
 
 
-def broken() -> dict[str, str]:
-    """Registered strategies that do not load, each with why (one line)."""
+def _problems() -> dict[str, UsageError]:
     problems = {}
     for name in _entry_points():
         try:
             _load(name)
         except UsageError as exc:
-            problems[name] = str(exc)
+            problems[name] = exc
     return problems
+
+
+def broken() -> dict[str, str]:
+    """Registered strategies that do not load (missing extras aside), each with why."""
+    return {
+        name: str(exc) for name, exc in _problems().items() if not isinstance(exc, NotInstalled)
+    }
+
+
+def not_installed() -> dict[str, str]:
+    """Registered strategies whose optional client library is missing, each with what to
+    install."""
+    return {
+        name: exc.requirement for name, exc in _problems().items() if isinstance(exc, NotInstalled)
+    }
 
 
 def available() -> list[str]:
     """The names of the registered strategies that load, in name order."""
-    failing = broken()
+    failing = _problems()
     return [name for name in _entry_points() if name not in failing]
+
+
+def default_strategies() -> list[str]:
+    """What a run that names no strategies runs: those that load, less the opt-in ones
+    (``opt_in = True``: the client comparisons, which a matrix or ``--strategies`` names)."""
+    return [name for name in available() if not getattr(_load(name), "opt_in", False)]
+
+
+def libraries(name: str) -> dict[str, str | None]:
+    """The client libraries strategy ``name`` declares (``libraries``), each with its installed
+    version (None when it is not installed)."""
+    found: dict[str, str | None] = {}
+    for distribution in getattr(load(name), "libraries", ()):
+        try:
+            found[distribution] = version(distribution)
+        except PackageNotFoundError:
+            found[distribution] = None
+    return found
 
 
 def warn_broken() -> None:
@@ -111,10 +157,10 @@ def warn_broken() -> None:
 
 
 def parse_strategy_list(text: str | None) -> list[str]:
-    """Names from a comma-separated list (all loadable ones when ``text`` is None), validated."""
+    """Names from a comma-separated list (the default ones when ``text`` is None), validated."""
     if text is None:
         warn_broken()
-        return available()
+        return default_strategies()
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
         raise UsageError("empty strategy list")
@@ -135,14 +181,22 @@ def parse_param_overrides(items: list[str]) -> dict[str, dict[str, str]]:
     return overrides
 
 
-def resolve_params(cls: type[Strategy], overrides: dict[str, str]) -> dict[str, Any]:
-    """The strategy's defaults with ``overrides`` applied, each coerced to its default's type."""
+def resolve_params(cls: type[Strategy], overrides: Mapping[str, str | list[str]]) -> dict[str, Any]:
+    """The strategy's defaults with ``overrides`` applied, each coerced to its default's type.
+
+    An override given as a list (a matrix file's ``chunk_size = ["1KiB", "8MiB"]``) stays a list
+    of coerced values: the variants ``plan.build_cases`` makes one set of cases of each.
+    """
     params = dict(cls.params)
     for name, text in overrides.items():
         if name not in params:
             known = ", ".join(params) or "none"
             raise UsageError(f"strategy {cls.name!r} has no parameter {name!r}; it has: {known}")
-        params[name] = _coerce(cls.name, name, params[name], text)
+        default = params[name]
+        if isinstance(text, list):
+            params[name] = [_coerce(cls.name, name, default, item) for item in text]
+        else:
+            params[name] = _coerce(cls.name, name, default, text)
     return params
 
 

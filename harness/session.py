@@ -309,6 +309,7 @@ class Session:
                     "target": strategies[name].target,
                     "distribution": strategies[name].distribution,
                     "version": strategies[name].version,
+                    "libraries": registry.libraries(name),
                 }
                 for name in self.settings.strategies
             },

@@ -44,7 +44,8 @@ class RunSettings:
     pool: str = "processes"
     shared_object: bool = False
     memory_limit_bytes: int | None = None
-    process: str = "none"
+    process: str | list[str] = "none"
+    """The step after fetching, or a list of steps, each its own set of cases."""
     split_part_bytes: int = DEFAULT_SPLIT_PART_BYTES
     repeat: int = 1
     timeout_s: float = DEFAULT_TIMEOUT_S
@@ -55,8 +56,9 @@ class RunSettings:
     memray: bool = False
     faults: list[str | None] = field(default_factory=lambda: [None])
     """Fault specs, each its own set of cases; None is the run without a fault."""
-    params: dict[str, dict[str, str]] = field(default_factory=dict)
-    """Per-strategy overrides as text, as ``registry.parse_param_overrides`` returns them."""
+    params: dict[str, dict[str, str | list[str]]] = field(default_factory=dict)
+    """Per-strategy overrides as text, as ``registry.parse_param_overrides`` returns them; a
+    matrix file's list of values is a list of texts, each its own set of cases."""
     expect: list[Expectation] = field(default_factory=list)
     executor: str = "local"
     nodes: int = 1
@@ -89,7 +91,7 @@ class RunSettings:
 def default_settings(with_sizes: bool = True) -> RunSettings:
     """What ``memharness run`` measures with no options (no sizes when objects are given)."""
     sizes = [resolve_fixture_size(name) for name in DEFAULT_RUN_SIZES] if with_sizes else []
-    return RunSettings(sizes=sizes, strategies=list(registry.available()))
+    return RunSettings(sizes=sizes, strategies=registry.default_strategies())
 
 
 def to_meta(settings: RunSettings) -> dict[str, Any]:
@@ -248,6 +250,26 @@ class Choice(Kind):
         return value
 
 
+class Steps(Kind):
+    """One choice or a list of them, each its own set of cases (``process``)."""
+
+    def __init__(self, choices: Sequence[str], noun: str) -> None:
+        self.one = Choice(choices, noun)
+
+    def check(self, name: str, value: Any) -> str | list[str]:
+        if not isinstance(value, list):
+            return self.one.check(name, value)
+        if not value:
+            raise UsageError(f"{name} is empty: list at least one")
+        steps = [self.one.check(name, item) for item in value]
+        _no_duplicates(name, steps)
+        return steps[0] if len(steps) == 1 else steps
+
+    def from_text(self, name: str, text: Any) -> Any:
+        items = [item.strip() for item in str(text).split(",") if item.strip()]
+        return self.check(name, items[0] if len(items) == 1 else items)
+
+
 class Flag(Kind):
     flag_action = "store_true"
 
@@ -376,8 +398,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "process",
         "process",
-        Choice(PROCESS_STEPS, "process step"),
-        "step after fetching: none (default), pages, split",
+        Steps(PROCESS_STEPS, "process step"),
+        "step after fetching: " + ", ".join(PROCESS_STEPS) + " (default: none); several, "
+        "comma-separated, are each their own set of cases",
     ),
     Setting(
         "split_part_size",

@@ -22,6 +22,13 @@ requests, parts, job ids) into the results.
 
 Modules import what the strategy needs at the top, as a real worker would: those imports are
 part of the worker's measured baseline.
+
+Optional class attributes: ``libraries``, the distributions whose versions meta.json records
+next to the strategy's own (the client library it measures); ``opt_in = True`` keeps the
+strategy out of a run that names no strategies (it runs when a matrix or ``--strategies`` names
+it). A strategy whose library comes from an optional extra raises :class:`MissingExtra` at import
+when it is missing: the registry then lists it as not installed, with the extra to install,
+rather than as broken.
 """
 
 from __future__ import annotations
@@ -30,6 +37,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
+
+
+class MissingExtra(ImportError):
+    """The library a strategy drives is not installed; the message says what to install."""
+
+    def __init__(self, strategy: str, module: str, requirement: str) -> None:
+        super().__init__(
+            f"strategy {strategy!r} needs {module}, which is not installed: "
+            f"install {requirement!r} (pip install '{requirement}')"
+        )
+        self.requirement = requirement
 
 
 @dataclass

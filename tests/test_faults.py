@@ -227,9 +227,11 @@ def fixture_4mb(uploaded: Callable[[int], Fixture]) -> Fixture:
 
 @pytest.fixture()
 def default_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """botocore's defaults (standard mode, 3 attempts) in the workers, whatever this shell sets."""
-    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
-    monkeypatch.delenv("AWS_RETRY_MODE", raising=False)
+    """botocore's current defaults (standard mode, 3 attempts) in the workers, whatever this
+    shell sets and whichever botocore is installed: botocore before 1.44 (which the clients
+    extra's aiobotocore pins) defaults to the legacy mode, 5 attempts."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("AWS_RETRY_MODE", "standard")
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
 
 

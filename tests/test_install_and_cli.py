@@ -89,6 +89,7 @@ def test_the_other_strategies_still_run(tmp_path: Path, broken_plugin: dict[str,
         "target": "memharness_s3.strategies.chunked:Chunked",
         "distribution": "memharness-s3",
         "version": meta["packages"]["memharness-s3"],
+        "libraries": {},
     }
 
 

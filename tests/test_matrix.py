@@ -10,6 +10,7 @@ import pytest
 from memharness_s3 import matrix, registry
 from memharness_s3.errors import UsageError
 from memharness_s3.matrix import load_matrix
+from memharness_s3.plan import build_cases
 from memharness_s3.records import Expectation
 from memharness_s3.settings import RunSettings
 
@@ -297,10 +298,22 @@ BAD_FILES = [
         ["[params.chunked]: chunked.chunk_size: malformed size 'big'"],
     ),
     (
-        "params-list-value",
-        MATRIX + "[params.chunked]\nchunk_size = [1]\n",
+        "params-nested-list-value",
+        MATRIX + "[params.chunked]\nchunk_size = [[1]]\n",
         5,
-        ["'chunked.chunk_size' must be a string, number or true/false"],
+        ["'chunked.chunk_size' must be a string, number or true/false, or a list of them"],
+    ),
+    (
+        "params-list-repeats-a-value",
+        MATRIX + '[params.chunked]\nchunk_size = ["1MiB", "1MiB"]\n',
+        5,
+        ["'chunked.chunk_size': a list of values needs distinct values"],
+    ),
+    (
+        "params-list-bad-value",
+        MATRIX + '[params.chunked]\nchunk_size = ["1MiB", "huge"]\n',
+        5,
+        ["[params.chunked]: chunked.chunk_size:"],
     ),
     (
         "params-not-table",
@@ -400,3 +413,52 @@ def test_the_relative_path_as_given_is_what_the_message_names(
     assert str(caught.value) == (
         "fixtures/m.toml:7: unknown key 'concurency' in [matrix] (did you mean 'concurrency'?)"
     )
+
+
+def test_a_list_of_parameter_values_makes_a_set_of_cases_of_each(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[matrix]\nsizes = ["small"]\nstrategies = ["chunked", "range"]\nconcurrency = [1, 4]\n'
+        '[params.chunked]\nchunk_size = ["1KiB", "8MiB"]\n',
+    )
+    spec = load_matrix(path)
+    assert spec.params == {"chunked": {"chunk_size": ["1KiB", "8MiB"]}}
+    params = {
+        name: registry.resolve_params(registry.load(name), spec.params.get(name, {}))
+        for name in spec.strategies
+    }
+    cases = build_cases(spec.sizes, spec.strategies, spec.concurrency, params)
+    assert [(c.strategy, c.params.get("chunk_size"), c.concurrency) for c in cases] == [
+        ("chunked", 1024, 1),
+        ("chunked", 8 * 2**20, 1),
+        ("range", None, 1),
+        ("chunked", 1024, 4),
+        ("chunked", 8 * 2**20, 4),
+        ("range", None, 4),
+    ]
+
+
+def test_a_list_of_process_steps_makes_a_set_of_cases_of_each(tmp_path: Path) -> None:
+    text = '[matrix]\nsizes = ["small"]\nstrategies = ["chunked"]\nprocess = ["pages", "text"]\n'
+    spec = load_matrix(write(tmp_path, text))
+    assert spec.process == ["pages", "text"]
+    params = {"chunked": registry.resolve_params(registry.load("chunked"), {})}
+    cases = build_cases(spec.sizes, spec.strategies, [1], params, process=spec.process)
+    assert [c.process for c in cases] == ["pages", "text"]
+    bad = '[matrix]\nsizes = ["small"]\nstrategies = ["chunked"]\nprocess = ["pages", "pages"]\n'
+    with pytest.raises(UsageError, match="'process' lists \"pages\" twice"):
+        load_matrix(write(tmp_path, bad))
+
+
+@pytest.mark.parametrize("name", ["clients-matrix.toml", "regressions.toml"])
+def test_the_client_matrices_are_valid(name: str) -> None:
+    """The clients matrix and the regression corpus read cleanly (they need the extra)."""
+    missing = registry.not_installed()
+    if missing:
+        pytest.skip(
+            f"{name} names strategies that need pip install '{next(iter(missing.values()))}'"
+        )
+    spec = load_matrix(SEED_MATRIX.parent / name)
+    assert spec.backend == "s3rver" and spec.memory_limit_bytes == 512 * 2**20
+    if name == "regressions.toml":
+        assert spec.expect and all(e.issue for e in spec.expect)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from importlib.metadata import version
+
 import pytest
 
 from memharness_s3 import registry
@@ -67,3 +71,53 @@ def test_bad_param_values() -> None:
         registry.resolve_params(registry.load("transfer-manager"), {"use_threads": "maybe"})
     with pytest.raises(UsageError, match="has no parameter"):
         registry.resolve_params(registry.load("read-all"), {"chunk_size": "1MB"})
+
+
+@pytest.mark.usefixtures("test_plugins")
+def test_a_strategy_whose_extra_is_missing_is_not_installed_rather_than_broken() -> None:
+    assert registry.not_installed()["test-needs-extra"] == "memharness-test-plugins[client]"
+    assert "test-needs-extra" not in registry.available()
+    assert "test-needs-extra" not in registry.broken()
+    with pytest.raises(UsageError) as caught:
+        registry.parse_strategy_list("chunked,test-needs-extra")
+    assert str(caught.value) == (
+        "strategy 'test-needs-extra' needs memharness_no_such_client, which is not installed: "
+        "install 'memharness-test-plugins[client]' "
+        "(pip install 'memharness-test-plugins[client]')"
+    )
+
+
+@pytest.mark.usefixtures("test_plugins")
+def test_strategies_names_the_extra_to_install_without_a_warning() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "memharness_s3.cli", "strategies"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0
+    assert "test-needs-extra" not in proc.stderr
+    assert (
+        "test-needs-extra   not installed: pip install 'memharness-test-plugins[client]'"
+        in proc.stdout.splitlines()
+    )
+
+
+def test_opt_in_strategies_run_only_when_named() -> None:
+    opt_in = {
+        name for name in registry.available() if getattr(registry.load(name), "opt_in", False)
+    }
+    default = set(registry.parse_strategy_list(None))
+    assert default >= BUILT_INS
+    assert not default & opt_in
+    assert set(registry.available()) == default | opt_in
+
+
+def test_client_libraries_are_named_with_their_installed_versions() -> None:
+    if "s3fs" in registry.not_installed():
+        pytest.skip("pip install 'memharness-s3[clients]'")
+    assert registry.libraries("s3fs") == {
+        "s3fs": version("s3fs"),
+        "aiobotocore": version("aiobotocore"),
+    }
+    assert registry.libraries("chunked") == {}

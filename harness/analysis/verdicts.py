@@ -6,7 +6,13 @@
 - **status**: a run that ended ``oom``, ``error`` or ``timeout`` fails unless an expectation
   covers it (same strategy, object at least ``min_size_bytes``, the same status), as the seed
   matrix expects read-all to ``oom`` from 500 MB on. A case expected to fail that ends ``ok`` is
-  flagged (the expectation is stale), not failed.
+  flagged (the expectation is stale), not failed. An expectation covers a case when the
+  strategy and size match and, where it names them, the strategy parameters, the processing
+  step and the fault do too.
+- **cost**: an expectation covering the case may bound ``peak - baseline`` of its ok runs from
+  below (a trap: at least 0.9 x the object) or above (a fix: at most 2 parts); a bound that does
+  not hold fails the case, and every bound checked says what it compared
+  (``analysis.expectations``).
 
 The HTML report's verdict column and the gate's outcome are both this judgement.
 """
@@ -17,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memharness_s3.analysis.cases import CaseRuns
+from memharness_s3.analysis.expectations import Check, expectation_checks
 from memharness_s3.records import Expectation, RunResult
 from memharness_s3.sizes import format_mb
 
@@ -34,9 +41,11 @@ class Judgement:
     reasons: tuple[str, ...]
     """Why the case fails, in words; empty when it does not."""
     expectation: Expectation | None
-    """The first expectation that covers the case."""
+    """The first expectation covering the case that expects a failure status."""
     stale_expectation: str | None
     """Set when the case was expected to fail and some of its runs ended ok."""
+    checks: tuple[Check, ...] = ()
+    """The cost bounds of the covering expectations, each held against the ok runs."""
 
     @property
     def failed(self) -> bool:
@@ -45,10 +54,17 @@ class Judgement:
 
 def judge(case: CaseRuns, budget_bytes: int, expectations: Sequence[Expectation]) -> Judgement:
     """The case's verdict and the reasons it fails, if it does."""
-    covering = [e for e in expectations if e.matches(case.key.strategy, case.key.size_bytes)]
+    covering = covering_expectations(case, expectations)
     expected = {e.status for e in covering}
-    reasons = _budget_reasons(case, budget_bytes) + _status_reasons(case, expected)
-    expectation = covering[0] if covering else None
+    checks = expectation_checks(
+        case.label, case.runs, case.key.size_bytes, dict(case.key.params), covering
+    )
+    reasons = (
+        _budget_reasons(case, budget_bytes)
+        + _status_reasons(case, expected)
+        + [f"expected {check.text}" for check in checks if not check.passed]
+    )
+    expectation = next((e for e in covering if e.status != "ok"), None)
     ok_count = sum(1 for run in case.runs if run.status == "ok")
     stale = None
     if expectation is not None and ok_count:
@@ -65,7 +81,18 @@ def judge(case: CaseRuns, budget_bytes: int, expectations: Sequence[Expectation]
         verdict = "over budget" if peaks and max(peaks) > budget_bytes else "ok"
         if expectation is not None and expectation.status != "ok":
             verdict += f" (expected {expectation.status})"
-    return Judgement(verdict, tuple(reasons), expectation, stale)
+    return Judgement(verdict, tuple(reasons), expectation, stale, tuple(checks))
+
+
+def covering_expectations(case: CaseRuns, expectations: Sequence[Expectation]) -> list[Expectation]:
+    """The expectations that cover ``case``, in the order given."""
+    key = case.key
+    params = dict(key.params)
+    return [
+        e
+        for e in expectations
+        if e.covers(key.strategy, key.size_bytes, params, key.process, key.fault)
+    ]
 
 
 def _budget_reasons(case: CaseRuns, budget_bytes: int) -> list[str]:

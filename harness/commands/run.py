@@ -70,7 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate everything first, then measure; exit 0 when every run ended ok or oom."""
+    """Validate everything first, then measure; exit 0 when every run ended ok or oom, or as
+    an expectation of the run expects (a regression corpus's expected errors)."""
     if args.resume is not None:
         settings, out_dir, keys, bucket = _resume_settings(args)
     else:
@@ -95,7 +96,17 @@ def run(args: argparse.Namespace) -> int:
         settings, target, out_dir, executor=executor, resume=args.resume is not None
     ).run()
     _show(results, out_dir, settings)
-    return 0 if all(r.status in ("ok", "oom") for r in results) else 1
+    return 0 if all(r.status in ("ok", "oom") or _expected(r, settings) for r in results) else 1
+
+
+def _expected(result: Any, settings: RunSettings) -> bool:
+    return any(
+        e.status == result.status
+        and e.covers(
+            result.strategy, result.size_bytes, result.params, result.process, result.fault
+        )
+        for e in settings.expect
+    )
 
 
 def _utc_stamp() -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from memharness_s3.analysis.expectations import parse_cost_bound
 from memharness_s3.errors import UsageError
 from memharness_s3.records import Expectation, RunResult, from_dict
 from memharness_s3.results.writer import META_FILE, RESULTS_FILE
@@ -116,19 +117,32 @@ def _expectations(path: Path, entries: Any) -> list[Expectation]:
     if not isinstance(entries, list):
         raise UsageError(f"{path}: settings.expect must be a list of expectations")
     names = {"strategy", "min_size_bytes", "status", "reason"}
+    texts = ("process", "fault", "cost_at_least", "cost_at_most", "issue")
     expectations = []
     for index, entry in enumerate(entries):
         if (
             not isinstance(entry, dict)
-            or set(entry) != names
+            or not names <= set(entry)
+            or not set(entry) <= names | {"max_size_bytes", "params", *texts}
             or not _is_int(entry["min_size_bytes"])
             or not all(isinstance(entry[k], str) for k in ("strategy", "status", "reason"))
+            or not (entry.get("max_size_bytes") is None or _is_int(entry["max_size_bytes"]))
+            or not isinstance(entry.get("params", {}), dict)
+            or not all(entry.get(k) is None or isinstance(entry[k], str) for k in texts)
         ):
             raise UsageError(
                 f"{path}: settings.expect[{index}] must have strategy, min_size_bytes (bytes), "
-                "status and reason"
+                "status and reason, and may have max_size_bytes (bytes), params (an object), "
+                f"{', '.join(texts)} (strings)"
             )
-        expectations.append(Expectation(**entry))
+        expectation = Expectation(**entry)
+        for bound in (expectation.cost_at_least, expectation.cost_at_most):
+            if bound is not None:
+                try:
+                    parse_cost_bound(bound)
+                except UsageError as exc:
+                    raise UsageError(f"{path}: settings.expect[{index}]: {exc}") from None
+        expectations.append(expectation)
     return expectations
 
 
