@@ -46,6 +46,19 @@ def serving(argv: list[str], url: str, log: Path, **popen: Any) -> Iterator[str]
         proc.wait(timeout=10)
 
 
+CRT_LOCK_DIR = Path("/tmp/aws_crt_cross_process_lock")
+"""Where awscrt keeps the host-wide lock boto3's CRT transfer client takes (the crt strategy)."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_crt_lock_left() -> Iterator[None]:
+    """Remove awscrt's lock directory at the end if this session made it."""
+    existed = CRT_LOCK_DIR.exists()
+    yield
+    if not existed:
+        shutil.rmtree(CRT_LOCK_DIR, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A fixture cache for the whole session, removed at the end."""
