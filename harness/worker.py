@@ -122,7 +122,7 @@ def prepare(job: WorkerJob) -> Prepared:
     context per object (each its own temp dir when there are several)."""
     import boto3
 
-    strategy_cls = _load_strategy(job.strategy_target)
+    strategy_cls = load_strategy(job.strategy_target)
     for module in modules_needed(job.case.process):
         importlib.import_module(module)
     session = boto3.session.Session(region_name=job.region)
@@ -236,7 +236,7 @@ def describe(exc: BaseException) -> tuple[str, str]:
     return (lines[0] if lines else type(exc).__name__), type(exc).__name__
 
 
-def _load_strategy(target: str) -> Any:
+def load_strategy(target: str) -> Any:
     """The class at ``module:Class``, as the parent resolved it from the strategy's entry point."""
     module, _, attribute = target.partition(":")
     found: Any = importlib.import_module(module)

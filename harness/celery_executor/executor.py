@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,6 @@ class _Sent:
     outcome: tuple[str, str, str] | None = None
     """(status, error, error_type) decided by the coordinator instead of a task's result."""
     ended_at: float = 0.0
-    started_on: list[str] = field(default_factory=list)
 
 
 class CeleryExecutor:

@@ -22,33 +22,36 @@ SOCKET_ENV = "MEMHARNESS_SAMPLER_SOCKET"
 MAX_SAMPLES = 20_000
 """A task longer than this many intervals keeps every other sample (the timeline is a view)."""
 
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-
 
 class _Recording:
-    def __init__(self, pid: int) -> None:
-        self.fd = os.open(f"/proc/{pid}/statm", os.O_RDONLY)
+    """One child's samples since its task's ``begin``, read through a ``measure.ProcessProbe``."""
+
+    def __init__(self, probe: Any) -> None:
+        self.probe = probe
         self.started = time.monotonic()
         self.samples: list[tuple[float, int]] = []
 
     def sample(self, now: float) -> None:
-        try:
-            rss = int(os.pread(self.fd, 256, 0).split()[1]) * _PAGE
-        except (OSError, IndexError, ValueError):
+        rss = self.probe.rss()
+        if not rss:
             return
         self.samples.append((round(now - self.started, 4), rss))
         if len(self.samples) > MAX_SAMPLES:
             self.samples = self.samples[::2]
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
+        self.probe.close()
 
 
 class ChildSampler:
     """The supervisor's side: a socket server and a sampling thread (daemon threads)."""
 
     def __init__(self, path: Path, interval_s: float) -> None:
+        # Imported here, in the supervisor: the task side of this module runs in the measured
+        # child, which must not load the harness's measuring code.
+        from memharness_s3.measure import ProcessProbe
+
+        self._probe = ProcessProbe
         self.path, self.interval_s = path, interval_s
         self._lock = threading.Lock()
         self._recordings: dict[int, _Recording] = {}
@@ -76,8 +79,8 @@ class ChildSampler:
                 verb, _, argument = line.decode().strip().partition(" ")
                 if verb == "begin" and argument.isdigit():
                     pid = int(argument)
-                    with self._lock, contextlib.suppress(OSError):
-                        self._recordings[pid] = _Recording(pid)
+                    with self._lock:
+                        self._recordings[pid] = _Recording(self._probe(pid))
                     stream.write(b"ok\n")
                 elif verb == "end" and pid is not None:
                     with self._lock:

@@ -27,6 +27,7 @@ import resource
 import shutil
 import tempfile
 from dataclasses import asdict, fields
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,13 @@ class RejectedTask(Exception):
 
 _tasks_run = 0
 """Tasks this child has run: the next task's ``task_index``."""
+
+
+@cache
+def node_strategies() -> dict[str, registry.Registered]:
+    """The strategies registered on this node, read once per child (scanning every installed
+    distribution's entry points per task would be work, and allocations, in every task)."""
+    return registry.registered()
 
 
 def register(app: Any) -> None:
@@ -79,7 +87,7 @@ def run_task(payload: Any, node: str) -> dict[str, Any]:
     tmp_dir = Path(tempfile.mkdtemp(prefix=f"task-{task.run_id}-", dir=config.tmp_root))
     job = WorkerJob(
         case=task.case,
-        strategy_target=registry.registered()[task.case.strategy].target,
+        strategy_target=node_strategies()[task.case.strategy].target,
         objects=task.objects,
         endpoint_url=config.endpoint_url,
         region=config.region,
@@ -164,10 +172,14 @@ def _only(data: Any, allowed: set[str], what: str) -> None:
 
 def _case(data: Any) -> Case:
     _only(data, {f.name for f in fields(Case)}, "case")
-    strategies = registry.registered()
+    strategies = node_strategies()
     strategy = data.get("strategy")
     if strategy not in strategies:
         raise RejectedTask(f"strategy {strategy!r} is not registered on this node")
+    try:
+        strategy_cls = worker.load_strategy(strategies[strategy].target)
+    except Exception as exc:  # a plugin's import error, or its missing extra
+        raise RejectedTask(f"strategy {strategy!r} does not load on this node: {exc}") from None
     if data.get("process", "none") not in PROCESS_STEPS:
         raise RejectedTask(f"unknown process step {data.get('process')!r}")
     if data.get("memray") or data.get("fault"):
@@ -181,7 +193,7 @@ def _case(data: Any) -> Case:
         raise RejectedTask("params must be a JSON object")
     try:
         resolved = registry.resolve_params(
-            registry.load(strategy), {name: _as_text(value) for name, value in params.items()}
+            strategy_cls, {name: _as_text(value) for name, value in params.items()}
         )
     except Exception as exc:  # UsageError and whatever a plugin's parameters raise
         raise RejectedTask(f"params: {exc}") from None
