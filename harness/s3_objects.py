@@ -5,6 +5,7 @@ botocore's failures are turned into one line a user can act on; credentials neve
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,8 +15,10 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
+    ChecksumError,
     ClientError,
     EndpointConnectionError,
+    FlexibleChecksumError,
     NoCredentialsError,
 )
 
@@ -26,6 +29,7 @@ from memharness_s3.records import ObjectRef
 
 UPLOAD_CONFIG = TransferConfig(multipart_threshold=64 * 2**20, multipart_chunksize=64 * 2**20)
 PDF_MAGIC = b"%PDF-"
+READ_BACK_CHUNK_BYTES = 8 * 2**20
 
 
 def make_client(backend: Backend) -> Any:
@@ -104,9 +108,13 @@ def _holds(s3: Any, backend: Backend, bucket: str, key: str, size: int, sha256: 
 
 def upload_fixture(s3: Any, backend: Backend, bucket: str, fixture: Fixture) -> bool:
     """Upload ``fixture`` (streamed, multipart) unless the same bytes are there; True if sent."""
-    key = fixture.object_key
-    if _holds(s3, backend, bucket, key, fixture.size_bytes, fixture.sha256):
+    if _holds(s3, backend, bucket, fixture.object_key, fixture.size_bytes, fixture.sha256):
         return False
+    _upload(s3, backend, fixture, bucket, fixture.object_key)
+    return True
+
+
+def _upload(s3: Any, backend: Backend, fixture: Fixture, bucket: str, key: str) -> None:
     with s3_errors(backend, f"uploading {fixture.path.name} to s3://{bucket}/{key}"):
         s3.upload_file(
             str(fixture.path),
@@ -118,20 +126,89 @@ def upload_fixture(s3: Any, backend: Backend, bucket: str, fixture: Fixture) -> 
             },
             Config=UPLOAD_CONFIG,
         )
-    return True
 
 
 def copy_object(s3: Any, backend: Backend, source: ObjectRef, target: ObjectRef) -> None:
-    """Make ``target`` a server-side copy of ``source`` unless it already holds the same bytes."""
+    """Make ``target`` a server-side copy of ``source`` unless it already holds the same bytes.
+
+    The copy asks for a CRC32 checksum of its own: moto (5.2) otherwise copies a multipart
+    object's composite checksum onto the copy as if it were a whole-object one, and botocore,
+    which validates response checksums by default, then rejects every GET of the copy. A server
+    that refuses the checksum argument gets a plain copy; :func:`read_back` judges either.
+    """
     if _holds(s3, backend, target.bucket, target.key, source.size_bytes, source.sha256):
         return
+    arguments = {
+        "CopySource": {"Bucket": source.bucket, "Key": source.key},
+        "Bucket": target.bucket,
+        "Key": target.key,
+        "MetadataDirective": "COPY",
+    }
     with s3_errors(backend, f"copying to s3://{target.bucket}/{target.key}"):
-        s3.copy_object(
-            CopySource={"Bucket": source.bucket, "Key": source.key},
-            Bucket=target.bucket,
-            Key=target.key,
-            MetadataDirective="COPY",
-        )
+        try:
+            s3.copy_object(**arguments, ChecksumAlgorithm="CRC32")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in _UNSUPPORTED_ARGUMENT:
+                raise
+            s3.copy_object(**arguments)
+
+
+_UNSUPPORTED_ARGUMENT = ("InvalidArgument", "InvalidRequest", "NotImplemented", "400", "501")
+
+
+def read_back(s3: Any, backend: Backend, ref: ObjectRef) -> str | None:
+    """Why ``ref`` cannot be read the way a worker reads it, or None when it can.
+
+    A HEAD with ``ChecksumMode=ENABLED`` and a whole GET through boto3 with its default response
+    checksum validation, the body streamed through sha256 in bounded memory; the size and (when
+    known) the sha256 must match. A backend that cannot be reached is a RunFailed, not a reason.
+    """
+    where = f"s3://{ref.bucket}/{ref.key}"
+    digest, size = hashlib.sha256(), 0
+    with s3_errors(backend, f"reading back {where}"):
+        try:
+            head = s3.head_object(Bucket=ref.bucket, Key=ref.key, ChecksumMode="ENABLED")
+            if head["ContentLength"] != ref.size_bytes:
+                return f"HEAD says {head['ContentLength']} bytes, expected {ref.size_bytes}"
+            body = s3.get_object(Bucket=ref.bucket, Key=ref.key)["Body"]
+            while chunk := body.read(READ_BACK_CHUNK_BYTES):
+                digest.update(chunk)
+                size += len(chunk)
+        except (FlexibleChecksumError, ChecksumError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+    if size != ref.size_bytes:
+        return f"GET returned {size} bytes, expected {ref.size_bytes}"
+    if ref.sha256 is not None and digest.hexdigest() != ref.sha256:
+        return f"GET returned bytes whose sha256 is {digest.hexdigest()}, expected {ref.sha256}"
+    return None
+
+
+def prepare_fixture_objects(
+    s3: Any, backend: Backend, fixture: Fixture, refs: list[ObjectRef]
+) -> bool:
+    """Put ``fixture`` at ``refs[0]`` and its copies at ``refs[1:]``, each read back once.
+
+    An object that cannot be read back is made again (the fixture uploaded once more, a copy
+    uploaded from the fixture file instead of copied); if it still cannot be read, the run stops
+    here, before anything is measured, naming the backend and the object. True if anything was
+    uploaded.
+    """
+    uploaded = upload_fixture(s3, backend, refs[0].bucket, fixture)
+    for index, ref in enumerate(refs):
+        if index > 0:
+            copy_object(s3, backend, refs[0], ref)
+        why = read_back(s3, backend, ref)
+        if why is None:
+            continue
+        _upload(s3, backend, fixture, ref.bucket, ref.key)
+        uploaded = True
+        still = read_back(s3, backend, ref)
+        if still is not None:
+            raise RunFailed(
+                f"backend {backend.name} at {backend.display_url}: s3://{ref.bucket}/{ref.key} "
+                f"cannot be read back as workers read it ({still}), even after uploading it again"
+            )
+    return uploaded
 
 
 def fixture_ref(bucket: str, fixture: Fixture) -> ObjectRef:

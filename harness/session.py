@@ -45,13 +45,13 @@ from memharness_s3.results.writer import (
 )
 from memharness_s3.runner import PlannedRun, run_all, sweep_stale_temp_dirs
 from memharness_s3.s3_objects import (
-    copy_object,
     describe_object,
     ensure_bucket,
     fixture_ref,
     make_client,
+    prepare_fixture_objects,
+    read_back,
     s3_errors,
-    upload_fixture,
 )
 from memharness_s3.settings import RunSettings, to_meta
 from memharness_s3.sizes import format_size
@@ -331,6 +331,8 @@ class Session:
             for key in target.keys:
                 try:
                     ref = describe_object(s3, backend, target.bucket, key)
+                    if (why := read_back(s3, backend, ref)) is not None:
+                        raise RunFailed(f"s3://{target.bucket}/{key} cannot be read back: {why}")
                     prepared[key] = [ref] * copies_needed
                 except RunFailed as exc:
                     self.progress.say(f"skipping {key}: {exc}")
@@ -343,11 +345,10 @@ class Session:
                 f"fixture {name} ({format_size(size)}): generating or checking {root}"
             )
             fixture = ensure_fixture(name, size, target.seed, root)
-            if upload_fixture(s3, backend, target.bucket, fixture):
-                self.progress.say(f"uploaded {fixture.path.name} to s3://{target.bucket}")
             refs = object_copies(fixture_ref(target.bucket, fixture), copies_needed)
-            for copy in refs[1:]:
-                copy_object(s3, backend, refs[0], copy)
+            if prepare_fixture_objects(s3, backend, fixture, refs):
+                self.progress.say(f"uploaded {fixture.path.name} to s3://{target.bucket}")
+            self.progress.say(f"read back {len(refs)} object(s) of {name} as workers read them")
             prepared[name] = refs
         return prepared
 
