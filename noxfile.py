@@ -1,7 +1,8 @@
 """Developer sessions: tests, lint, typecheck, bench (the default comparison), large (the
 GB-scale pytest cases), seed (the seed document's full matrix on s3rver), clients (the client
 libraries' matrix), regressions (the corpus of known memory traps, gated), report, gate,
-fidelity (does measuring change what is measured) and calibrate (the gate's error rates)."""
+fidelity (does measuring change what is measured), calibrate (the gate's error rates) and
+latest (the smoke matrix against the newest upstream releases)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,24 @@ def tests(session: nox.Session) -> None:
     """The test suite, against real moto server processes on loopback."""
     session.install("-c", DEV_CONSTRAINTS, "-e", ".[dev]")
     session.run("pytest", *session.posargs)
+
+
+LATEST = ("boto3", "botocore", "s3transfer", "moto[s3]", "flask", "flask-cors", "celery[redis]")
+"""The upstream packages whose behaviour changes what a run records (moto's copy checksum,
+botocore's default checksum validation, s3transfer's downloads, Celery's prefork pool)."""
+
+
+@nox.session(python=PYTHON)
+def latest(session: nox.Session) -> None:
+    """The smoke matrix (every strategy on moto and s3rver, local and Celery, below and above
+    one upload part, 1 and 2 workers) against the newest releases of boto3, botocore,
+    s3transfer, moto and celery, without the development constraints, so an upstream change
+    that would make rows wrong fails here first. The ``clients`` extra stays out: s3fs's
+    aiobotocore pins botocore."""
+    session.install(".[celery]", "pytest>=8", "pytest-timeout>=2.3")
+    session.install("--upgrade", *LATEST)
+    session.run("pip", "list", "--format=freeze", silent=False)
+    session.run("pytest", "tests/test_smoke_matrix.py", "tests/test_object_readback.py", "-v")
 
 
 @nox.session(python=PYTHON)
