@@ -89,5 +89,7 @@ def test_every_strategy_fetches_and_verifies(
         if line["strategy"] not in DOWNLOADS_NOTHING and line["verified"] is not True
     ]
     assert not unverified, unverified
+    left = [line["strategy"] for line in lines if line["temp_files_left"] != 0]
+    assert not left, f"temp files left behind by {left}"
     assert {line["executor"] for line in lines} == {executor}
     assert {line["backend"] for line in lines} == {backend}
