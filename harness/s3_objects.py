@@ -56,7 +56,16 @@ def s3_errors(backend: Backend, what: str) -> Iterator[None]:
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "?"))
-        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "AccessDenied"):
+        operation = str(getattr(exc, "operation_name", "") or "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", code)
+        if (code.isdigit() or not code.strip("?")) and not operation.startswith("Head"):
+            # S3 answers every failed call but a HEAD with an error document; a bare status
+            # (a 404 from a web server that is not S3) means something else is listening
+            message = (
+                f"{backend.display_url} does not answer like S3 ({operation} got HTTP {status} "
+                "with no S3 error): is it an S3 endpoint?"
+            )
+        elif code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "AccessDenied"):
             message = f"credentials were rejected by {backend.display_url} ({code})"
         elif code in ("NoSuchBucket", "404", "NoSuchKey", "NotFound"):
             message = "not found (404)"

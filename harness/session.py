@@ -53,7 +53,7 @@ from memharness_s3.s3_objects import (
     s3_errors,
     upload_fixture,
 )
-from memharness_s3.settings import RunSettings, to_meta
+from memharness_s3.settings import RunSettings, check_bounds, to_meta
 from memharness_s3.sizes import format_size
 from memharness_s3.wire import median_mb_s
 
@@ -210,18 +210,30 @@ class Session:
         the session opens its own and stops it at the end.
         """
         self.check()
+        check_bounds(self.settings)
+        if self.resume:  # a damaged results file is refused before any server starts
+            load(self.out_dir, allow_empty=True)
         self._warn_about_capacity()
         created = not self.out_dir.exists()
         try:
-            prepare_out_dir(self.out_dir)
+            prepare_out_dir(self.out_dir, self.resume)
             sweep_stale_temp_dirs()
             with self._backend(backend) as open_one:
                 self._measure(open_one)
-        except UsageError:
-            if created and not (self.out_dir / RESULTS_FILE).exists():
-                shutil.rmtree(self.out_dir, ignore_errors=True)
+        except (UsageError, RunFailed) as exc:
+            self._cleanup(created, str(exc))
             raise
         return load(self.out_dir, allow_empty=True).results
+
+    def _cleanup(self, created: bool, message: str) -> None:
+        """Remove the results directory this run made if it failed before measuring anything
+        (an unreachable or non-S3 endpoint, missing credentials), unless the failure's one line
+        points into it (a server's start-up log)."""
+        if not created or (self.out_dir / RESULTS_FILE).exists():
+            return
+        if str(self.out_dir) in message:
+            return
+        shutil.rmtree(self.out_dir, ignore_errors=True)
 
     @contextlib.contextmanager
     def _backend(self, backend: Backend | None) -> Iterator[Backend]:

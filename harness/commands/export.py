@@ -23,6 +23,7 @@ from memharness_s3.exports import (
     to_pytest_benchmark,
     unmeasured,
 )
+from memharness_s3.paths import write_no_follow
 from memharness_s3.results.loader import load
 
 NAME = "export"
@@ -65,10 +66,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         log = sys.stderr
     else:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+        write_no_follow(Path(args.output), text)
     skipped = unmeasured(cases)
     if skipped:
         print(f"left out (no ok run to measure): {', '.join(skipped)}", file=log)
