@@ -17,6 +17,7 @@ from botocore.exceptions import (
     ClientError,
     EndpointConnectionError,
     NoCredentialsError,
+    ProfileNotFound,
 )
 
 from memharness_s3.backends import Backend
@@ -30,11 +31,14 @@ PDF_MAGIC = b"%PDF-"
 
 def make_client(backend: Backend) -> Any:
     """An S3 client for the harness itself, with the backend's fixed credentials if it has any."""
-    session = boto3.session.Session(
-        region_name=backend.region,
-        aws_access_key_id=backend.worker_env.get("AWS_ACCESS_KEY_ID"),
-        aws_secret_access_key=backend.worker_env.get("AWS_SECRET_ACCESS_KEY"),
-    )
+    try:
+        session = boto3.session.Session(
+            region_name=backend.region,
+            aws_access_key_id=backend.worker_env.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=backend.worker_env.get("AWS_SECRET_ACCESS_KEY"),
+        )
+    except ProfileNotFound as exc:  # AWS_PROFILE names a profile ~/.aws does not have
+        raise RunFailed(str(exc)) from None
     return session.client(
         "s3",
         endpoint_url=backend.endpoint_url,

@@ -414,25 +414,26 @@ class Seconds(Kind):
     """A positive number of seconds, at most :data:`MAX_SECONDS`."""
 
     def check(self, name: str, value: Any) -> float:
-        if (
-            not isinstance(value, int | float)
-            or isinstance(value, bool)
-            or not 0 < value <= MAX_SECONDS
-        ):
+        if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
             raise UsageError(
-                f"{name} must be a positive number of seconds up to {MAX_SECONDS:g} (a week), "
-                f"got {_cut(show(value))}"
+                f"{name} must be a positive number of seconds, got {_cut(show(value))}"
+            )
+        if value > MAX_SECONDS:
+            raise UsageError(
+                f"{name} must be at most {MAX_SECONDS:g} seconds (a week), got {_cut(show(value))}"
             )
         return float(value)
 
     def from_text(self, name: str, text: Any) -> Any:
         try:
-            return self.check(name, float(str(text)) if len(str(text)) <= 40 else math.nan)
-        except (ValueError, UsageError):
-            raise UsageError(
-                f"{name} must be a positive number of seconds up to {MAX_SECONDS:g} (a week), "
-                f"got {_cut(repr(text))}"
-            ) from None
+            value = float(str(text)) if len(str(text)) <= 40 else math.nan
+        except ValueError:
+            value = math.nan
+        if math.isnan(value):
+            raise UsageError(f"{name} must be a positive number of seconds, got {_cut(repr(text))}")
+        if not value > 0:
+            raise UsageError(f"{name} must be a positive number of seconds, got {text!r}")
+        return self.check(name, value)
 
 
 # ---------------------------------------------------------------------------------------------

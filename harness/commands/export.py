@@ -24,6 +24,7 @@ from memharness_s3.exports import (
     unmeasured,
 )
 from memharness_s3.paths import write_no_follow
+from memharness_s3.printable import printable
 from memharness_s3.results.loader import load
 
 NAME = "export"
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         write_no_follow(Path(args.output), text)
     skipped = unmeasured(cases)
     if skipped:
-        print(f"left out (no ok run to measure): {', '.join(skipped)}", file=log)
+        print(f"left out (no ok run to measure): {printable(', '.join(skipped))}", file=log)
     where = "stdout" if args.output == "-" else args.output
     print(f"wrote {count} {args.format} entries to {where}", file=log)
     return 0

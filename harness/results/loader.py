@@ -44,8 +44,11 @@ OBJECT_LIMIT = 20_000
 """Characters of an object field (params, details ...) written as JSON."""
 MAX_NUMBER = 10**18
 """Largest number any field holds: bytes up to an exabyte, seconds up to 30 billion years."""
-POSITIVE = {"size_bytes", "concurrency", "peak_rss_bytes", "aggregate_peak_rss_bytes"}
-"""Fields that are 1 or more when present; every other number is 0 or more."""
+POSITIVE = {"concurrency"}
+"""Fields that are 1 or more; every other number is 0 or more."""
+POSITIVE_WHEN_OK = ("size_bytes", "peak_rss_bytes")
+"""1 or more on an ok run; a failed one may have 0 (the error line of a ``--key`` object that
+is missing, a worker sampled only after it exited)."""
 SIGNED = {"exit_code"}
 CHOICES: dict[str, tuple[str, ...]] = {"status": STATUSES, "pool": POOLS, "executor": EXECUTORS}
 UPPER = {"size_bytes": MAX_SIZE_BYTES, "concurrency": MAX_CONCURRENCY}
@@ -126,6 +129,9 @@ def read_lines(file: Path) -> list[RunResult]:
                 )
             if (problem := _out_of_range(item.name, value)) is not None:
                 raise UsageError(f"{file}:{number}: field {item.name!r} {problem}")
+        for name in POSITIVE_WHEN_OK if result.status == "ok" else ():
+            if getattr(result, name) == 0:
+                raise UsageError(f"{file}:{number}: field {name!r} of an ok run must be 1 or more")
         results.append(result)
     return results
 
