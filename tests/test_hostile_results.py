@@ -141,6 +141,20 @@ def test_gate_never_passes_a_negative_peak_and_export_never_writes_it(
     assert not out.exists()
 
 
+@pytest.mark.parametrize("name", ["results.jsonl", "meta.json"])
+@pytest.mark.parametrize("command", VIEWS, ids=lambda c: c[0])
+def test_a_symlinked_results_or_meta_file_is_never_followed(
+    command: list[str], name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = write(tmp_path / "outside", good_results())
+    folder = write(tmp_path / "bad", good_results())
+    (folder / name).unlink()
+    (folder / name).symlink_to(outside / name)
+    status, err = view(capsys, command, folder)
+    assert status == 2
+    assert f"{folder / name} is a symbolic link" in error_line(err)
+
+
 # --- printing: control characters escaped, long text cut ------------------------------------
 
 
@@ -193,6 +207,17 @@ def test_compare_prints_case_and_run_names_escaped(
     assert status in (0, 1)
     assert_clean(out)
     assert "\\x1b[2J" in out
+
+
+def test_run_table_and_summary_print_names_escaped(tmp_path: Path) -> None:
+    from memharness_s3.results.loader import load
+    from memharness_s3.summary import render_summary
+    from memharness_s3.table import render
+
+    results = load(hostile_results(tmp_path / "hostile")).results
+    for text in (render(results), render_summary(results)):
+        assert_clean(text)
+        assert "\\x1b[2J" in text
 
 
 def test_compare_tells_default_run_folders_apart(tmp_path: Path) -> None:

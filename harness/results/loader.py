@@ -89,6 +89,8 @@ def load(path: Path, *, allow_empty: bool = False) -> ResultsDir:
     if not path.exists():
         raise UsageError(f"no results at {path}: give a results directory or its results.jsonl")
     file = results_file(path)
+    if file != path:  # found in the directory, not named by the user: never followed out of it
+        _refuse_link(file)
     if not file.is_file():
         if allow_empty and path.is_dir():
             return ResultsDir(path, [], load_meta(path))
@@ -176,6 +178,7 @@ def _shown(value: Any) -> str:
 def load_meta(directory: Path) -> Meta:
     """meta.json of ``directory``: ``Meta()`` when there is none, UsageError when it is bad."""
     path = directory / META_FILE
+    _refuse_link(path)
     if not path.is_file():
         return Meta()
     try:
@@ -193,6 +196,15 @@ def load_meta(directory: Path) -> Meta:
     if limit is not None and not (_is_int(limit) and 0 < limit <= MAX_SIZE_BYTES):
         raise UsageError(f"{path}: settings.memory_limit_bytes must be bytes")
     return Meta(raw, settings, limit, tuple(_expectations(path, settings.get("expect", []))))
+
+
+def _refuse_link(path: Path) -> None:
+    """UsageError when ``path``, a file of a results directory, is a symbolic link: a
+    directory from elsewhere must not make a command read a file outside it."""
+    if path.is_symlink():
+        raise UsageError(
+            f"{path} is a symbolic link: memharness reads only the directory's own files"
+        )
 
 
 def _expectations(path: Path, entries: Any) -> list[Expectation]:
