@@ -429,10 +429,8 @@ class Seconds(Kind):
             value = float(str(text)) if len(str(text)) <= 40 else math.nan
         except ValueError:
             value = math.nan
-        if math.isnan(value):
+        if not value > 0:  # NaN too
             raise UsageError(f"{name} must be a positive number of seconds, got {_cut(repr(text))}")
-        if not value > 0:
-            raise UsageError(f"{name} must be a positive number of seconds, got {text!r}")
         return self.check(name, value)
 
 
