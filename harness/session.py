@@ -211,6 +211,7 @@ class Session:
         """
         self.check()
         check_bounds(self.settings)
+        self._check_room_for_copies()
         if self.resume:  # a damaged results file is refused before any server starts
             load(self.out_dir, allow_empty=True)
         self._warn_about_capacity()
@@ -224,6 +225,23 @@ class Session:
             self._cleanup(created, str(exc))
             raise
         return load(self.out_dir, allow_empty=True).results
+
+    def _check_room_for_copies(self) -> None:
+        """UsageError when the objects and their copies for concurrent workers cannot fit on
+        the temp disk, where a launched backend keeps them (s3rver's and MinIO's data
+        directory; moto spills objects to temp files): checked before the first copy is made."""
+        if self.backend_name == "endpoint" or self.target.keys:
+            return
+        copies = 1 if self.settings.shared_object else max(self.settings.concurrency)
+        stored = sum(size for _, size in self.settings.sizes) * copies
+        free = shutil.disk_usage(tempfile.gettempdir()).free
+        if stored + DISK_MARGIN_BYTES > free:
+            raise UsageError(
+                f"the objects and their {copies} copies each for concurrent workers take "
+                f"{format_size(stored)}, more than the {format_size(free)} free in "
+                f"{tempfile.gettempdir()} where {self.backend_name} keeps them: lower "
+                "--concurrency or --sizes, or use --shared-object"
+            )
 
     def _cleanup(self, created: bool, message: str) -> None:
         """Remove the results directory this run made if it failed before measuring anything

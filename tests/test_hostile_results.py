@@ -579,3 +579,20 @@ def test_an_internal_error_exits_3_with_one_line_and_a_logged_traceback(
     assert len(logs) == 1 and str(logs[0]) in line
     assert "Traceback" in logs[0].read_text() and "def broken" not in line
     assert os.access(logs[0], os.R_OK)
+
+
+def test_copies_that_cannot_fit_on_the_temp_disk_are_refused_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from memharness_s3.errors import UsageError
+    from memharness_s3.session import Session, Target
+    from memharness_s3.settings import RunSettings
+
+    usage = type(shutil.disk_usage(tmp_path))
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**12, 10**12 - 10**9, 10**9))
+    settings = RunSettings(sizes=[("2GB", 2 * 10**9)], strategies=["chunked"], concurrency=[4])
+    with pytest.raises(UsageError, match=r"4 copies each .* take 8 GB, more than the 1 GB free"):
+        Session(settings, Target(), tmp_path / "out").run()
+    assert not (tmp_path / "out").exists()
