@@ -305,18 +305,38 @@ def test_report_never_writes_over_an_index_it_did_not_write(
 def test_report_replaces_its_own_index_and_renders_dollar_signs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A strategy named ``$x$`` would start matplotlib's mathtext in a chart label."""
+    """A strategy named ``$x$`` starts matplotlib's mathtext in a chart label, and one with
+    ``$\\frac{$`` made the whole chart fail."""
     results = []
     for result in good_results():
         data = json.loads(to_json(result))
-        data["strategy"] = "cost$x$ {\\frac"
+        data["strategy"] = "cost$x$ $\\frac{$"
         results.append(json.dumps(data))
     folder = write(tmp_path / "r", [])
     (folder / "results.jsonl").write_text("\n".join(results) + "\n")
     for _ in range(2):
         status, _, err = main(capsys, "report", str(folder))
         assert status == 0, err
-    assert "cost$x$ {\\frac" in (folder / "index.html").read_text()
+    assert "cost$x$ $\\frac{$" in (folder / "index.html").read_text()
+
+
+def test_compare_html_renders_dollar_signs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dirs = []
+    for name, peak in (("old", 100.0), ("new", 110.0)):
+        lines = []
+        for result in runs(make_case("chunked", 250 * 10**6), [[peak]]):
+            data = json.loads(to_json(result))
+            data["strategy"] = "$x$ $\\frac{$"
+            lines.append(json.dumps(data))
+        folder = write(tmp_path / name, [])
+        (folder / "results.jsonl").write_text("\n".join(lines) + "\n")
+        dirs.append(str(folder))
+    page = tmp_path / "compare.html"
+    status, _, err = main(capsys, "compare", *dirs, "--html", str(page))
+    assert status in (0, 1), err
+    assert "$x$ $\\frac{$" in page.read_text()
 
 
 def test_export_never_writes_through_a_symlink(
