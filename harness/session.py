@@ -249,8 +249,9 @@ class Session:
         points into it (a server's start-up log)."""
         if not created or (self.out_dir / RESULTS_FILE).exists():
             return
-        if str(self.out_dir) in message:
-            return
+        with contextlib.suppress(OSError):
+            if any(str(path) in message for path in self.out_dir.iterdir()):
+                return
         shutil.rmtree(self.out_dir, ignore_errors=True)
 
     @contextlib.contextmanager
