@@ -61,6 +61,7 @@ def write_no_follow(path: Path, text: str, owned: Callable[[Path], bool] | None 
             raise UsageError(f"refusing to write over {path}: memharness did not write it")
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        temp.unlink(missing_ok=True)  # one a killed process with this pid left (or a link)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as file:
