@@ -38,6 +38,12 @@ VIEWS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def private_crash_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An internal error in a test writes its traceback under tmp_path, not the user's cache."""
+    monkeypatch.setenv("MEMHARNESS_CACHE", str(tmp_path / "cache"))
+
+
 def main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     """Run ``memharness ARGS`` in this process: its status, stdout and stderr."""
     status = cli.main(list(args))
@@ -589,7 +595,6 @@ def test_an_internal_error_exits_3_with_one_line_and_a_logged_traceback(
         raise RuntimeError("a bug\x1b[2J\nwith two lines")
 
     monkeypatch.setattr(strategies_cmd, "run", broken)
-    monkeypatch.setenv("MEMHARNESS_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("MEMHARNESS_DEBUG", raising=False)
     status, _, err = main(capsys, "strategies")
     assert status == EXIT_INTERNAL == 3
