@@ -1,7 +1,9 @@
 """The ``memharness`` command line: one subcommand per module in ``memharness_s3.commands``.
 
 Every failure the user can cause or fix ends in one line on stderr and exit status 2 (bad
-usage) or 1 (the run failed); results already written stay on disk. Building the parser imports
+usage or bad input) or 1 (the run failed); results already written stay on disk. A bug in
+memharness ends in one line and exit status 3, with the traceback kept in a log file the line
+names. Building the parser imports
 only the subcommands' option definitions: ``--help``, ``--version``, ``strategies`` and usage
 errors never load the measuring, plotting or report code (each subcommand imports that when it
 runs).
@@ -13,13 +15,16 @@ import argparse
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Sequence
 from types import FrameType, ModuleType
 from typing import NoReturn
 
 from memharness_s3.commands import compare, export, fixtures, gate, report, strategies, worker
 from memharness_s3.commands import run as run_cmd
-from memharness_s3.errors import RunFailed, UsageError
+from memharness_s3.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_USAGE, RunFailed, UsageError
+from memharness_s3.paths import write_crash_log
+from memharness_s3.printable import printable
 
 PROG = "memharness"
 DISTRIBUTION = "memharness-s3"
@@ -41,7 +46,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error in one line."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
 class _Version(argparse.Action):
@@ -79,10 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except RunFailed as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; every result finished so far is kept", file=sys.stderr)
         return 130
@@ -91,15 +96,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stdout is pointed at /dev/null so that flushing it at exit cannot fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return BROKEN_PIPE_STATUS
-    except Exception as exc:  # a bug must still end in one line
+    except Exception as exc:  # a bug must still end in one line, with a code of its own
         if os.environ.get("MEMHARNESS_DEBUG"):
             raise
+        log = write_crash_log(traceback.format_exc())
+        where = f"traceback in {log}" if log else "MEMHARNESS_DEBUG=1 shows the traceback"
         print(
-            f"{PROG}: internal error: {type(exc).__name__}: {exc} "
-            "(MEMHARNESS_DEBUG=1 shows the traceback)",
+            f"{PROG}: internal error: {type(exc).__name__}: {printable(str(exc), 300)} ({where})",
             file=sys.stderr,
         )
-        return 1
+        return EXIT_INTERNAL
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -37,8 +37,9 @@ from memharness_s3.analysis.identity import format_value, key_of_result
 from memharness_s3.analysis.verdicts import FAILED_STATUSES, covering_expectations, judge
 from memharness_s3.errors import UsageError
 from memharness_s3.fixture_cache import resolve_size
+from memharness_s3.printable import printable
 from memharness_s3.records import Expectation, RunResult
-from memharness_s3.sizes import format_mb, format_size, parse_size
+from memharness_s3.sizes import format_mb, format_size, parse_size_with_unit
 
 DEFAULT_TOLERANCE = "3%"
 DEFAULT_NOISE_FACTOR = 3.0
@@ -80,11 +81,9 @@ def parse_expectation(text: str) -> Expectation:
 
 
 def parse_budget(text: str) -> int:
-    """``--budget 512MiB``: the largest peak RSS an ok worker run may reach, in bytes."""
-    try:
-        return parse_size(text)
-    except UsageError as exc:
-        raise UsageError(f"--budget: {exc}") from None
+    """``--budget 512MiB``: the largest peak RSS an ok worker run may reach, in bytes; a bare
+    number is refused (``512``: bytes or megabytes?)."""
+    return parse_size_with_unit(text, "--budget")
 
 
 def parse_tolerance(text: str) -> float:
@@ -410,6 +409,10 @@ def _missing(case: CaseRuns, label: str, allowed: bool) -> CaseVerdict:
 # Rendering
 
 
+REASONS_LIMIT = 2000
+"""Characters of one printed reason, note or expectation (each may quote an error message)."""
+
+
 def _budget(budget_bytes: int) -> str:
     binary = f" ({budget_bytes // 2**20} MiB)" if budget_bytes % 2**20 == 0 else ""
     return f"{format_mb(budget_bytes)} MB{binary}"
@@ -473,19 +476,22 @@ def render_text(verdict: Verdict) -> str:
             numbers += f" ({_change(case)})"
         if case.changes:
             numbers += f", baseline case {case.baseline_label}"
-        lines.append(f"FAIL {case.label} [{case.case_id}]: {numbers}: {'; '.join(case.reasons)}")
+        why = printable("; ".join(case.reasons), REASONS_LIMIT)
+        lines.append(f"FAIL {printable(case.label)} [{printable(case.case_id)}]: {numbers}: {why}")
     lines.extend(
-        f"{'PASS' if check.passed else 'FAIL'} expect {check.text}" for check in verdict.checks
+        f"{'PASS' if check.passed else 'FAIL'} expect {printable(check.text, REASONS_LIMIT)}"
+        for check in verdict.checks
     )
-    lines.extend(f"FAIL expect: {unmet}" for unmet in verdict.unmet)
-    lines.extend(f"note: {note}" for note in verdict.notes)
+    lines.extend(f"FAIL expect: {printable(unmet, REASONS_LIMIT)}" for unmet in verdict.unmet)
+    lines.extend(f"note: {printable(note, REASONS_LIMIT)}" for note in verdict.notes)
     word = "PASS" if verdict.passed else "FAIL"
-    lines.append(f"{word}: {_counts(verdict)}; {_settings(verdict)} (MB = 10^6 bytes)")
+    settings = printable(_settings(verdict), REASONS_LIMIT)
+    lines.append(f"{word}: {_counts(verdict)}; {settings} (MB = 10^6 bytes)")
     return "\n".join(lines)
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return printable(text, REASONS_LIMIT).replace("|", "\\|")
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> list[str]:

@@ -71,6 +71,7 @@ from memharness_s3.analysis.expectations import parse_cost_bound
 from memharness_s3.errors import UsageError
 from memharness_s3.faults.spec import parse_fault
 from memharness_s3.fixture_cache import resolve_size
+from memharness_s3.limits import MAX_LIST
 from memharness_s3.records import NO_FAULT, STATUSES, Expectation
 from memharness_s3.settings import BY_KEY, RunSettings, show, suggest
 from memharness_s3.strategies.processing import PROCESS_STEPS
@@ -115,14 +116,15 @@ def _expectation_value(base: Expectation, key: str, value: str) -> Any:
 def load_matrix(path: Path) -> RunSettings:
     """Read and validate the matrix file at ``path``; any problem is a one-line UsageError."""
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark, as some Windows editors write, is read past
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise UsageError(f"{path}: cannot read matrix file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer too long for Python to parse
         message = " ".join(str(exc).split())
         found = re.search(r"at line (\d+)", message)
         where = f"{path}:{found.group(1)}" if found else str(path)
@@ -290,7 +292,9 @@ class _Reader:
                 for value in values:
                     if isinstance(value, bool):
                         texts.append("true" if value else "false")
-                    elif isinstance(value, str | int | float):
+                    elif isinstance(value, str | float) or (
+                        isinstance(value, int) and abs(value) < 10**18
+                    ):
                         texts.append(str(value))
                     else:
                         raise self.error(
@@ -298,15 +302,26 @@ class _Reader:
                             f"them, got {show(raw)}",
                             *where,
                         )
+                if len(texts) > MAX_LIST:
+                    raise self.error(
+                        f"'{name}.{key}' lists {len(texts):,} values; at most {MAX_LIST} are taken",
+                        *where,
+                    )
                 if not texts or len(set(texts)) != len(texts):
                     raise self.error(
                         f"'{name}.{key}': a list of values needs distinct values, got {show(raw)}",
                         *where,
                     )
                 try:
-                    registry.resolve_params(cls, {key: texts})
+                    resolved = registry.resolve_params(cls, {key: texts})[key]
                 except UsageError as exc:
                     raise self.error(f"{label}: {exc}", *where) from None
+                if isinstance(raw, list) and len(set(map(repr, resolved))) != len(resolved):
+                    raise self.error(
+                        f"'{name}.{key}': {show(raw)} names one value more than once "
+                        "(written differently): each value is one set of cases",
+                        *where,
+                    )
                 overrides[key] = texts if isinstance(raw, list) else texts[0]
             params[name] = overrides
         return params

@@ -12,6 +12,7 @@ which imports the module directly and never loads the entry-point machinery it w
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -208,7 +209,7 @@ def _coerce(strategy: str, name: str, default: Any, text: str) -> Any:
             return False
         raise UsageError(f"{strategy}.{name} expects true or false, got {text!r}")
     if isinstance(default, int):
-        if text.strip().lstrip("+-").isdigit() and int(text) < 1:
+        if text.strip().lstrip("+-").isdigit() and len(text) < 40 and int(text) < 1:
             raise UsageError(f"{strategy}.{name} must be 1 or more, got {text!r}")
         try:
             return parse_size(text)
@@ -219,7 +220,9 @@ def _coerce(strategy: str, name: str, default: Any, text: str) -> Any:
             value = float(text)
         except ValueError:
             raise UsageError(f"{strategy}.{name} expects a number, got {text!r}") from None
-        if value <= 0:
-            raise UsageError(f"{strategy}.{name} must be positive, got {text!r}")
+        if not 0 < value < math.inf:
+            raise UsageError(
+                f"{strategy}.{name} must be a positive finite number, got {text!r:.60}"
+            )
         return value
     return text

@@ -20,6 +20,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     FlexibleChecksumError,
     NoCredentialsError,
+    ProfileNotFound,
 )
 
 from memharness_s3.backends import Backend
@@ -34,11 +35,14 @@ READ_BACK_CHUNK_BYTES = 8 * 2**20
 
 def make_client(backend: Backend) -> Any:
     """An S3 client for the harness itself, with the backend's fixed credentials if it has any."""
-    session = boto3.session.Session(
-        region_name=backend.region,
-        aws_access_key_id=backend.worker_env.get("AWS_ACCESS_KEY_ID"),
-        aws_secret_access_key=backend.worker_env.get("AWS_SECRET_ACCESS_KEY"),
-    )
+    try:
+        session = boto3.session.Session(
+            region_name=backend.region,
+            aws_access_key_id=backend.worker_env.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=backend.worker_env.get("AWS_SECRET_ACCESS_KEY"),
+        )
+    except ProfileNotFound as exc:  # AWS_PROFILE names a profile ~/.aws does not have
+        raise RunFailed(str(exc)) from None
     return session.client(
         "s3",
         endpoint_url=backend.endpoint_url,
@@ -60,7 +64,16 @@ def s3_errors(backend: Backend, what: str) -> Iterator[None]:
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "?"))
-        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "AccessDenied"):
+        operation = str(getattr(exc, "operation_name", "") or "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", code)
+        if (code.isdigit() or not code.strip("?")) and not operation.startswith("Head"):
+            # S3 answers every failed call but a HEAD with an error document; a bare status
+            # (a 404 from a web server that is not S3) means something else is listening
+            message = (
+                f"{backend.display_url} does not answer like S3 ({operation} got HTTP {status} "
+                "with no S3 error): is it an S3 endpoint?"
+            )
+        elif code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "AccessDenied"):
             message = f"credentials were rejected by {backend.display_url} ({code})"
         elif code in ("NoSuchBucket", "404", "NoSuchKey", "NotFound"):
             message = "not found (404)"

@@ -53,7 +53,7 @@ from memharness_s3.s3_objects import (
     read_back,
     s3_errors,
 )
-from memharness_s3.settings import RunSettings, to_meta
+from memharness_s3.settings import RunSettings, check_bounds, to_meta
 from memharness_s3.sizes import format_size
 from memharness_s3.wire import median_mb_s
 
@@ -210,18 +210,49 @@ class Session:
         the session opens its own and stops it at the end.
         """
         self.check()
+        check_bounds(self.settings)
+        self._check_room_for_copies()
+        if self.resume:  # a damaged results file is refused before any server starts
+            load(self.out_dir, allow_empty=True)
         self._warn_about_capacity()
         created = not self.out_dir.exists()
         try:
-            prepare_out_dir(self.out_dir)
+            prepare_out_dir(self.out_dir, self.resume)
             sweep_stale_temp_dirs()
             with self._backend(backend) as open_one:
                 self._measure(open_one)
-        except UsageError:
-            if created and not (self.out_dir / RESULTS_FILE).exists():
-                shutil.rmtree(self.out_dir, ignore_errors=True)
+        except (UsageError, RunFailed) as exc:
+            self._cleanup(created, str(exc))
             raise
         return load(self.out_dir, allow_empty=True).results
+
+    def _check_room_for_copies(self) -> None:
+        """UsageError when the objects and their copies for concurrent workers cannot fit on
+        the temp disk, where a launched backend keeps them (s3rver's and MinIO's data
+        directory; moto spills objects to temp files): checked before the first copy is made."""
+        if self.backend_name == "endpoint" or self.target.keys:
+            return
+        copies = 1 if self.settings.shared_object else max(self.settings.concurrency)
+        stored = sum(size for _, size in self.settings.sizes) * copies
+        free = shutil.disk_usage(tempfile.gettempdir()).free
+        if stored + DISK_MARGIN_BYTES > free:
+            raise UsageError(
+                f"the objects and their {copies} copies each for concurrent workers take "
+                f"{format_size(stored)}, more than the {format_size(free)} free in "
+                f"{tempfile.gettempdir()} where {self.backend_name} keeps them: lower "
+                "--concurrency or --sizes, or use --shared-object"
+            )
+
+    def _cleanup(self, created: bool, message: str) -> None:
+        """Remove the results directory this run made if it failed before measuring anything
+        (an unreachable or non-S3 endpoint, missing credentials), unless the failure's one line
+        points into it (a server's start-up log)."""
+        if not created or (self.out_dir / RESULTS_FILE).exists():
+            return
+        with contextlib.suppress(OSError):
+            if any(str(path) in message for path in self.out_dir.iterdir()):
+                return
+        shutil.rmtree(self.out_dir, ignore_errors=True)
 
     @contextlib.contextmanager
     def _backend(self, backend: Backend | None) -> Iterator[Backend]:

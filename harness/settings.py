@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,13 @@ from memharness_s3.errors import UsageError
 from memharness_s3.faults.spec import parse_fault_list
 from memharness_s3.fixture_cache import resolve_fixture_size
 from memharness_s3.fixtures.catalog import DEFAULT_RUN_SIZES
+from memharness_s3.limits import (
+    MAX_CONCURRENCY,
+    MAX_LIST,
+    MAX_REPEAT,
+    MAX_SECONDS,
+    MAX_WORKER_RUNS,
+)
 from memharness_s3.measure import DEFAULT_SAMPLE_INTERVAL_S
 from memharness_s3.records import EXECUTORS, POOLS, Expectation
 from memharness_s3.sizes import parse_size
@@ -107,6 +115,32 @@ def from_meta(data: dict[str, Any]) -> RunSettings:
     return RunSettings(**fields)
 
 
+def worker_runs(settings: RunSettings) -> int:
+    """How many worker runs ``settings`` plan at most (before a resume skips any): repeats x
+    cases x the workers of each case."""
+    cases = len(settings.sizes) or 1  # --key objects are counted as one size
+    cases *= len(settings.strategies) * len(settings.faults)
+    cases *= len(settings.process) if isinstance(settings.process, list) else 1
+    for params in settings.params.values():
+        for value in params.values():
+            cases *= len(value) if isinstance(value, list) else 1
+    workers = (
+        sum(settings.concurrency) if settings.pool == "processes" else len(settings.concurrency)
+    )
+    return settings.repeat * settings.soak * cases * workers
+
+
+def check_bounds(settings: RunSettings) -> None:
+    """UsageError when the settings plan more worker runs than :data:`MAX_WORKER_RUNS`."""
+    runs = worker_runs(settings)
+    if runs > MAX_WORKER_RUNS:
+        raise UsageError(
+            f"this run would plan {runs:,} worker runs (repeat x soak x cases x workers), more "
+            f"than the {MAX_WORKER_RUNS:,} one run may: lower repeat, sizes, strategies or "
+            "concurrency, or split it into several runs"
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # Kinds of value: how each is checked (a TOML value) and read from the command line (text)
 
@@ -150,6 +184,7 @@ class _StringList(Kind):
             raise UsageError(
                 f"{name} must be a list of strings such as {self.example}, got {show(value)}"
             )
+        _bounded(name, value)
         if not value:
             raise UsageError(f"{name} is empty: list at least one")
         if not all(item.strip() for item in value):
@@ -160,10 +195,17 @@ class _StringList(Kind):
         return self.check(name, [item for item in str(text).split(",") if item.strip()])
 
 
+def _bounded(name: str, items: Sequence[object]) -> None:
+    if len(items) > MAX_LIST:
+        raise UsageError(f"{name} lists {len(items):,} entries; at most {MAX_LIST} are taken")
+
+
 def _no_duplicates(name: str, items: Sequence[object]) -> None:
-    for index, item in enumerate(items):
-        if item in items[:index]:
+    seen: set[object] = set()
+    for item in items:
+        if item in seen:
             raise UsageError(f"{name} lists {show(item)} twice")
+        seen.add(item)
 
 
 class SizeNames(_StringList):
@@ -176,7 +218,14 @@ class SizeNames(_StringList):
             if str(exc).startswith(name):
                 raise
             raise UsageError(f"{name}: {exc}") from None
-        _no_duplicates(name, [label for label, _ in sizes])
+        first: dict[int, str] = {}
+        for label, size in sizes:
+            if size in first:
+                same = "twice" if first[size] == label else f"twice ({first[size]!r} and {label!r})"
+                raise UsageError(
+                    f"{name} lists {size:,} bytes {same}: each size is one set of cases"
+                )
+            first[size] = label
         return sizes
 
 
@@ -215,21 +264,30 @@ class WorkerCounts(Kind):
 
     def check(self, name: str, value: Any) -> list[int]:
         values = value if isinstance(value, list) else [value]
+        _bounded(name, values)
         if not values or not all(_is_int(item) for item in values):
             raise UsageError(
-                f"{name} must be a worker count or a list of them such as [1, 4], got {show(value)}"
+                f"{name} must be a worker count or a list of them such as [1, 4], got "
+                f"{_cut(show(value))}"
             )
         for item in values:
             if item < 1:
                 raise UsageError(f"concurrency {item} is not a worker count: use 1 or more")
+            if item > MAX_CONCURRENCY:
+                raise UsageError(
+                    f"concurrency {_cut(str(item))} is more than the {MAX_CONCURRENCY} workers a "
+                    "case may run at once"
+                )
         _no_duplicates(name, values)
         return list(values)
 
     def from_text(self, name: str, text: Any) -> Any:
+        items = str(text).split(",")
+        _bounded(name, items)
         try:
-            values = [int(item.strip()) for item in str(text).split(",")]
+            values = [_int(item) for item in items]
         except ValueError:
-            raise UsageError(f"malformed {name} {text!r}: expected e.g. 1,4") from None
+            raise UsageError(f"malformed {name} {_cut(repr(text))}: expected e.g. 1,4") from None
         return self.check(name, values)
 
 
@@ -261,6 +319,7 @@ class Steps(Kind):
             return self.one.check(name, value)
         if not value:
             raise UsageError(f"{name} is empty: list at least one")
+        _bounded(name, value)
         steps = [self.one.check(name, item) for item in value]
         _no_duplicates(name, steps)
         return steps[0] if len(steps) == 1 else steps
@@ -291,45 +350,88 @@ class Size(Kind):
             raise UsageError(f"{name}: {exc}") from None
 
 
+_MAX_DIGITS = 18
+"""Digits of a whole number a setting takes: every bound below fits; more is a typo, and Python
+refuses to parse more than 4,300."""
+
+
+def _int(text: str) -> int:
+    """A whole number written in decimal; ValueError when it is not one or is too long."""
+    cleaned = text.strip()
+    if len(cleaned.lstrip("+-")) > _MAX_DIGITS:
+        raise ValueError(f"more than {_MAX_DIGITS} digits")
+    return int(cleaned)
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    """A value quoted in a message, cut when long (a 400-digit number is not worth echoing)."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 class PositiveInt(Kind):
+    """A whole number from 1 to ``maximum``."""
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = maximum
+
     def check(self, name: str, value: Any) -> int:
         if not _is_int(value) or value < 1:
-            raise UsageError(f"{name} must be a positive integer, got {show(value)}")
+            raise UsageError(f"{name} must be a positive integer, got {_cut(show(value))}")
+        if value > self.maximum:
+            raise UsageError(f"{name} must be at most {self.maximum:,}, got {_cut(show(value))}")
         return int(value)
 
     def from_text(self, name: str, text: Any) -> Any:
         try:
-            return self.check(name, int(str(text)))
+            return self.check(name, _int(str(text)))
         except ValueError:
-            raise UsageError(f"{name} must be a positive integer, got {text!r}") from None
+            raise UsageError(f"{name} must be a positive integer, got {_cut(repr(text))}") from None
 
 
 class Count(Kind):
-    """A whole number, 0 or more."""
+    """A whole number from 0 to ``maximum``."""
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = maximum
 
     def check(self, name: str, value: Any) -> int:
         if not _is_int(value) or value < 0:
-            raise UsageError(f"{name} must be 0 or a positive integer, got {show(value)}")
+            raise UsageError(f"{name} must be 0 or a positive integer, got {_cut(show(value))}")
+        if value > self.maximum:
+            raise UsageError(f"{name} must be at most {self.maximum:,}, got {_cut(show(value))}")
         return int(value)
 
     def from_text(self, name: str, text: Any) -> Any:
         try:
-            return self.check(name, int(str(text)))
+            return self.check(name, _int(str(text)))
         except ValueError:
-            raise UsageError(f"{name} must be 0 or a positive integer, got {text!r}") from None
+            raise UsageError(
+                f"{name} must be 0 or a positive integer, got {_cut(repr(text))}"
+            ) from None
 
 
 class Seconds(Kind):
+    """A positive number of seconds, at most :data:`MAX_SECONDS`."""
+
     def check(self, name: str, value: Any) -> float:
         if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
-            raise UsageError(f"{name} must be a positive number of seconds, got {show(value)}")
+            raise UsageError(
+                f"{name} must be a positive number of seconds, got {_cut(show(value))}"
+            )
+        if value > MAX_SECONDS:
+            raise UsageError(
+                f"{name} must be at most {MAX_SECONDS:g} seconds (a week), got {_cut(show(value))}"
+            )
         return float(value)
 
     def from_text(self, name: str, text: Any) -> Any:
         try:
-            return self.check(name, float(str(text)))
-        except (ValueError, UsageError):
-            raise UsageError(f"{name} must be a positive number of seconds, got {text!r}") from None
+            value = float(str(text)) if len(str(text)) <= 40 else math.nan
+        except ValueError:
+            value = math.nan
+        if not value > 0:  # NaN too
+            raise UsageError(f"{name} must be a positive number of seconds, got {_cut(repr(text))}")
+        return self.check(name, value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,7 +510,9 @@ SETTINGS: tuple[Setting, ...] = (
         Size(),
         "largest part the split step writes (default 100MB)",
     ),
-    Setting("repeat", "repeat", PositiveInt(), "run each case this many times (default: 1)"),
+    Setting(
+        "repeat", "repeat", PositiveInt(MAX_REPEAT), "run each case this many times (default: 1)"
+    ),
     Setting("timeout", "timeout_s", Seconds(), "seconds per worker run (default: 900)"),
     Setting(
         "sample_interval",
@@ -443,14 +547,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "nodes",
         "nodes",
-        Count(),
+        Count(MAX_CONCURRENCY),
         "celery: worker nodes the run starts on this machine (default 1; 0: use only nodes "
         "already attached to --broker, e.g. `memharness worker` on other machines)",
     ),
     Setting(
         "soak",
         "soak",
-        PositiveInt(),
+        PositiveInt(MAX_REPEAT),
         "celery: each run of a case is this many tasks in sequence in the same children "
         "(default 1)",
     ),
@@ -463,7 +567,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "max_tasks_per_child",
         "max_tasks_per_child",
-        PositiveInt(),
+        PositiveInt(10**9),
         "celery: worker_max_tasks_per_child of the nodes the run starts (1: a fresh child "
         "per task)",
     ),

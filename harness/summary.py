@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from memharness_s3.analysis.cases import Analysis, median_of
+from memharness_s3.printable import printable
 from memharness_s3.records import RunResult
 from memharness_s3.sizes import format_mb
 
@@ -29,7 +30,7 @@ def render_summary(results: Sequence[RunResult]) -> str:
         aggregate = median_of(case.runs, lambda r: r.aggregate_peak_rss_bytes)
         rows.append(
             [
-                case.label,
+                printable(case.label),
                 str(case.run_count),
                 ",".join(case.statuses),
                 format_mb(case.shown_peak),

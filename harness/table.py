@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from memharness_s3.printable import printable
 from memharness_s3.records import RunResult, of_wire
 from memharness_s3.sizes import format_mb, format_size
 
@@ -65,7 +66,7 @@ def render(results: Sequence[RunResult]) -> str:
         columns[4:4] = CELERY_COLUMNS
     rows = [
         [name for name, _, _ in columns],
-        *([cell(r) for _, _, cell in columns] for r in results),
+        *([printable(cell(r)) for _, _, cell in columns] for r in results),
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     lines = []
@@ -81,8 +82,11 @@ def render(results: Sequence[RunResult]) -> str:
     if failures:
         lines.append("")
         lines.extend(
-            f"{r.strategy} {format_size(r.size_bytes)} x{r.concurrency} worker {r.worker}"
-            f"{f' ({r.fault})' if r.fault else ''}: {r.status}: {r.error}"
+            printable(
+                f"{r.strategy} {format_size(r.size_bytes)} x{r.concurrency} worker {r.worker}"
+                f"{f' ({r.fault})' if r.fault else ''}: {r.status}: {r.error}",
+                3000,
+            )
             for r in failures
         )
     caps = sorted(

@@ -318,7 +318,8 @@ def test_command_exit_status_and_output(tmp_path: Path, capsys: pytest.CaptureFi
     regressed = make_case("chunked", 250 * MB, 4)
     new = write(tmp_path / "new", scaled(seed_like(), regressed, 1.2), expect=[READ_ALL_OOM])
 
-    assert gate(str(old), "--budget", "512MiB", "--baseline", str(old)) == 0
+    same = write(tmp_path / "same", seed_like(), expect=[READ_ALL_OOM])
+    assert gate(str(old), "--budget", "512MiB", "--baseline", str(same)) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("PASS")
 
     assert gate(str(new), "--budget", "512MiB", "--baseline", str(old / "results.jsonl")) == 1
@@ -399,7 +400,8 @@ def test_exit_codes_through_the_cli(tmp_path: Path) -> None:
     new = write(
         tmp_path / "new", scaled(seed_like(), make_case("range"), 1.2), expect=[READ_ALL_OOM]
     )
-    passed = _memharness("gate", str(old), "--budget", "512MiB", "--baseline", str(old))
+    same = write(tmp_path / "same", seed_like(), expect=[READ_ALL_OOM])
+    passed = _memharness("gate", str(old), "--budget", "512MiB", "--baseline", str(same))
     assert passed.returncode == 0, passed.stderr
     failed = _memharness("gate", str(new), "--budget", "512MiB", "--baseline", str(old))
     assert failed.returncode == 1, failed.stderr

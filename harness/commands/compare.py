@@ -16,10 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from memharness_s3.errors import UsageError
+from memharness_s3.paths import write_no_follow
+from memharness_s3.printable import printable
 
 if TYPE_CHECKING:
     from memharness_s3.analysis.cases import CaseRuns
 
+NAME_WIDTH = 40
+"""Characters of a run's name in the table (a directory's name is usually a UTC time, 16)."""
 NAME = "compare"
 HELP = "median peak per case over several results directories, with change points (exit 1: step up)"
 
@@ -49,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     histories = histories_of(args.dirs)
     if not histories:
         raise UsageError("no case ran in two or more of these directories: nothing to compare")
-    names = [path.name or str(path) for path in args.dirs]
+    names = run_names(args.dirs)
     text = render_text(names, histories)
     print(text)
     if args.html is not None:
@@ -108,19 +112,37 @@ def _history(name: str, found: list[CaseRuns | None], runs: int) -> History | No
     return History(name, levels, spreads, steps, last)
 
 
+def run_names(dirs: list[Path]) -> list[str]:
+    """What the runs are called: each directory's name, or its path where names repeat (two
+    ``results`` folders), made printable; numbered where they still collide."""
+    names = [path.name or str(path) for path in dirs]
+    if len(set(names)) < len(names):
+        names = [str(path) for path in dirs]
+    names = [printable(name, NAME_WIDTH) for name in names]
+    if len(set(names)) < len(names):
+        names = [f"{index}:{name}" for index, name in enumerate(names, start=1)]
+    return names
+
+
 def render_text(run_names: list[str], histories: list[History]) -> str:
     from memharness_s3.sizes import format_mb
 
-    width = max(len(h.name) for h in histories)
-    header = f"{'case':{width}}  " + "  ".join(f"{name[:12]:>12}" for name in run_names)
+    names = {h.name: printable(h.name) for h in histories}
+    width = max(len(name) for name in names.values())
+    widths = [max(12, len(name)) for name in run_names]
+    header = f"{'case':{width}}  " + "  ".join(
+        f"{name:>{w}}" for name, w in zip(run_names, widths, strict=True)
+    )
     lines = [header + "  steps", "-" * len(header)]
     for h in histories:
-        cells = "  ".join(f"{format_mb(level):>12}" for level in h.levels)
+        cells = "  ".join(
+            f"{format_mb(level):>{w}}" for level, w in zip(h.levels, widths, strict=True)
+        )
         steps = ", ".join(
             f"at {run_names[index]}: {format_mb(before)} -> {format_mb(after)} MB"
             for index, before, after in h.steps
         )
-        lines.append(f"{h.name:{width}}  {cells}  {steps or '-'}")
+        lines.append(f"{names[h.name]:{width}}  {cells}  {steps or '-'}")
     up = [h for h in histories if h.last_step_up]
     earlier = sum(len(h.steps) for h in histories) - len(up)
     summary = (
@@ -130,7 +152,7 @@ def render_text(run_names: list[str], histories: list[History]) -> str:
     if up:
         lines.append(
             f"FAIL: the last run ({run_names[-1]}) starts a new step upwards in "
-            f"{', '.join(h.name for h in up)}; {summary}"
+            f"{', '.join(names[h.name] for h in up)}; {summary}"
         )
     else:
         lines.append(f"PASS: no case steps upwards in the last run ({run_names[-1]}); {summary}")
@@ -151,7 +173,4 @@ def write_html(path: Path, run_names: list[str], histories: list[History], text:
         f'<img src="{chart.data_uri}" width="{chart.width_px}" height="{chart.height_px}" '
         f'alt="{html.escape(chart.alt)}"><pre>{html.escape(text)}</pre></body></html>\n'
     )
-    try:
-        path.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    write_no_follow(path, page)

@@ -24,7 +24,8 @@ from memharness_s3.gate import (
     render_markdown,
     render_text,
 )
-from memharness_s3.results.loader import load
+from memharness_s3.paths import write_no_follow
+from memharness_s3.results.loader import load, results_file
 from memharness_s3.results.writer import META_FILE
 
 NAME = "gate"
@@ -82,6 +83,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--noise-factor must be 0 or more, got {args.noise_factor:g}")
     extra = [parse_expectation(text) for text in args.expect]
     current = load(args.results)
+    if args.baseline is not None and _same_results(args.results, args.baseline):
+        raise UsageError(
+            f"--baseline {args.baseline} is the results being gated: a gate against its own "
+            "results compares nothing; give the results of another run"
+        )
     baseline = load(args.baseline).results if args.baseline is not None else None
     verdict = evaluate(
         current.results,
@@ -95,17 +101,28 @@ def run(args: argparse.Namespace) -> int:
     )
     markdown = render_markdown(verdict)
     if args.summary is not None:
-        _write(args.summary, markdown, "w", "--summary")
+        write_no_follow(args.summary, markdown)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
-        _write(Path(step_summary), markdown, "a", "$GITHUB_STEP_SUMMARY")
+        _append(Path(step_summary), markdown)
     print(render_text(verdict))
     return 0 if verdict.passed else 1
 
 
-def _write(path: Path, text: str, mode: str, what: str) -> None:
+def _same_results(results: Path, baseline: Path) -> bool:
+    """Whether the two paths name the same results file (a directory or its results.jsonl)."""
     try:
-        with path.open(mode, encoding="utf-8") as file:
+        return results_file(results).samefile(results_file(baseline))
+    except OSError:
+        return False
+
+
+def _append(path: Path, text: str) -> None:
+    """Add to the file GitHub Actions names for the step summary (it made the file)."""
+    try:
+        with path.open("a", encoding="utf-8") as file:
             file.write(text)
     except OSError as exc:
-        raise UsageError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
+        raise UsageError(
+            f"cannot write $GITHUB_STEP_SUMMARY {path}: {exc.strerror or exc}"
+        ) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from memharness_s3.sizes import parse_size
+from memharness_s3.sizes import parse_size_with_unit
 
 NAME = "report"
 HELP = "write an HTML report (DIR/index.html) of a results directory"
@@ -31,6 +31,6 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: matplotlib is only needed by this subcommand, not by `run`.
     from memharness_s3.report.html import render_report
 
-    budget = parse_size(args.budget) if args.budget is not None else None
+    budget = parse_size_with_unit(args.budget, "--budget") if args.budget is not None else None
     print(render_report(args.dir, budget))
     return 0

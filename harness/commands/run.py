@@ -47,7 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="override a strategy parameter, e.g. chunked.chunk_size=16MiB (repeatable)",
     )
     parser.add_argument(
-        "--endpoint-url", help="S3 endpoint URL for --backend endpoint (default: AWS_ENDPOINT_URL)"
+        "--endpoint-url",
+        help="S3 endpoint URL to measure against; implies --backend endpoint (which without it "
+        "reads AWS_ENDPOINT_URL)",
     )
     parser.add_argument(
         "--textract-endpoint-url",
@@ -77,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         settings, keys, bucket = _settings(args), list(args.key), args.bucket
         out_dir = args.out or Path("reports") / _utc_stamp()
+    settings = _with_endpoint(settings, args.endpoint_url)
     from memharness_s3.session import Session, Target, executor_for
 
     target = Target(
@@ -97,6 +100,19 @@ def run(args: argparse.Namespace) -> int:
     ).run()
     _show(results, out_dir, settings)
     return 0 if all(r.status in ("ok", "oom") or _expected(r, settings) for r in results) else 1
+
+
+def _with_endpoint(settings: RunSettings, endpoint_url: str | None) -> RunSettings:
+    """``--endpoint-url`` names the backend: it implies ``--backend endpoint`` when no backend
+    is given, and contradicts any other (it would be ignored, and moto measured instead)."""
+    if endpoint_url is None or settings.backend == "endpoint":
+        return settings
+    if settings.backend is not None:
+        raise UsageError(
+            f"--endpoint-url is for --backend endpoint, but the backend is {settings.backend!r} "
+            "(the harness launches that one itself): drop one of them"
+        )
+    return dataclasses.replace(settings, backend="endpoint")
 
 
 def _expected(result: Any, settings: RunSettings) -> bool:

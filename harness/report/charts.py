@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -27,6 +28,10 @@ from matplotlib.patches import Patch
 from memharness_s3.analysis.cases import Analysis, group_by_size, median_of
 from memharness_s3.records import RunResult
 from memharness_s3.sizes import format_size
+
+# Every label is plain text: names from a results file (strategies, cases, runs) are not TeX, and
+# a `$x$` in one would otherwise start mathtext and fail the whole chart (or render as math).
+matplotlib.rcParams["text.parse_math"] = False
 
 MAX_TIMELINE_PANELS = 48
 """More panels than this would be too small to read; the rest are listed as not drawn."""

@@ -23,7 +23,7 @@ from memharness_s3.analysis.caveats import caveats
 from memharness_s3.analysis.decision import Cell, Column, Decision, decide
 from memharness_s3.analysis.shapes import Shape
 from memharness_s3.analysis.verdicts import judge
-from memharness_s3.errors import RunFailed
+from memharness_s3.paths import starts_with, write_no_follow
 from memharness_s3.records import Expectation, RunResult, of_wire
 from memharness_s3.report import charts, fit
 from memharness_s3.report.budget import answer_questions, median_baselines
@@ -65,11 +65,13 @@ def render_report(results_dir: Path, budget_bytes: int | None = None) -> Path:
     budget = resolve_budget(source, budget_bytes)
     html = _ENV.get_template("report.html.j2").render(**_context(source, budget))
     path = results_dir / REPORT_FILE
-    try:
-        path.write_text(html, encoding="utf-8")
-    except OSError as exc:
-        raise RunFailed(f"cannot write {path}: {exc.strerror or exc}") from None
+    write_no_follow(path, html, owned=_is_report)
     return path
+
+
+def _is_report(path: Path) -> bool:
+    """Whether ``path`` is a report memharness wrote (its title says so), so may be replaced."""
+    return starts_with(path, b"<title>memharness report: ")
 
 
 def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 Results lines and meta.json are untrusted (a results directory can come from anywhere; object
 keys and error messages are free text), so every field is checked against ``RunResult``'s
-annotations here, and a bad file ends in one line naming the file, the line and the field,
-never in a traceback halfway through a chart or a wrong verdict. The gate, the report, the
+annotations and against its range here (:data:`TEXT_LIMITS`, :data:`POSITIVE`, known statuses,
+pools and executors, bounded numbers), and a bad file ends in one line naming the file, the
+line and the field, never in a traceback halfway through a chart, a wrong verdict or a view
+that exhausts the machine on a 50 MB name. The gate, the report, the
 exports and ``run --resume`` all read through :func:`load`.
 """
 
@@ -18,8 +20,38 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from memharness_s3.analysis.expectations import parse_cost_bound
 from memharness_s3.errors import UsageError
-from memharness_s3.records import Expectation, RunResult, from_dict
+from memharness_s3.limits import MAX_CONCURRENCY
+from memharness_s3.printable import printable
+from memharness_s3.records import EXECUTORS, POOLS, STATUSES, Expectation, RunResult, from_dict
 from memharness_s3.results.writer import META_FILE, RESULTS_FILE
+from memharness_s3.sizes import MAX_SIZE_BYTES
+
+MAX_LINE_CHARS = 1_000_000
+"""A results line is about 2 KB; one of more than this is refused before it is parsed."""
+MAX_META_BYTES = 10 * 10**6
+NAME_LIMIT = 200
+"""Characters of a name (strategy, object, backend, ids ...), unless TEXT_LIMITS says more."""
+TEXT_LIMITS = {
+    "error": 2000,
+    "recycled": 2000,
+    "object_key": 1024,
+    "memray_file": 1024,
+    "flamegraph_file": 1024,
+    "timeline_file": 1024,
+}
+"""Characters of free-text fields: messages; S3 keys and file names (S3's own key limit)."""
+OBJECT_LIMIT = 20_000
+"""Characters of an object field (params, details ...) written as JSON."""
+MAX_NUMBER = 10**18
+"""Largest number any field holds: bytes up to an exabyte, seconds up to 30 billion years."""
+POSITIVE = {"concurrency"}
+"""Fields that are 1 or more; every other number is 0 or more."""
+POSITIVE_WHEN_OK = ("size_bytes", "peak_rss_bytes")
+"""1 or more on an ok run; a failed one may have 0 (the error line of a ``--key`` object that
+is missing, a worker sampled only after it exited)."""
+SIGNED = {"exit_code"}
+CHOICES: dict[str, tuple[str, ...]] = {"status": STATUSES, "pool": POOLS, "executor": EXECUTORS}
+UPPER = {"size_bytes": MAX_SIZE_BYTES, "concurrency": MAX_CONCURRENCY}
 
 
 @dataclass(frozen=True)
@@ -57,6 +89,8 @@ def load(path: Path, *, allow_empty: bool = False) -> ResultsDir:
     if not path.exists():
         raise UsageError(f"no results at {path}: give a results directory or its results.jsonl")
     file = results_file(path)
+    if file != path:  # found in the directory, not named by the user: never followed out of it
+        _refuse_link(file)
     if not file.is_file():
         if allow_empty and path.is_dir():
             return ResultsDir(path, [], load_meta(path))
@@ -78,39 +112,99 @@ def read_lines(file: Path) -> list[RunResult]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        if len(line) > MAX_LINE_CHARS:
+            raise UsageError(
+                f"{file}:{number}: a line of {len(line):,} characters is not a memharness result "
+                f"line (at most {MAX_LINE_CHARS:,})"
+            )
         try:
             result = from_dict(RunResult, json.loads(line))
-        except (ValueError, TypeError) as exc:
-            raise UsageError(f"{file}:{number}: not a memharness result line ({exc})") from None
+        except (ValueError, TypeError, RecursionError) as exc:
+            reason = printable(str(exc), 200)
+            raise UsageError(f"{file}:{number}: not a memharness result line ({reason})") from None
         for item in fields(RunResult):
             value = getattr(result, item.name)
             if not _conforms(value, hints[item.name]):
                 raise UsageError(
                     f"{file}:{number}: field {item.name!r} must be {_describe(hints[item.name])}, "
-                    f"got {json.dumps(value, default=str):.40}"
+                    f"got {_shown(value)}"
                 )
+            if (problem := _out_of_range(item.name, value)) is not None:
+                raise UsageError(f"{file}:{number}: field {item.name!r} {problem}")
+        for name in POSITIVE_WHEN_OK if result.status == "ok" else ():
+            if getattr(result, name) == 0:
+                raise UsageError(f"{file}:{number}: field {name!r} of an ok run must be 1 or more")
         results.append(result)
     return results
+
+
+def _out_of_range(name: str, value: Any) -> str | None:
+    """Why ``value`` (of the right type) is out of the range of field ``name``, or None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        if name in CHOICES and value not in CHOICES[name]:
+            return f"must be one of {', '.join(CHOICES[name])}, got {_shown(value)}"
+        limit = TEXT_LIMITS.get(name, NAME_LIMIT)
+        return (
+            f"is longer than {limit:,} characters ({len(value):,})" if len(value) > limit else None
+        )
+    if isinstance(value, dict):
+        try:
+            length = len(json.dumps(value))
+        except (ValueError, TypeError, RecursionError):
+            return "is not plain JSON"
+        return (
+            f"is longer than {OBJECT_LIMIT:,} characters as JSON" if length > OBJECT_LIMIT else None
+        )
+    low = -MAX_NUMBER if name in SIGNED else (1 if name in POSITIVE else 0)
+    high = UPPER.get(name, MAX_NUMBER)
+    if not low <= value <= high:
+        return f"must be from {low:,} to {high:,}, got {_shown(value)}"
+    return None
+
+
+def _shown(value: Any) -> str:
+    """A value quoted in a message: printable and short (it may be 400 digits or 50 MB)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        return f"a number of {len(str(abs(value)))} digits"
+    try:
+        text = json.dumps(value, default=str)
+    except (ValueError, TypeError, RecursionError):
+        text = type(value).__name__
+    return printable(text, 40)
 
 
 def load_meta(directory: Path) -> Meta:
     """meta.json of ``directory``: ``Meta()`` when there is none, UsageError when it is bad."""
     path = directory / META_FILE
+    _refuse_link(path)
     if not path.is_file():
         return Meta()
     try:
+        if path.stat().st_size > MAX_META_BYTES:
+            raise UsageError(f"{path}: larger than {MAX_META_BYTES // 10**6} MB: not a meta file")
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"{path}: not JSON ({exc})") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise UsageError(f"{path}: not JSON ({printable(str(exc), 200)})") from None
     if not isinstance(raw, dict):
         raise UsageError(f"{path}: expected a JSON object")
     settings = raw.get("settings", {})
     if not isinstance(settings, dict):
         raise UsageError(f"{path}: 'settings' must be an object")
     limit = settings.get("memory_limit_bytes")
-    if limit is not None and not _is_int(limit):
+    if limit is not None and not (_is_int(limit) and 0 < limit <= MAX_SIZE_BYTES):
         raise UsageError(f"{path}: settings.memory_limit_bytes must be bytes")
     return Meta(raw, settings, limit, tuple(_expectations(path, settings.get("expect", []))))
+
+
+def _refuse_link(path: Path) -> None:
+    """UsageError when ``path``, a file of a results directory, is a symbolic link: a
+    directory from elsewhere must not make a command read a file outside it."""
+    if path.is_symlink():
+        raise UsageError(
+            f"{path} is a symbolic link: memharness reads only the directory's own files"
+        )
 
 
 def _expectations(path: Path, entries: Any) -> list[Expectation]:
@@ -125,8 +219,16 @@ def _expectations(path: Path, entries: Any) -> list[Expectation]:
             or not names <= set(entry)
             or not set(entry) <= names | {"max_size_bytes", "params", *texts}
             or not _is_int(entry["min_size_bytes"])
+            or not 0 <= entry["min_size_bytes"] <= MAX_SIZE_BYTES
+            or not all(len(str(entry.get(k) or "")) <= TEXT_LIMITS["error"] for k in entry)
             or not all(isinstance(entry[k], str) for k in ("strategy", "status", "reason"))
-            or not (entry.get("max_size_bytes") is None or _is_int(entry["max_size_bytes"]))
+            or not (
+                entry.get("max_size_bytes") is None
+                or (
+                    _is_int(entry["max_size_bytes"])
+                    and 0 <= entry["max_size_bytes"] <= MAX_SIZE_BYTES
+                )
+            )
             or not isinstance(entry.get("params", {}), dict)
             or not all(entry.get(k) is None or isinstance(entry[k], str) for k in texts)
         ):

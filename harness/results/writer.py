@@ -16,7 +16,8 @@ from typing import Any
 
 import psutil
 
-from memharness_s3.paths import make_writable_dir
+from memharness_s3.errors import UsageError
+from memharness_s3.paths import find_symlink, make_writable_dir, write_no_follow
 from memharness_s3.records import RunResult, to_json
 
 RESULTS_FILE = "results.jsonl"
@@ -29,8 +30,34 @@ def utc_stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def prepare_out_dir(out_dir: Path) -> Path:
-    """Create the output directory and check that it is writable."""
+def prepare_out_dir(out_dir: Path, resume: bool = False) -> Path:
+    """Create the output directory and check that it is writable.
+
+    A new run writes only into a new or empty directory, so it never appends to another run's
+    results or overwrites files it did not write; a resumed one only into a results directory
+    with no symbolic link in it (the harness would write through it). UsageError otherwise.
+    """
+    if resume:
+        if not (out_dir / META_FILE).is_file():
+            raise UsageError(f"nothing to resume: no {META_FILE} in {out_dir}")
+        if (link := find_symlink(out_dir)) is not None:
+            raise UsageError(
+                f"refusing to resume into {out_dir}: {link} is a symbolic link, and memharness "
+                "never writes through one"
+            )
+    elif out_dir.is_symlink() or out_dir.exists():
+        if not out_dir.is_dir():
+            raise UsageError(f"output directory {out_dir} exists and is not a directory")
+        if any(out_dir.iterdir()):
+            hint = (
+                f"; to run the cases it is missing, give --resume {out_dir}"
+                if (out_dir / META_FILE).is_file()
+                else ""
+            )
+            raise UsageError(
+                f"output directory {out_dir} is not empty: a run writes only into a new or "
+                f"empty directory{hint}"
+            )
     return make_writable_dir(out_dir, "output directory")
 
 
@@ -43,7 +70,7 @@ class ResultsWriter:
 
     def append(self, result: RunResult) -> None:
         line = (to_json(result) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
             os.write(fd, line)
             os.fsync(fd)
@@ -54,7 +81,7 @@ class ResultsWriter:
         """Store a run's RSS timeline as CSV; return its path relative to the results dir."""
         path = self.artifact_path(TIMELINES_DIR, f"{run_id}.csv")
         rows = "".join(f"{t},{rss}\n" for t, rss in timeline)
-        path.write_text("t_s,rss_bytes\n" + rows)
+        write_no_follow(path, "t_s,rss_bytes\n" + rows)
         return str(path.relative_to(self.out_dir))
 
     def artifact_path(self, folder: str, name: str) -> Path:
@@ -78,7 +105,10 @@ def write_meta(
         "total_memory_bytes": psutil.virtual_memory().total,
         **extra,
     }
-    (out_dir / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    # never over a file: the directory was new or empty (prepare_out_dir)
+    write_no_follow(
+        out_dir / META_FILE, json.dumps(meta, indent=2, sort_keys=True) + "\n", lambda _: False
+    )
 
 
 _PACKAGES = ("memharness-s3", "boto3", "botocore", "s3transfer", "moto", "pymupdf", "psutil")
