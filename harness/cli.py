@@ -17,7 +17,16 @@ from collections.abc import Sequence
 from types import FrameType, ModuleType
 from typing import NoReturn
 
-from memharness_s3.commands import compare, export, fixtures, gate, report, strategies, worker
+from memharness_s3.commands import (
+    calibrate,
+    compare,
+    export,
+    fixtures,
+    gate,
+    report,
+    strategies,
+    worker,
+)
 from memharness_s3.commands import run as run_cmd
 from memharness_s3.errors import RunFailed, UsageError
 
@@ -29,6 +38,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     run_cmd,
     report,
     gate,
+    calibrate,
     compare,
     export,
     worker,
