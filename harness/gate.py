@@ -50,14 +50,14 @@ from memharness_s3.sizes import format_mb, format_size, parse_size
 
 DEFAULT_TOLERANCE = "3%"
 DEFAULT_NOISE_FACTOR = 3.0
-"""A rise smaller than this many times the spread measured over repeats is noise.
+"""A rise within this many standard errors of the difference of two medians is noise.
 
-Both defaults come from the calibration experiment (``python -m memharness_s3.calibrate``, the
-README's "How far the gate can be trusted"): 31 runs of the default matrix with ``--repeat 3``,
-all 930 ordered pairs. The former 10 % and 1x failed 78 of those A/A pairs (transfer-manager,
-whose peak varies by up to 26 MB between runs of the same code) and caught 60 % of a +5 %
-(at least 8 MiB) rise; 3 % and 3x failed none and caught every such rise in every case but
-transfer-manager's."""
+The standard error comes from the MAD of the repeats or of a noise floor (``analysis.noise``).
+Both defaults were measured (``python -m memharness_s3.calibrate analyze``, the README's "How
+far the gate can be trusted"): with a floor from other runs of the same code, 3 % and 3 failed
+none of 42 one-repeat and 12 three-repeat A/A pairs of the default matrix, caught every +8 MiB
+rise in every case but transfer-manager's at 250 MB (whose peak moves by up to 24 MB between
+runs), and failed the chunk_size 8 MiB -> 64 MiB change every time at one repeat."""
 
 
 # ---------------------------------------------------------------------------------------------

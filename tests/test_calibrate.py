@@ -123,3 +123,17 @@ def test_a_leave_out_floor_lets_single_repeats_be_compared() -> None:
     )
     assert floored.unresolved_pairs == floored.false_failures == 0
     assert floored.detections == floored.injections == 40
+
+
+def test_the_shipped_calibration_is_a_valid_floor_for_the_default_matrix() -> None:
+    """The file the gate falls back on parses, and every case in it was seen in two runs."""
+    from importlib import resources
+
+    from memharness_s3.commands.gate import PACKAGED_CALIBRATION
+
+    packaged = resources.files("memharness_s3.fixtures") / PACKAGED_CALIBRATION
+    with resources.as_file(packaged) as path:
+        floor = calibration.read(path)
+    assert floor.cases
+    assert all(noise.runs >= 2 and noise.repeats >= 3 for noise in floor.cases.values())
+    assert {noise.strategy for noise in floor.cases.values()} >= {"chunked", "transfer-manager"}

@@ -152,14 +152,15 @@ def _floors(
     from memharness_s3.analysis.cases import Analysis
     from memharness_s3.analysis.noise import between_runs
 
+    # A given file is read even without a baseline, so that a bad one is reported.
+    floors = [calibration.read(given)] if given is not None else []
     if not baselines:
         return []
-    floors = []
-    if given is not None:
-        floors.append(calibration.read(given))
-    elif paths[-1].is_dir() and (paths[-1] / calibration.DEFAULT_NAME).is_file():
-        floors.append(calibration.read(paths[-1] / calibration.DEFAULT_NAME))
-    elif (packaged := resources.files("memharness_s3.fixtures") / PACKAGED_CALIBRATION).is_file():
+    beside = paths[-1] / calibration.DEFAULT_NAME
+    packaged = resources.files("memharness_s3.fixtures") / PACKAGED_CALIBRATION
+    if given is None and paths[-1].is_dir() and beside.is_file():
+        floors.append(calibration.read(beside))
+    elif given is None and packaged.is_file():
         with resources.as_file(packaged) as path:
             floors.append(calibration.read(path, PACKAGED_SOURCE))
     if len(baselines) > 1:
