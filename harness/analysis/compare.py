@@ -153,10 +153,6 @@ class PeakChange:
     the noise makes it larger; None when the tolerance already decides or nothing is known."""
 
     @property
-    def rise_bytes(self) -> float:
-        return self.new_median - self.old_median
-
-    @property
     def detectable_bytes(self) -> float | None:
         """The smallest rise this comparison fails: the tolerance or the noise, the larger."""
         if self.noise_bytes is None:
@@ -241,8 +237,8 @@ def compare_peaks(
         )
     sigma, source = max(known, key=lambda item: item[0])
     noise = detectable_rise(sigma, *counts, noise_factor)
-    resolvable = allowed < noise and allowed > 0
-    needed = repeats_needed(sigma, allowed, noise_factor) if resolvable else None
+    # How many repeats would bring the noise under the tolerance, when the noise decides.
+    needed = repeats_needed(sigma, allowed, noise_factor) if 0 < allowed < noise else None
     if rise > max(allowed, noise):
         outcome = "FAIL"
         message = f"{moved}, over the {percent(tolerance)} tolerance"
