@@ -362,7 +362,8 @@ def test_command_exit_status_and_output(tmp_path: Path, capsys: pytest.CaptureFi
     assert gate(str(old), "--budget", "512MiB", "--baseline", str(old)) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("PASS")
 
-    assert gate(str(new), "--budget", "512MiB", "--baseline", str(old)) == 1
+    # the calibration beside the baseline's results.jsonl is found when the file is named too
+    assert gate(str(new), "--budget", "512MiB", "--baseline", str(old / "results.jsonl")) == 1
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"FAIL chunked 250MB x4 [{cid(regressed)}]")
     assert lines[-1].startswith("FAIL: 5 cases: 3 pass, 1 expected oom, 1 failing")

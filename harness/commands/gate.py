@@ -8,9 +8,10 @@ wrongly". The Markdown summary goes to ``--summary FILE`` and is appended to
 ``$GITHUB_STEP_SUMMARY`` when GitHub Actions sets it.
 
 The noise floor for comparisons with fewer than 3 repeats a side comes from, each when present:
-``--calibration FILE`` (else ``calibration.json`` in the baseline directory, else the calibration
-of the default matrix on moto that ships with memharness), and the history of the baseline when
-``--baseline`` is given more than once (oldest first; the last is the one compared with).
+``--calibration FILE`` (else ``calibration.json`` beside the baseline's results.jsonl, else the
+calibration of the default matrix on moto that ships with memharness), and the history of the
+baseline when ``--baseline`` is given more than once (oldest first; the last is the one compared
+with).
 """
 
 from __future__ import annotations
@@ -34,16 +35,16 @@ from memharness_s3.gate import (
     render_text,
 )
 from memharness_s3.results import calibration
-from memharness_s3.results.loader import load
+from memharness_s3.results.loader import load, results_file
 from memharness_s3.results.writer import META_FILE
 
 if TYPE_CHECKING:
     from memharness_s3.records import RunResult
 
 PACKAGED_CALIBRATION = "calibration-default.json"
-PACKAGED_SOURCE = "the default matrix's shipped calibration"
 """The default matrix's calibration on moto, measured where memharness is developed (README,
 'How far the gate can be trusted'); it knows only the default matrix's cases."""
+PACKAGED_SOURCE = "the default matrix's shipped calibration"
 
 NAME = "gate"
 HELP = "check results against a memory budget, expected failures and a baseline (exit 1: fail)"
@@ -69,8 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--calibration",
         type=Path,
         metavar="FILE",
-        help="noise floor written by memharness calibrate (default: calibration.json in the "
-        "baseline directory, else the one shipped for the default matrix on moto)",
+        help="noise floor written by memharness calibrate (default: calibration.json beside the "
+        "baseline's results.jsonl, else the one shipped for the default matrix on moto)",
     )
     parser.add_argument(
         "--warn",
@@ -156,9 +157,9 @@ def _floors(
     floors = [calibration.read(given)] if given is not None else []
     if not baselines:
         return []
-    beside = paths[-1] / calibration.DEFAULT_NAME
+    beside = results_file(paths[-1]).parent / calibration.DEFAULT_NAME
     packaged = resources.files("memharness_s3.fixtures") / PACKAGED_CALIBRATION
-    if given is None and paths[-1].is_dir() and beside.is_file():
+    if given is None and beside.is_file():
         floors.append(calibration.read(beside))
     elif given is None and packaged.is_file():
         with resources.as_file(packaged) as path:
