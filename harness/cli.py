@@ -20,7 +20,16 @@ from collections.abc import Sequence
 from types import FrameType, ModuleType
 from typing import NoReturn
 
-from memharness_s3.commands import compare, export, fixtures, gate, report, strategies, worker
+from memharness_s3.commands import (
+    calibrate,
+    compare,
+    export,
+    fixtures,
+    gate,
+    report,
+    strategies,
+    worker,
+)
 from memharness_s3.commands import run as run_cmd
 from memharness_s3.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_USAGE, RunFailed, UsageError
 from memharness_s3.paths import write_crash_log
@@ -34,6 +43,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     run_cmd,
     report,
     gate,
+    calibrate,
     compare,
     export,
     worker,

@@ -31,9 +31,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from memharness_s3.analysis.cases import Analysis, CaseRuns
-from memharness_s3.analysis.compare import Pair, compare_peaks, pair_cases, percent, why_disjoint
+from memharness_s3.analysis.compare import (
+    Pair,
+    PeakChange,
+    compare_peaks,
+    pair_cases,
+    percent,
+    why_disjoint,
+)
 from memharness_s3.analysis.expectations import Check
 from memharness_s3.analysis.identity import format_value, key_of_result
+from memharness_s3.analysis.noise import NoiseFloor
 from memharness_s3.analysis.verdicts import FAILED_STATUSES, covering_expectations, judge
 from memharness_s3.errors import UsageError
 from memharness_s3.fixture_cache import resolve_size
@@ -43,14 +51,14 @@ from memharness_s3.sizes import format_mb, format_size, parse_size_with_unit
 
 DEFAULT_TOLERANCE = "3%"
 DEFAULT_NOISE_FACTOR = 3.0
-"""A rise smaller than this many times the spread measured over repeats is noise.
+"""A rise within this many standard errors of the difference of two medians is noise.
 
-Both defaults come from the calibration experiment (``python -m memharness_s3.calibrate``, the
-README's "How far the gate can be trusted"): 31 runs of the default matrix with ``--repeat 3``,
-all 930 ordered pairs. The former 10 % and 1x failed 78 of those A/A pairs (transfer-manager,
-whose peak varies by up to 26 MB between runs of the same code) and caught 60 % of a +5 %
-(at least 8 MiB) rise; 3 % and 3x failed none and caught every such rise in every case but
-transfer-manager's."""
+The standard error comes from the MAD of the repeats or of a noise floor (``analysis.noise``).
+Both defaults were measured (``python -m memharness_s3.calibrate analyze``, the README's "How
+far the gate can be trusted"): with a floor from other runs of the same code, 3 % and 3 failed
+none of 42 one-repeat and 12 three-repeat A/A pairs of the default matrix, caught every +8 MiB
+rise in every case but transfer-manager's at 250 MB (whose peak moves by up to 24 MB between
+runs), and failed the chunk_size 8 MiB -> 64 MiB change every time at one repeat."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,22 +94,22 @@ def parse_budget(text: str) -> int:
     return parse_size_with_unit(text, "--budget")
 
 
-def parse_tolerance(text: str) -> float:
-    """``--tolerance 10%`` or ``0.1`` as a fraction; a bare number of 1 or more is ambiguous."""
+def parse_tolerance(text: str, option: str = "--tolerance") -> float:
+    """``--tolerance 10%`` or ``0.1`` as a fraction; a bare number of 1 or more is ambiguous.
+
+    ``option`` names the option in errors (``--warn`` takes the same form)."""
     cleaned = text.strip()
     try:
         value = float(cleaned.removesuffix("%"))
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value < 0:
-        raise UsageError(
-            f"malformed --tolerance {text!r}: expected a percentage such as 10% or 0.1"
-        )
+        raise UsageError(f"malformed {option} {text!r}: expected a percentage such as 10% or 0.1")
     if cleaned.endswith("%"):
         return value / 100
     if value >= 1:
         raise UsageError(
-            f"ambiguous --tolerance {text!r}: write a percentage ({text}%) or a fraction below 1"
+            f"ambiguous {option} {text!r}: write a percentage ({text}%) or a fraction below 1"
         )
     return value
 
@@ -127,7 +135,8 @@ class CaseVerdict:
     """Largest peak RSS any run of the case recorded, whatever its status."""
     spread_bytes: int
     outcome: str
-    """``pass``, ``FAIL``, ``noise``, ``expected <status>`` or ``missing (allowed)``."""
+    """``pass``, ``FAIL``, ``WARN``, ``noise``, ``cannot be compared at N repeats``,
+    ``expected <status>`` or ``missing (allowed)``."""
     reasons: tuple[str, ...]
     """Why the case fails; empty when it passes."""
     in_baseline: bool | None = None
@@ -140,10 +149,16 @@ class CaseVerdict:
     """What differs from the baseline case it was compared with (changed parameters)."""
     checks: tuple[Check, ...] = ()
     """The cost bounds of the expectations covering the case, each with what it compared."""
+    peak_change: PeakChange | None = None
+    """The comparison with the baseline case, with the smallest rise it could detect."""
 
     @property
     def failed(self) -> bool:
         return bool(self.reasons)
+
+    @property
+    def warned(self) -> bool:
+        return self.outcome == "WARN"
 
     @property
     def compared(self) -> bool:
@@ -162,10 +177,26 @@ class Verdict:
     noise_factor: float = DEFAULT_NOISE_FACTOR
     unmet: tuple[str, ...] = ()
     """Cost expectations that covered no case of the results, each described."""
+    warn: float | None = None
+    floors: tuple[str, ...] = ()
+    """Where the noise floors came from (calibration files, the baseline's history)."""
 
     @property
     def failures(self) -> tuple[CaseVerdict, ...]:
         return tuple(case for case in self.cases if case.failed)
+
+    @property
+    def warnings(self) -> tuple[CaseVerdict, ...]:
+        return tuple(case for case in self.cases if case.warned)
+
+    @property
+    def unresolved(self) -> tuple[CaseVerdict, ...]:
+        """Cases compared with the baseline whose rise could not be told from noise."""
+        return tuple(
+            case
+            for case in self.cases
+            if case.peak_change is not None and not case.peak_change.resolved
+        )
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -198,6 +229,16 @@ class Verdict:
         low, high = min(counts), max(counts)
         return str(low) if low == high else f"{low}-{high}"
 
+    @property
+    def detectable_range(self) -> tuple[float, float] | None:
+        """The smallest and largest of the compared cases' smallest detectable rises, in %."""
+        found = [
+            change.detectable_bytes / change.old_median * 100
+            for case in self.cases
+            if (change := case.peak_change) is not None and change.detectable_bytes is not None
+        ]
+        return (min(found), max(found)) if found else None
+
 
 def evaluate(
     results: Sequence[RunResult],
@@ -209,11 +250,15 @@ def evaluate(
     tolerance: float = 0.03,
     allow_missing: bool = False,
     noise_factor: float = DEFAULT_NOISE_FACTOR,
+    warn: float | None = None,
+    floors: Sequence[NoiseFloor] = (),
 ) -> Verdict:
     """Check ``results`` against the budget, the expectations and, if given, a baseline.
 
     Raises UsageError when a baseline is given but has no case in common with the results.
-    ``noise_factor`` scales the repeat spread a rise must exceed to fail (``analysis.compare``).
+    ``noise_factor``: how many standard errors of the difference of two medians a rise must
+    exceed to fail; ``warn``: a rise above it (and the noise) but within the tolerance warns;
+    ``floors``: noise measured between runs of the same code (``analysis.compare``).
     """
     old = Analysis(baseline or [], context=[key_of_result(r) for r in results])
     new = Analysis(results, context=[case.key for case in old.cases])
@@ -243,6 +288,8 @@ def evaluate(
             baseline is not None,
             tolerance,
             noise_factor,
+            warn,
+            floors,
         )
         verdicts.append(verdict)
         notes.extend(case_notes)
@@ -267,12 +314,13 @@ def evaluate(
             f"{rule}: {', '.join(excused)}" if excused else f"{rule}: no case in these results did"
         )
     verdicts += [_missing(case, new.names[case.key], allow_missing) for case in missing]
-    single = [v.label for v in verdicts if v.compared and max(v.repeats, v.baseline_repeats) < 2]
-    if single:
+    unresolved = [v for v in verdicts if v.peak_change is not None and not v.peak_change.resolved]
+    if unresolved:
         notes.append(
-            f"{len(single)} cases were compared on a single repeat each side, with no spread to "
-            "read noise from: the tolerance alone decides (run with --repeat 3; see the README's "
-            "'How far the gate can be trusted')"
+            f"{len(unresolved)} cases cannot be compared at their repeat count: with fewer than "
+            "3 repeats a side the gate needs a noise floor measured between runs (a calibration "
+            "file, or several --baseline directories); see the README's 'How far the gate can "
+            "be trusted'"
         )
     shown = None if baseline is None else baseline_name or "(unnamed)"
     return Verdict(
@@ -283,6 +331,8 @@ def evaluate(
         tuple(notes),
         noise_factor,
         tuple(unmet),
+        warn,
+        tuple(floor.source for floor in floors),
     )
 
 
@@ -322,11 +372,17 @@ def _check_case(
     has_baseline: bool,
     tolerance: float,
     noise_factor: float,
+    warn: float | None,
+    floors: Sequence[NoiseFloor],
 ) -> tuple[CaseVerdict, list[str]]:
     judgement = judge(case, budget_bytes, expectations)
     reasons = list(judgement.reasons)
     notes = [judgement.stale_expectation] if judgement.stale_expectation else []
-    change = compare_peaks(pair, tolerance, noise_factor) if pair is not None else None
+    change = (
+        compare_peaks(pair, tolerance, noise_factor, warn=warn, floors=floors)
+        if pair is not None
+        else None
+    )
     if pair is not None and pair.changes:
         notes.append(
             f"{case.label}: compared with baseline case {pair.old.label} "
@@ -337,15 +393,13 @@ def _check_case(
             f"{case.label}: no ok run to compare with the baseline's median peak "
             f"{format_mb(pair.old.median_peak)} MB"
         )
-    if change is not None and change.regression:
-        reasons.append(change.regression)
-    if change is not None and change.noise:
-        notes.append(f"{case.label}: {change.noise}")
+    if change is not None and change.outcome == "FAIL":
+        reasons.append(f"{change.message}; {change.detects}")
     ok_count = sum(1 for run in case.runs if run.status == "ok")
     if reasons:
         outcome = "FAIL"
-    elif change is not None and change.noise:
-        outcome = "noise"
+    elif change is not None and change.outcome != "pass":
+        outcome = change.outcome
     elif ok_count == 0:
         outcome = "expected " + "/".join(sorted(case.statuses))
     else:
@@ -371,6 +425,7 @@ def _check_case(
         change_pct=change.change_pct if change else None,
         changes=pair.changes if pair else (),
         checks=judgement.checks,
+        peak_change=change,
     )
     return verdict, notes
 
@@ -431,7 +486,10 @@ def _baseline_cell(case: CaseVerdict) -> str:
 
 def _counts(verdict: Verdict) -> str:
     counts = verdict.outcome_counts
-    order = sorted(counts, key=lambda outcome: (outcome != "pass", outcome == "FAIL", outcome))
+    order = sorted(
+        counts,
+        key=lambda outcome: (outcome != "pass", outcome == "FAIL", outcome == "WARN", outcome),
+    )
     parts = [f"{counts[o]} {'failing' if o == 'FAIL' else o}" for o in order]
     if "FAIL" not in counts:
         parts.append("0 failing")
@@ -450,11 +508,20 @@ def _settings(verdict: Verdict) -> str:
             f"; {verdict.compared_count} compared with baseline {verdict.baseline} (tolerance "
             f"{percent(verdict.tolerance)}"
         )
+        if verdict.warn is not None:
+            text += f", warning above {percent(verdict.warn)}"
         if verdict.compared_repeats:
-            text += (
-                f", medians of {verdict.compared_repeats} repeats, rises within "
-                f"{verdict.noise_factor:g}x their spread taken as noise"
-            )
+            text += f", medians of {verdict.compared_repeats} repeats"
+        text += (
+            f", rises within {verdict.noise_factor:g} standard errors of the difference of the "
+            "medians taken as noise"
+        )
+        if verdict.floors:
+            text += f", noise floor from {' and '.join(verdict.floors)}"
+        if (found := verdict.detectable_range) is not None:
+            low, high = found
+            shown = f"{low:.1f}%" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}-{high:.1f}%"
+            text += f"; detects rises above {shown}"
         text += ")"
     checks = verdict.checks
     if checks or verdict.unmet:
@@ -463,8 +530,18 @@ def _settings(verdict: Verdict) -> str:
     return text
 
 
+def _compared(case: CaseVerdict) -> str:
+    """A compared case's change and the smallest rise its comparison could detect."""
+    change = case.peak_change
+    if change is None:
+        return ""
+    outcome = "" if change.outcome in ("pass", "noise", "WARN") else f"{change.outcome}: "
+    return f"{outcome}{change.message}; {change.detects}"
+
+
 def render_text(verdict: Verdict) -> str:
-    """What ``memharness gate`` prints: one line per failing case, notes, then PASS or FAIL."""
+    """What ``memharness gate`` prints: a line per failing, warned and compared case (each
+    comparison with the smallest rise it could detect), notes, then PASS or FAIL."""
     lines = []
     for case in verdict.failures:
         numbers = (
@@ -476,8 +553,17 @@ def render_text(verdict: Verdict) -> str:
             numbers += f" ({_change(case)})"
         if case.changes:
             numbers += f", baseline case {case.baseline_label}"
-        why = printable("; ".join(case.reasons), REASONS_LIMIT)
+        reasons = list(case.reasons)
+        if case.peak_change is not None and case.peak_change.outcome != "FAIL":
+            reasons.append(f"against the baseline: {_compared(case)}")
+        why = printable("; ".join(reasons), REASONS_LIMIT)
         lines.append(f"FAIL {printable(case.label)} [{printable(case.case_id)}]: {numbers}: {why}")
+    passed = [case for case in verdict.cases if not case.failed and case.peak_change is not None]
+    order = {"WARN": 0, "pass": 2, "noise": 2}
+    for case in sorted(passed, key=lambda c: order.get(c.outcome, 1)):
+        word = {"WARN": "WARN", "pass": "PASS", "noise": "PASS"}.get(case.outcome, "SKIP")
+        compared = printable(_compared(case), REASONS_LIMIT)
+        lines.append(f"{word} {printable(case.label)} [{printable(case.case_id)}]: {compared}")
     lines.extend(
         f"{'PASS' if check.passed else 'FAIL'} expect {printable(check.text, REASONS_LIMIT)}"
         for check in verdict.checks
@@ -488,6 +574,16 @@ def render_text(verdict: Verdict) -> str:
     settings = printable(_settings(verdict), REASONS_LIMIT)
     lines.append(f"{word}: {_counts(verdict)}; {settings} (MB = 10^6 bytes)")
     return "\n".join(lines)
+
+
+def _detects_cell(case: CaseVerdict) -> str:
+    change = case.peak_change
+    if change is None:
+        return "-"
+    if change.detectable_bytes is None:
+        return "nothing (no noise estimate)"
+    pct = change.detectable_bytes / change.old_median * 100
+    return f"{format_mb(change.detectable_bytes)} ({pct:.1f}%)"
 
 
 def _cell(text: str) -> str:
@@ -506,6 +602,10 @@ def render_markdown(verdict: Verdict) -> str:
     """A pull-request summary: headline, failures, every case, notes."""
     word = "PASS" if verdict.passed else "FAIL"
     mark = "✅" if verdict.passed else "❌"
+    if verdict.passed and verdict.warnings:
+        mark = "⚠️"
+        count = len(verdict.warnings)
+        word += f" with {count} warning{'s' if count > 1 else ''}"
     lines = [
         f"## {mark} memharness gate: {word}",
         "",
@@ -542,20 +642,47 @@ def render_markdown(verdict: Verdict) -> str:
             ),
             align="llrrrrrl",
         )
+    if verdict.warnings:
+        lines += ["", f"### Warnings ({len(verdict.warnings)})", ""]
+        lines += _table(
+            [
+                "case",
+                "id",
+                "median peak MB",
+                "baseline MB",
+                "change",
+                "detects rises above MB",
+                "why",
+            ],
+            (
+                [
+                    case.label,
+                    f"`{case.case_id}`",
+                    format_mb(case.median_peak_bytes),
+                    _baseline_cell(case),
+                    _change(case),
+                    _detects_cell(case),
+                    case.peak_change.message if case.peak_change else "",
+                ]
+                for case in verdict.warnings
+            ),
+            align="llrrrrl",
+        )
     lines += ["", "### All cases", ""]
     lines += _table(
-        ["case", "median peak MB", "baseline MB", "change", "verdict"],
+        ["case", "median peak MB", "baseline MB", "change", "detects rises above MB", "verdict"],
         (
             [
                 case.label,
                 format_mb(case.median_peak_bytes),
                 _baseline_cell(case),
                 _change(case),
-                f"**{case.outcome}**" if case.failed else case.outcome,
+                _detects_cell(case),
+                f"**{case.outcome}**" if case.failed or case.warned else case.outcome,
             ]
             for case in verdict.cases
         ),
-        align="lrrrl",
+        align="lrrrrl",
     )
     if verdict.checks or verdict.unmet:
         lines += ["", "### Expected costs (peak - baseline)", ""]

@@ -137,8 +137,14 @@ def test_a_parameter_change_within_tolerance_passes_and_says_what_it_compared() 
 
 def test_a_sweep_of_parameters_pairs_only_the_same_values() -> None:
     """Two parameter values on each side: the same values pair, nothing is guessed."""
-    base = [*repeats(chunked(), 69.0), *repeats(chunked(chunk=64 * MIB), 187.0)]
-    new = [*repeats(chunked(), 69.0), *repeats(chunked(chunk=64 * MIB), 260.0)]
+    base = [
+        *repeats(chunked(), 69.0, 69.1, 69.0),
+        *repeats(chunked(chunk=64 * MIB), 187.0, 187.1, 186.9),
+    ]
+    new = [
+        *repeats(chunked(), 69.0, 69.0, 69.1),
+        *repeats(chunked(chunk=64 * MIB), 260.0, 260.2, 259.9),
+    ]
     verdict = evaluate(new, budget_bytes=BUDGET, baseline=base)
     assert [c.label for c in verdict.failures] == ["chunked 250MB x1 chunk_size=64MiB"]
     assert verdict.compared_count == 2

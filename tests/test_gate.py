@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -12,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from memharness_s3.analysis.cases import Analysis
+from memharness_s3.analysis.compare import compare_peaks, pair_cases
 from memharness_s3.analysis.identity import key_of_case
+from memharness_s3.analysis.noise import CaseNoise, NoiseFloor, detectable_rise
 from memharness_s3.commands import gate as gate_cmd
 from memharness_s3.errors import UsageError
 from memharness_s3.gate import (
@@ -113,6 +117,22 @@ def scaled(results: Sequence[RunResult], case: Case, factor: float) -> list[RunR
 EXPECT = [Expectation(**READ_ALL_OOM)]  # type: ignore[arg-type]
 
 
+def floor_for(results: Sequence[RunResult], sigma_mb: float = 0.2) -> NoiseFloor:
+    """A noise floor that knows every case of ``results``, each scattering by ``sigma_mb``."""
+    cases = {
+        r.case_id: CaseNoise(r.strategy, r.strategy, r.size_bytes, 5, 15, sigma_mb * MB, 0.0)
+        for r in results
+    }
+    return NoiseFloor("calibration test.json", cases)
+
+
+def calibration_file(path: Path, results: Sequence[RunResult], sigma_mb: float = 0.2) -> Path:
+    from memharness_s3.results import calibration
+
+    calibration.write(path, floor_for(results, sigma_mb), ["a", "b"])
+    return path
+
+
 def test_unchanged_baseline_passes() -> None:
     results = seed_like()
     verdict = evaluate(
@@ -131,7 +151,12 @@ def test_injected_20_percent_regression_fails_with_its_numbers() -> None:
     regressed = make_case("chunked", 250 * MB, 4)
     new = scaled(old, regressed, 1.2)
     verdict = evaluate(
-        new, budget_bytes=BUDGET, expectations=EXPECT, baseline=old, baseline_name="old"
+        new,
+        budget_bytes=BUDGET,
+        expectations=EXPECT,
+        baseline=old,
+        baseline_name="old",
+        floors=[floor_for(old)],
     )
     assert not verdict.passed
     (failure,) = verdict.failures
@@ -144,6 +169,7 @@ def test_injected_20_percent_regression_fails_with_its_numbers() -> None:
     assert line.startswith("FAIL chunked 250MB x4")
     assert "baseline 69.1 MB (+20.0%)" in line
     assert "over the 3% tolerance" in line
+    assert "detects rises above 2.1 MB (3.0%)" in line
     assert render_text(verdict).splitlines()[-1].startswith("FAIL: 5 cases")
 
 
@@ -164,7 +190,14 @@ def test_rise_within_the_measured_spread_of_repeats_is_noise() -> None:
     (result,) = verdict.cases
     assert result.outcome == "noise"
     assert result.change_pct == pytest.approx(20.0, abs=0.01)
-    assert any("noise" in note and "25.0 MB spread" in note for note in verdict.notes)
+    line = render_text(verdict).splitlines()[0]
+    assert line.startswith("PASS transfer-manager 250MB x1")
+    assert "within the noise of their repeats: noise, not a failure" in line
+    # MAD of the repeats around each side's median: 1, 1, 11.2, 13.8 MB -> 6.1 MB x 1.4826
+    assert result.peak_change is not None
+    expected = detectable_rise(6.1 * 1.4826 * MB, 3, 3, 3.0)
+    assert result.peak_change.detectable_bytes == pytest.approx(expected)
+    assert f"detects rises above {expected / MB:.1f} MB" in line
     assert "| noise |" in render_markdown(verdict)
 
 
@@ -175,9 +208,9 @@ def test_rise_outside_the_measured_spread_fails() -> None:
     verdict = evaluate(new, budget_bytes=BUDGET, baseline=old, baseline_name="old")
     assert not verdict.passed
     (failure,) = verdict.failures
-    assert "compared medians of 3 repeats" in failure.reasons[0]
+    assert "over the 3% tolerance and the noise of their repeats" in failure.reasons[0]
     assert verdict.compared_repeats == "3"
-    assert "compared medians of 3 repeats" in render_markdown(verdict)
+    assert "medians of 3 repeats" in render_markdown(verdict)
 
 
 def test_worker_spread_of_a_single_repeat_is_not_noise() -> None:
@@ -186,7 +219,8 @@ def test_worker_spread_of_a_single_repeat_is_not_noise() -> None:
     old = runs(case, [[98.0, 100.0, 102.0, 115.0]], tag="o")
     new = runs(case, [[118.0, 122.0, 120.0, 121.0]], tag="n")
     verdict = evaluate(new, budget_bytes=BUDGET, baseline=old)
-    assert not verdict.passed
+    assert [c.outcome for c in verdict.cases] == ["cannot be compared at 1 repeat"]
+    assert not evaluate(new, budget_bytes=BUDGET, baseline=old, floors=[floor_for(old)]).passed
 
 
 def test_budget_breach_fails_even_when_the_median_is_under() -> None:
@@ -230,14 +264,16 @@ def test_expected_failure_that_ends_ok_is_a_note() -> None:
 def test_a_new_case_is_listed_and_a_missing_one_fails_unless_allowed() -> None:
     old = [*runs(make_case("chunked"), [[69.0]]), *runs(make_case("range"), [[157.0]])]
     new = [*runs(make_case("chunked"), [[69.0]]), *runs(make_case("read-all"), [[302.0]])]
-    verdict = evaluate(new, budget_bytes=BUDGET, baseline=old)
+    verdict = evaluate(new, budget_bytes=BUDGET, baseline=old, floors=[floor_for(old)])
     assert not verdict.passed
     assert "only in the new results (not compared): read-all 250MB x1" in verdict.notes
     (missing,) = verdict.failures
     assert missing.label == "range 250MB x1"
     assert "missing from these results" in missing.reasons[0]
-    assert "| read-all 250MB x1 | 302.0 | new | - | pass |" in render_markdown(verdict)
-    allowed = evaluate(new, budget_bytes=BUDGET, baseline=old, allow_missing=True)
+    assert "| read-all 250MB x1 | 302.0 | new | - | - | pass |" in render_markdown(verdict)
+    allowed = evaluate(
+        new, budget_bytes=BUDGET, baseline=old, allow_missing=True, floors=[floor_for(old)]
+    )
     assert allowed.passed
     assert allowed.outcome_counts == {"pass": 2, "missing (allowed)": 1}
     assert "1 compared with baseline" in render_text(allowed).splitlines()[-1]
@@ -247,7 +283,11 @@ def test_markdown_names_the_failing_case() -> None:
     old = seed_like()
     regressed = make_case("range", 250 * MB)
     verdict = evaluate(
-        scaled(old, regressed, 1.2), budget_bytes=BUDGET, expectations=EXPECT, baseline=old
+        scaled(old, regressed, 1.2),
+        budget_bytes=BUDGET,
+        expectations=EXPECT,
+        baseline=old,
+        floors=[floor_for(old)],
     )
     markdown = render_markdown(verdict)
     assert markdown.startswith("## ❌ memharness gate: FAIL")
@@ -315,6 +355,7 @@ def no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("no_step_summary")
 def test_command_exit_status_and_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     old = write(tmp_path / "old", seed_like(), expect=[READ_ALL_OOM])
+    calibration_file(old / "calibration.json", seed_like())  # found in the baseline directory
     regressed = make_case("chunked", 250 * MB, 4)
     new = write(tmp_path / "new", scaled(seed_like(), regressed, 1.2), expect=[READ_ALL_OOM])
 
@@ -322,6 +363,7 @@ def test_command_exit_status_and_output(tmp_path: Path, capsys: pytest.CaptureFi
     assert gate(str(old), "--budget", "512MiB", "--baseline", str(same)) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("PASS")
 
+    # the calibration beside the baseline's results.jsonl is found when the file is named too
     assert gate(str(new), "--budget", "512MiB", "--baseline", str(old / "results.jsonl")) == 1
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"FAIL chunked 250MB x4 [{cid(regressed)}]")
@@ -372,6 +414,7 @@ def test_summary_file_and_github_step_summary(
     summary = tmp_path / "summary.md"
 
     argv = ["--budget", "512MB", "--baseline", str(old), "--summary", str(summary)]
+    argv += ["--calibration", str(calibration_file(tmp_path / "cal.json", seed_like()))]
     assert gate(str(new), *argv) == 1
     written = summary.read_text()
     assert written.startswith("## ❌ memharness gate: FAIL")
@@ -401,6 +444,8 @@ def test_exit_codes_through_the_cli(tmp_path: Path) -> None:
         tmp_path / "new", scaled(seed_like(), make_case("range"), 1.2), expect=[READ_ALL_OOM]
     )
     same = write(tmp_path / "same", seed_like(), expect=[READ_ALL_OOM])
+    for baseline in (old, same):
+        calibration_file(baseline / "calibration.json", seed_like())
     passed = _memharness("gate", str(old), "--budget", "512MiB", "--baseline", str(same))
     assert passed.returncode == 0, passed.stderr
     failed = _memharness("gate", str(new), "--budget", "512MiB", "--baseline", str(old))
@@ -432,15 +477,141 @@ def test_ok_run_without_a_peak_fails_and_vanished_comparisons_are_noted() -> Non
     )
 
 
-def test_comparing_single_repeats_says_the_tolerance_alone_decides() -> None:
-    old = runs(make_case("chunked"), [[69.0]])
-    new = runs(make_case("chunked"), [[69.5]])
-    verdict = evaluate(new, budget_bytes=BUDGET, baseline=old)
+def pair_of(old: Sequence[RunResult], new: Sequence[RunResult]):  # type: ignore[no-untyped-def]
+    (pair,) = pair_cases(Analysis(new).cases, Analysis(old).cases).pairs
+    return pair
+
+
+def test_the_noise_estimate_narrows_as_repeats_grow() -> None:
+    """Max - min only grows with repeats; the MAD's standard error of the median shrinks."""
+    case = make_case("transfer-manager", 250 * MB)
+    offsets = [0.0, 3.0, -3.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 4.0]
+    detectable = []
+    for count in (3, 5, 10):
+        old = runs(case, [[120.0 + o] for o in offsets[:count]], tag="o")
+        new = runs(case, [[120.5 - o] for o in offsets[:count]], tag="n")
+        change = compare_peaks(pair_of(old, new), 0.0, 3.0)
+        assert change is not None and change.noise_bytes is not None
+        detectable.append(change.noise_bytes)
+    assert detectable[0] > detectable[1] > detectable[2] > 0
+
+
+def test_one_repeat_a_a_passes_against_a_calibration_floor() -> None:
+    """Two default runs of transfer-manager differ by +11 %: within the scatter between runs."""
+    case = make_case("transfer-manager", 250 * MB)
+    old, new = runs(case, [[110.0]], tag="o"), runs(case, [[122.4]], tag="n")
+    verdict = evaluate(new, budget_bytes=BUDGET, baseline=old, floors=[floor_for(old, 8.0)])
     assert verdict.passed
-    assert any("single repeat each side" in note for note in verdict.notes)
-    repeated = evaluate(
-        runs(make_case("chunked"), [[69.5], [69.4]]),
-        budget_bytes=BUDGET,
-        baseline=runs(make_case("chunked"), [[69.0], [69.1]]),
+    (result,) = verdict.cases
+    assert result.outcome == "noise"
+    line = render_text(verdict).splitlines()[0]
+    assert line.startswith("PASS transfer-manager 250MB x1")
+    assert "within the noise of calibration test.json" in line
+    assert "detects rises above 42.5 MB (38.7%" in line  # 3 x 1.2533 x 8 MB x sqrt(2)
+
+
+def test_a_real_rise_fails_at_one_repeat() -> None:
+    """chunk_size 8 MiB -> 64 MiB at one repeat a side, against the floor of the old case."""
+    default = dataclasses.replace(make_case("chunked"), params={"chunk_size": 8 * MIB})
+    old = runs(default, [[69.1]], tag="o")
+    new = runs(dataclasses.replace(default, params={"chunk_size": 64 * MIB}), [[186.6]], tag="n")
+    verdict = evaluate(new, budget_bytes=BUDGET, baseline=old, floors=[floor_for(old, 0.3)])
+    (failure,) = verdict.failures
+    assert (
+        "median peak rose +170.0% (69.1 -> 186.6 MB) with chunk_size 8MiB -> 64MiB"
+        in (failure.reasons[0])
     )
-    assert not any("single repeat" in note for note in repeated.notes)
+    assert "detects rises above 2.1 MB (3.0%)" in failure.reasons[0]
+
+
+@pytest.mark.usefixtures("no_step_summary")
+def test_cannot_be_compared_exits_0_and_says_what_would_resolve_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = make_case("transfer-manager")
+    old = write(tmp_path / "old", runs(case, [[100.0]], tag="o"))
+    new = write(tmp_path / "new", runs(case, [[120.0]], tag="n"))
+    assert gate(str(new), "--budget", "512MiB", "--baseline", str(old)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("SKIP transfer-manager 250MB x1")
+    assert "cannot be compared at 1 repeat: median peak rose +20.0%" in lines[0]
+    assert "3 repeats a side (--repeat 3) let the gate read the noise" in lines[0]
+    assert "1 cannot be compared at 1 repeat" in lines[-1]
+
+    # With repeats whose scatter hides the tolerance, the line says how many would resolve it.
+    wide_old = runs(case, [[100.0], [104.0], [96.0]], tag="o")
+    wide_new = runs(case, [[101.0], [105.0], [97.0]], tag="n")
+    change = compare_peaks(pair_of(wide_old, wide_new), 0.03, 3.0)
+    assert change is not None and change.repeats_needed is not None
+    sigma = 4.0 * 1.4826 * MB
+    needed = change.repeats_needed
+    assert detectable_rise(sigma, needed, needed, 3.0) <= 3 * MB
+    assert detectable_rise(sigma, needed - 1, needed - 1, 3.0) > 3 * MB
+    assert f"{needed} repeats a side would resolve the 3.0 MB tolerance" in change.detects
+
+
+@pytest.mark.usefixtures("no_step_summary")
+def test_warn_comments_without_failing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case = make_case("chunked")
+    base = [[69.0], [69.05], [68.95]]
+    old = write(tmp_path / "old", runs(case, base, tag="o"))
+    up2 = write(tmp_path / "up2", runs(case, [[p * 1.02 for p in r] for r in base], tag="n"))
+    up5 = write(tmp_path / "up5", runs(case, [[p * 1.05 for p in r] for r in base], tag="n"))
+    summary = tmp_path / "summary.md"
+    argv = ["--budget", "512MiB", "--baseline", str(old), "--warn", "1%", "--summary", str(summary)]
+
+    assert gate(str(up2), *argv) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith("WARN chunked 250MB x1")
+    assert "over the 1% warning threshold but within the 3% tolerance" in line
+    assert "detects rises above 2.1 MB (3.0%)" in line
+    markdown = summary.read_text()
+    assert markdown.startswith("## ⚠️ memharness gate: PASS with 1 warning")
+    assert "### Warnings (1)" in markdown
+    assert "| **WARN** |" in markdown
+
+    assert gate(str(up5), *argv) == 1
+    capsys.readouterr()
+    with pytest.raises(UsageError, match="--warn 3% must be below --tolerance 3%"):
+        gate(str(up2), "--budget", "512MiB", "--baseline", str(old), "--warn", "3%")
+    with pytest.raises(UsageError, match="malformed --warn 'x'"):
+        gate(str(up2), "--budget", "512MiB", "--baseline", str(old), "--warn", "x")
+
+
+def test_every_compared_line_names_the_smallest_detectable_rise() -> None:
+    old = seed_like()
+    new = scaled(scaled(old, make_case("range"), 1.2), make_case("chunked"), 1.025)
+    verdict = evaluate(
+        new,
+        budget_bytes=BUDGET,
+        expectations=EXPECT,
+        baseline=old,
+        floors=[floor_for(old)],
+        warn=0.005,
+    )
+    lines = render_text(verdict).splitlines()
+    case_lines = [line for line in lines if line.split(" ")[0] in ("PASS", "FAIL", "WARN")]
+    case_lines = [line for line in case_lines if " [" in line]
+    assert {line.split(" ")[0] for line in case_lines} == {"PASS", "FAIL", "WARN"}
+    assert len(case_lines) == 4  # the oom case has no ok run to compare
+    assert all("detects rises above" in line for line in case_lines)
+    assert "detects rises above 3.0%" in lines[-1]
+
+
+def test_the_baselines_history_is_a_noise_floor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    case = make_case("transfer-manager")
+    history = [
+        write(tmp_path / f"h{i}", runs(case, [[p]], tag=f"h{i}"))
+        for i, p in enumerate([100.0, 112.0, 104.0, 108.0])
+    ]
+    new = write(tmp_path / "new", runs(case, [[113.0]], tag="n"))
+    argv = [a for h in history for a in ("--baseline", str(h))]
+    assert gate(str(new), "--budget", "512MiB", *argv) == 0
+    out = capsys.readouterr().out
+    assert "within the noise of the baseline's history (4 runs)" in out
+    far = write(tmp_path / "far", runs(case, [[190.0]], tag="f"))
+    assert gate(str(far), "--budget", "512MiB", *argv) == 1
+    assert "FAIL transfer-manager 250MB x1" in capsys.readouterr().out

@@ -14,10 +14,13 @@ only: the gate fails it unless told that dropping cases is allowed). When no cas
 :func:`pair_cases` says why (:func:`why_disjoint`): a gate that compared nothing must not pass.
 
 The median peak of the ok runs (repeats and, with a process pool, workers) is compared. Medians,
-because one slow-to-free worker should not move the verdict. A rise above the tolerance fails,
-unless either side has two or more repeats and the rise is smaller than the measured spread
-(max - min of the same peaks, on either side): the runs themselves have shown that much
-variation, so the rise is reported as noise.
+because one slow-to-free worker should not move the verdict. A rise fails when it is above the
+tolerance and above what the noise lets the comparison resolve (``analysis.noise``: the scatter
+of the pair's own repeats, 3 or more a side, or a floor measured between runs of the same code);
+a rise above the tolerance but within the noise is reported as noise. With neither an estimate
+of the noise, the pair *cannot be compared at this repeat count*: the gate says so and what
+would resolve it, and does not fail the case. Every comparison states the smallest rise it
+could have detected.
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ from dataclasses import dataclass
 
 from memharness_s3.analysis.cases import CaseRuns
 from memharness_s3.analysis.identity import CaseKey, differences
+from memharness_s3.analysis.noise import (
+    MIN_OWN_REPEATS,
+    NoiseFloor,
+    detectable_rise,
+    repeat_levels,
+    repeats_needed,
+    sigma_of_repeats,
+)
 from memharness_s3.sizes import format_mb
 
 
@@ -123,47 +134,147 @@ class PeakChange:
     old_median: float
     new_median: float
     change_pct: float
-    repeats: int
-    """The larger of the two sides' repeat counts."""
-    spread: int
-    """The larger of the two sides' spreads."""
-    regression: str | None
-    """Why the change fails the gate; None when it does not."""
-    noise: str | None
-    """Set when the median rose past the tolerance but by less than the measured spread."""
+    old_repeats: int
+    new_repeats: int
+    allowed_bytes: float
+    """The tolerance in bytes of the baseline's median."""
+    noise_bytes: float | None
+    """The smallest rise the noise estimate lets the comparison tell from noise; None when
+    there is no estimate (fewer than 3 repeats a side and no floor for the case)."""
+    noise_source: str | None
+    """Where the noise estimate came from: ``their repeats`` or a floor's source."""
+    outcome: str
+    """``pass``, ``FAIL``, ``WARN``, ``noise`` (rose past the tolerance, within the noise) or
+    ``cannot be compared at N repeats``."""
+    message: str
+    """The change in words, with what decided the outcome."""
+    repeats_needed: int | None
+    """Repeats a side that would make the detectable rise no larger than the tolerance, when
+    the noise makes it larger; None when the tolerance already decides or nothing is known."""
+
+    @property
+    def detectable_bytes(self) -> float | None:
+        """The smallest rise this comparison fails: the tolerance or the noise, the larger."""
+        if self.noise_bytes is None:
+            return None
+        return max(self.allowed_bytes, self.noise_bytes)
+
+    @property
+    def resolved(self) -> bool:
+        return self.noise_bytes is not None
+
+    @property
+    def detects(self) -> str:
+        """``detects rises above 4.1 MB (2.3%)``, or why it detects nothing."""
+        if self.detectable_bytes is None:
+            return (
+                f"detects no rise: {_repeats(min(self.old_repeats, self.new_repeats))} a side "
+                f"and no noise floor for this case; {MIN_OWN_REPEATS} repeats a side (--repeat "
+                f"{MIN_OWN_REPEATS}) let the gate read the noise from the runs themselves, or "
+                "give a calibration (memharness calibrate)"
+            )
+        pct = self.detectable_bytes / self.old_median * 100
+        text = f"detects rises above {format_mb(self.detectable_bytes)} MB ({pct:.1f}%"
+        if self.noise_bytes is not None and self.noise_bytes > self.allowed_bytes:
+            text += f", the noise of {self.noise_source}"
+            if self.repeats_needed is not None:
+                text += (
+                    f"; {self.repeats_needed} repeats a side would resolve the "
+                    f"{format_mb(self.allowed_bytes)} MB tolerance"
+                )
+        text += ")"
+        return text
 
 
-def compare_peaks(pair: Pair, tolerance: float, noise_factor: float = 1.0) -> PeakChange | None:
+def compare_peaks(
+    pair: Pair,
+    tolerance: float,
+    noise_factor: float = 3.0,
+    *,
+    warn: float | None = None,
+    floors: Sequence[NoiseFloor] = (),
+) -> PeakChange | None:
     """The change of the median peak; None when a side has no ok peak to compare.
 
-    ``noise_factor`` scales the measured spread a rise must exceed to fail (1: the spread).
+    The change fails when it is above both the tolerance and ``noise_factor`` standard errors
+    of the difference of the medians (``analysis.noise``), and warns when it is above both
+    ``warn`` and the noise. The noise is read from the pair's own repeats (3 or more a side)
+    and from the ``floors`` that know the case (the largest); without either the comparison
+    cannot tell a rise from noise and says so.
     """
     new_median, old_median = pair.new.median_peak, pair.old.median_peak
     if new_median is None or old_median is None:
         return None
-    repeats = max(pair.new.repeats, pair.old.repeats)
-    spread = max(pair.new.spread, pair.old.spread)
+    old_levels, new_levels = repeat_levels(pair.old), repeat_levels(pair.new)
+    estimates = [(sigma_of_repeats(old_levels, new_levels), "their repeats")]
+    estimates += [
+        (floor.sigma(pair.old.case_id, pair.new.case_id), floor.source) for floor in floors
+    ]
+    known = [(sigma, source) for sigma, source in estimates if sigma is not None]
     change_pct = (new_median - old_median) / old_median * 100
-    regression = noise = None
-    if new_median > old_median * (1 + tolerance):
-        moved = (
-            f"median peak rose {change_pct:+.1f}% ({format_mb(old_median)} -> "
-            f"{format_mb(new_median)} MB)"
+    allowed = tolerance * old_median
+    rise = new_median - old_median
+    moved = (
+        f"median peak {'rose' if rise > 0 else 'changed'} {change_pct:+.1f}% "
+        f"({format_mb(old_median)} -> {format_mb(new_median)} MB)"
+    )
+    if pair.changes:
+        moved += f" with {', '.join(pair.changes)}"
+    counts = (len(old_levels), len(new_levels))
+    if not known:
+        lowest = min(counts)
+        return PeakChange(
+            old_median,
+            new_median,
+            change_pct,
+            *counts,
+            allowed,
+            None,
+            None,
+            f"cannot be compared at {_repeats(lowest)}",
+            moved,
+            None,
         )
-        if pair.changes:
-            moved += f" with {', '.join(pair.changes)}"
-        if repeats >= 2 and new_median - old_median < noise_factor * spread:
-            noise = (
-                f"{moved}, more than the {percent(tolerance)} tolerance but less than the "
-                f"{format_mb(spread)} MB spread measured over repeats: noise, not a failure"
-            )
-        else:
-            regression = f"{moved}, over the {percent(tolerance)} tolerance"
-            if repeats > 1:
-                regression += (
-                    f"; compared medians of {repeats} repeats (spread {format_mb(spread)} MB)"
-                )
-    return PeakChange(old_median, new_median, change_pct, repeats, spread, regression, noise)
+    sigma, source = max(known, key=lambda item: item[0])
+    noise = detectable_rise(sigma, *counts, noise_factor)
+    # How many repeats would bring the noise under the tolerance, when the noise decides.
+    needed = repeats_needed(sigma, allowed, noise_factor) if 0 < allowed < noise else None
+    if rise > max(allowed, noise):
+        outcome = "FAIL"
+        message = f"{moved}, over the {percent(tolerance)} tolerance"
+        if noise > 0:
+            message += f" and the noise of {source}"
+    elif warn is not None and rise > max(warn * old_median, noise):
+        outcome = "WARN"
+        message = (
+            f"{moved}, over the {percent(warn)} warning threshold but within the "
+            f"{percent(tolerance)} tolerance"
+        )
+    elif rise > allowed:
+        outcome = "noise"
+        message = (
+            f"{moved}, over the {percent(tolerance)} tolerance but within the noise of "
+            f"{source}: noise, not a failure"
+        )
+    else:
+        outcome = "pass"
+        message = moved
+    return PeakChange(
+        old_median,
+        new_median,
+        change_pct,
+        *counts,
+        allowed,
+        noise,
+        source,
+        outcome,
+        message,
+        needed,
+    )
+
+
+def _repeats(count: int) -> str:
+    return f"{count} repeat" if count == 1 else f"{count} repeats"
 
 
 def percent(fraction: float) -> str:
