@@ -34,10 +34,15 @@ from memharness_s3.analysis.cases import Analysis, CaseRuns
 from memharness_s3.analysis.compare import Pair, compare_peaks, pair_cases, percent, why_disjoint
 from memharness_s3.analysis.expectations import Check
 from memharness_s3.analysis.identity import format_value, key_of_result
-from memharness_s3.analysis.verdicts import FAILED_STATUSES, covering_expectations, judge
+from memharness_s3.analysis.verdicts import (
+    FAILED_STATUSES,
+    NOT_MEASURED,
+    covering_expectations,
+    judge,
+)
 from memharness_s3.errors import UsageError
 from memharness_s3.fixture_cache import resolve_size
-from memharness_s3.records import Expectation, RunResult
+from memharness_s3.records import INFRA, Expectation, RunResult
 from memharness_s3.sizes import format_mb, format_size, parse_size
 
 DEFAULT_TOLERANCE = "3%"
@@ -125,10 +130,11 @@ class CaseVerdict:
     median_peak_bytes: float | None
     """Median peak RSS of the ok runs (repeats and workers)."""
     max_peak_bytes: int | None
-    """Largest peak RSS any run of the case recorded, whatever its status."""
+    """Largest peak RSS any run of the case recorded, whatever its status (``infra`` aside)."""
     spread_bytes: int
     outcome: str
-    """``pass``, ``FAIL``, ``noise``, ``expected <status>`` or ``missing (allowed)``."""
+    """``pass``, ``FAIL``, ``noise``, ``expected <status>``, ``missing (allowed)`` or ``not
+    measured (backend unresponsive)``."""
     reasons: tuple[str, ...]
     """Why the case fails; empty when it passes."""
     in_baseline: bool | None = None
@@ -343,15 +349,22 @@ def _check_case(
     if change is not None and change.noise:
         notes.append(f"{case.label}: {change.noise}")
     ok_count = sum(1 for run in case.runs if run.status == "ok")
+    if case.infra_count:
+        notes.append(
+            f"{case.label}: {case.infra_count} lines of runs the backend broke ({INFRA}: it "
+            "stopped answering; re-run), not counted"
+        )
     if reasons:
         outcome = "FAIL"
     elif change is not None and change.noise:
         outcome = "noise"
+    elif judgement.verdict == NOT_MEASURED:
+        outcome = f"{NOT_MEASURED} (backend unresponsive)"
     elif ok_count == 0:
-        outcome = "expected " + "/".join(sorted(case.statuses))
+        outcome = "expected " + "/".join(sorted(set(case.statuses) - {INFRA}))
     else:
         outcome = "pass"
-    all_peaks = [r.peak_rss_bytes for r in case.runs if r.peak_rss_bytes is not None]
+    all_peaks = [r.peak_rss_bytes for r in case.measured_runs if r.peak_rss_bytes is not None]
     verdict = CaseVerdict(
         label=case.label,
         case_id=case.case_id,

@@ -71,7 +71,7 @@ from memharness_s3.analysis.expectations import parse_cost_bound
 from memharness_s3.errors import UsageError
 from memharness_s3.faults.spec import parse_fault
 from memharness_s3.fixture_cache import resolve_size
-from memharness_s3.records import NO_FAULT, STATUSES, Expectation
+from memharness_s3.records import NO_FAULT, OUTCOMES, Expectation
 from memharness_s3.settings import BY_KEY, RunSettings, show, suggest
 from memharness_s3.strategies.processing import PROCESS_STEPS
 
@@ -343,10 +343,10 @@ class _Reader:
                 _At("expect", "strategy", index),
                 here,
             )
-        if status not in STATUSES:
+        if status not in OUTCOMES:
             raise self.error(
-                f"{label}: unknown status {status!r}{suggest(status, STATUSES)}; "
-                f"choose one of: {', '.join(STATUSES)}",
+                f"{label}: unknown status {status!r}{suggest(status, OUTCOMES)}; "
+                f"choose one of: {', '.join(OUTCOMES)}",
                 _At("expect", "status", index),
                 here,
             )
