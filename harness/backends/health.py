@@ -189,7 +189,8 @@ class BackendGuard:
             said = f": {result.error}" if result.error else ""
             result.error = f"{problem.detail}; the run ended {result.status}{said}; {then}"
             result.status, result.error_type = INFRA, problem.kind
-        self.say(f"backend: {problem.detail}; {len(results)} lines labelled {INFRA}, {then}")
+        lines = f"{len(results)} line{'s' if len(results) > 1 else ''}"
+        self.say(f"backend: {problem.detail}; the run's {lines} labelled {INFRA}, {then}")
         return problem
 
     def recover(self, problem: Problem) -> None:
