@@ -7,14 +7,17 @@ import http.server
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from memharness_s3 import runner
 from memharness_s3.analysis.cases import Analysis
 from memharness_s3.analysis.decision import FAILED, FITS, decide
 from memharness_s3.analysis.decision import NOT_MEASURED as CELL_NOT_MEASURED
@@ -24,15 +27,15 @@ from memharness_s3.backends import DEFAULT_REGION, Backend, open_backend
 from memharness_s3.backends.health import DOWN, UNRESPONSIVE, BackendGuard, Watch, probe
 from memharness_s3.backends.launcher import free_port
 from memharness_s3.backends.moto_server import MotoServer
+from memharness_s3.celery_executor import executor as celery_executor
 from memharness_s3.cli import main
 from memharness_s3.errors import RunFailed
-from memharness_s3.measure import Tick
 from memharness_s3.plan import completed_runs
 from memharness_s3.progress import Progress
 from memharness_s3.records import Case, RunResult
 from memharness_s3.report.html import render_report
 from memharness_s3.run_limit import MIN_LIMIT_S, UNMEASURED_LIMIT_S, run_limit_s
-from memharness_s3.runner import PlannedRun
+from memharness_s3.runner import settle_page_cache
 from memharness_s3.session import Session, Target
 from memharness_s3.settings import RunSettings
 from tests.test_report import CAP, MB, run
@@ -79,7 +82,7 @@ def _guard(backend: Backend, said: list[str] | None = None) -> BackendGuard:
     return BackendGuard(backend, "bucket", lambda: None, notes.append, SHORT_S, SHORT_S)
 
 
-def _failed_run(**fields: object) -> RunResult:
+def _failed_run(**fields: Any) -> RunResult:
     return run("chunked", 10 * MB, 70 * MB, status="error", error="ReadTimeoutError", **fields)
 
 
@@ -120,9 +123,11 @@ def test_an_error_while_the_backend_does_not_answer_is_infra(wedged: Backend) ->
 
 
 def test_a_run_that_ended_ok_is_never_relabelled(wedged: Backend) -> None:
+    """Even when the backend stopped answering during it: the run finished, nothing broke."""
     guard = _guard(wedged)
     results = [run("chunked", 10 * MB, 70 * MB)]
-    watch = Watch(lambda: None, SHORT_S)
+    with guard.watch() as watch:
+        assert watch.failed.wait(timeout=60), "the watch never saw the backend fail"
     assert guard.label(results, watch, attempt=0) is None
     assert results[0].status == "ok"
 
@@ -181,63 +186,88 @@ def test_the_default_run_limit_scales_with_size_and_wire_speed() -> None:
     assert run_limit_s(large, None, None) == UNMEASURED_LIMIT_S
 
 
-class _WedgeOnFirstTick(Progress):
-    """Stops the server's process group (SIGSTOP) at the first tick of the run numbered
-    ``at_run`` (0-based): its workers have been spawned and are still importing boto3, so
-    their first request meets a server that accepts connections and never answers."""
+class _Wedge:
+    """Stands in for ``settle_page_cache``, which a runner calls just before it starts a run's
+    workers (after the backend passed the check before the run): at call number ``at_run``
+    (0-based) it stops the server's process group with SIGSTOP, so that run's workers meet a
+    server that accepts connections and never answers, as a wedged one does."""
 
     def __init__(self, pid: Callable[[], int | None], at_run: int = 0) -> None:
-        super().__init__(0, io.StringIO())
         self.pid = pid
         self.at_run = at_run
+        self.calls = 0
         self.wedged = threading.Event()
-        self.ticked: list[str] = []
 
-    def tick(self, run: PlannedRun, tick: Tick) -> None:
-        if run.case.strategy not in self.ticked:
-            self.ticked.append(run.case.strategy)
+    def __call__(self) -> dict[str, int]:
         pid = self.pid()
-        if len(self.ticked) == self.at_run + 1 and not self.wedged.is_set() and pid:
+        if self.calls == self.at_run and pid is not None:
             os.killpg(pid, signal.SIGSTOP)
             self.wedged.set()
+        self.calls += 1
+        return settle_page_cache()
 
 
 @pytest.mark.integration
-def test_a_wedged_s3rver_is_restarted_and_the_broken_run_rerun(
-    tmp_path: Path, cache_dir: Path
+@pytest.mark.parametrize(
+    ("backend_name", "executor"),
+    [
+        ("s3rver", "local"),
+        ("moto", "local"),
+        pytest.param(
+            "s3rver",
+            "celery",
+            marks=pytest.mark.skipif(
+                shutil.which("redis-server") is None, reason="needs Debian's redis-server"
+            ),
+        ),
+    ],
+)
+def test_a_wedged_server_is_restarted_and_the_broken_run_rerun(
+    backend_name: str,
+    executor: str,
+    tmp_path: Path,
+    cache_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The server stops answering as the matrix's first run starts: the watch sees it, the run
+    is labelled infra, the server restarted on its port (moto's objects prepared again, s3rver
+    keeps its own) and the run re-run; the rest of the matrix runs; no view calls it failed."""
     settings = RunSettings(
-        sizes=[("10MB", 10 * MB)], strategies=["read-all", "chunked", "range"], timeout_s=600
+        sizes=[("10MB", 10 * MB)],
+        strategies=["read-all", "chunked", "range"],
+        timeout_s=600,
+        executor=executor,
     )
     target = Target(seed="tests", cache_dir=cache_dir)
-    with open_backend("s3rver", None, None, tmp_path) as backend:
+    stream = io.StringIO()
+    with open_backend(backend_name, None, None, tmp_path) as backend:
         server = backend.launched
         assert server is not None
         first_pid = server.pid
-        progress = _WedgeOnFirstTick(lambda: server.pid)
-        session = Session(settings, target, tmp_path / "out", progress=progress)
+        wedge = _Wedge(lambda: server.pid)
+        module = celery_executor if executor == "celery" else runner
+        monkeypatch.setattr(module, "settle_page_cache", wedge)
+        session = Session(settings, target, tmp_path / "out", progress=Progress(0, stream))
         results = session.run(backend)
-        assert progress.wedged.is_set()
+        assert wedge.wedged.is_set()
         assert server.restarts == 1 and server.pid != first_pid
-    said = progress.stream.getvalue()  # type: ignore[attr-defined]
-    assert "restarting s3rver on the same port" in said
+    said = stream.getvalue()
+    assert f"restarting {server.spec.name} on the same port" in said
+    assert ("preparing again" in said) == (backend_name == "moto")
     broken = [r for r in results if r.status == "infra"]
     assert [r.strategy for r in broken] == ["read-all"]
     assert broken[0].error_type == "BackendUnresponsive"
     assert "did not answer HEAD" in (broken[0].error or "") and "re-run" in (broken[0].error or "")
-    # The broken run re-run ok after it, and the rest of the matrix ran on the restarted server.
-    assert [(r.strategy, r.status) for r in results if r.status != "infra"] == [
+    # The broken run re-ran ok after it, and the rest of the matrix ran on the restarted server.
+    assert [(r.strategy, r.status) for r in results[results.index(broken[0]) + 1 :]] == [
         ("read-all", "ok"),
         ("chunked", "ok"),
         ("range", "ok"),
     ]
     assert all(r.verified for r in results if r.status == "ok")
-    assert results.index(broken[0]) < next(
-        i for i, r in enumerate(results) if (r.strategy, r.status) == ("read-all", "ok")
-    )
     column = decide(Analysis(results), CAP).column(10 * MB, 1)
     assert column is not None
-    assert {cell.strategy: cell.verdict for cell in column.cells}["read-all"] == FITS
+    assert [cell.verdict for cell in column.cells] == [FITS, FITS, FITS]
     html = render_report(tmp_path / "out").read_text()
     assert "1 infra: backend unresponsive, re-run" in html
 
@@ -252,8 +282,8 @@ def test_an_endpoint_that_stops_answering_stops_the_run_and_keeps_results(
     """``--backend endpoint``: the harness did not launch it, so it does not restart it; the run
     the outage broke is recorded infra, the one before it is kept, exit 1 with one line."""
     server = MotoServer(tmp_path / "moto.log")
-    wedge = _WedgeOnFirstTick(lambda: server.pid, at_run=1)
-    monkeypatch.setattr(Progress, "tick", lambda self, run, tick: wedge.tick(run, tick))
+    wedge = _Wedge(lambda: server.pid, at_run=1)
+    monkeypatch.setattr(runner, "settle_page_cache", wedge)
     for name, value in MotoServer.CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     with server as url:

@@ -165,13 +165,12 @@ class BackendGuard:
             self.recover(problem)
 
     def outage(self, statuses: Sequence[str], watch: Watch) -> Problem | None:
-        """The outage that broke a run whose lines ended ``statuses``; None when there was none
-        or the run's failures are its own (the backend answered throughout and answers now)."""
-        if watch.problem is not None:
-            return watch.problem
-        if any(status in BROKEN_STATUSES for status in statuses):
-            return self.check()
-        return None
+        """The outage that broke a run whose lines ended ``statuses``: None when no line ended
+        error or timeout (or was killed for the outage), or the backend answered throughout the
+        run and answers now (the failure is the strategy's own)."""
+        if not any(status in (*BROKEN_STATUSES, INFRA) for status in statuses):
+            return None
+        return watch.problem or self.check()
 
     def label(self, results: Sequence[RunResult], watch: Watch, attempt: int) -> Problem | None:
         """Label every line of a run the backend broke ``infra``, saying what happens next;
