@@ -117,7 +117,7 @@ def test_an_error_while_the_backend_does_not_answer_is_infra(wedged: Backend) ->
     # Every line of the broken run: the worker that ended ok was part of the same run.
     assert [r.status for r in results] == ["infra", "infra"]
     assert {r.error_type for r in results} == {"BackendUnresponsive"}
-    assert "the run ended error: ReadTimeoutError" in (results[0].error or "")
+    assert "it ended error: ReadTimeoutError" in (results[0].error or "")
     assert "the harness did not launch this endpoint" in (results[0].error or "")
     assert said and "labelled infra" in said[-1]
 

@@ -186,7 +186,9 @@ class BackendGuard:
             then = f"not re-run again (already run {attempt + 1} times)"
         for result in results:
             said = f": {result.error}" if result.error else ""
-            result.error = f"{problem.detail}; the run ended {result.status}{said}; {then}"
+            # A worker the harness stopped for the outage already says so.
+            ended = result.error if result.status == INFRA else f"it ended {result.status}{said}"
+            result.error = f"{problem.detail}; {ended}; {then}"
             result.status, result.error_type = INFRA, problem.kind
         lines = f"{len(results)} line{'s' if len(results) > 1 else ''}"
         self.say(f"backend: {problem.detail}; the run's {lines} labelled {INFRA}, {then}")
