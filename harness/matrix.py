@@ -16,7 +16,7 @@ comment gives another::
                                # (a list: each its own set of cases)
     split_part_size = "100MB"  # largest part the split step writes
     repeat = 1                 # runs per case
-    timeout = 900              # seconds per worker run
+    timeout = 900              # seconds a run may take (default: scaled to size and wire speed)
     sample_interval = 0.01     # seconds between RSS samples of each worker (timeline only)
     backend = "moto"           # moto, s3rver, minio or endpoint (default: the command line's)
     memray = false             # record heap attribution with memray
