@@ -13,7 +13,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -45,7 +45,11 @@ SHORT_S = 0.3
 
 
 class _Head(http.server.BaseHTTPRequestHandler):
+    seen: ClassVar[list[str]] = []
+    """Request targets, as the server read them."""
+
     def do_HEAD(self) -> None:
+        self.seen.append(self.path)
         self.send_response(404)
         self.end_headers()
 
@@ -94,6 +98,18 @@ def test_probe_tells_answering_unresponsive_and_down(answering: Backend, wedged:
     gone = Backend("endpoint", f"http://127.0.0.1:{free_port()}", DEFAULT_REGION)
     down = probe(gone, "bucket", SHORT_S)
     assert down is not None and down.kind == DOWN
+
+
+def test_an_endpoint_is_probed_through_the_proxy_the_environment_names(
+    answering: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the workers' botocore reaches it: here the proxy is the only way to the endpoint."""
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", str(answering.endpoint_url))
+    unreachable = Backend("endpoint", "http://s3.example.invalid:9", DEFAULT_REGION)
+    assert probe(unreachable, "bucket", SHORT_S) is None
+    assert _Head.seen[-1] == "http://s3.example.invalid:9/bucket"
 
 
 def test_an_error_while_the_backend_answers_is_the_strategys(answering: Backend) -> None:

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import http.client
 import threading
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from memharness_s3.backends import Backend
 from memharness_s3.errors import RunFailed
@@ -65,15 +66,25 @@ def probe(backend: Backend, bucket: str, timeout_s: float = HEALTH_TIMEOUT_S) ->
         return Problem(DOWN, f"{server.spec.name} exited with status {status}")
     url = backend.endpoint_url or f"https://s3.{backend.region}.amazonaws.com"
     parts = urlsplit(url)
-    connection_class = (
-        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    )
+    https = parts.scheme == "https"
+    connection_class = http.client.HTTPSConnection if https else http.client.HTTPConnection
     where = f"{backend.name} at {backend.display_url}"
     path = f"{parts.path.rstrip('/')}/{quote(bucket)}"
-    # http.client, not boto3: no retries, no credentials needed (any answer will do), no proxy.
-    connection = connection_class(parts.hostname or "", parts.port, timeout=timeout_s)
+    target = path
+    # http.client, not boto3: no retries, no credentials needed (any answer will do). An
+    # endpoint is reached through the proxy the environment names, as the workers' botocore
+    # reaches it; a launched server on loopback never is.
+    proxy = _proxy(url) if server is None else None
+    if proxy is None:
+        connection = connection_class(parts.hostname or "", parts.port, timeout=timeout_s)
+    else:
+        connection = connection_class(proxy.hostname or "", proxy.port, timeout=timeout_s)
+        if https:
+            connection.set_tunnel(parts.hostname or "", parts.port)
+        else:
+            target = f"{parts.scheme}://{parts.netloc}{path}"
     try:
-        connection.request("HEAD", path)
+        connection.request("HEAD", target)
         connection.getresponse().read()
     except ConnectionRefusedError:
         return Problem(DOWN, f"{where} refuses connections")
@@ -84,6 +95,15 @@ def probe(backend: Backend, bucket: str, timeout_s: float = HEALTH_TIMEOUT_S) ->
     finally:
         connection.close()
     return None
+
+
+def _proxy(url: str) -> SplitResult | None:
+    """The proxy the environment (``HTTPS_PROXY``, ``NO_PROXY``...) names for ``url``, if any."""
+    parts = urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urlsplit(proxy if "://" in proxy else f"http://{proxy}")
 
 
 class Watch:
