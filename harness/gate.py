@@ -350,9 +350,10 @@ def _check_case(
         notes.append(f"{case.label}: {change.noise}")
     ok_count = sum(1 for run in case.runs if run.status == "ok")
     if case.infra_count:
+        lines = f"{case.infra_count} line{'s' if case.infra_count > 1 else ''}"
         notes.append(
-            f"{case.label}: {case.infra_count} lines of runs the backend broke ({INFRA}: it "
-            "stopped answering; re-run), not counted"
+            f"{case.label}: {lines} of runs the backend broke ({INFRA}: it stopped answering; "
+            "re-run), not counted"
         )
     if reasons:
         outcome = "FAIL"

@@ -30,6 +30,7 @@ from memharness_s3.backends.moto_server import MotoServer
 from memharness_s3.celery_executor import executor as celery_executor
 from memharness_s3.cli import main
 from memharness_s3.errors import RunFailed
+from memharness_s3.gate import evaluate
 from memharness_s3.plan import completed_runs
 from memharness_s3.progress import Progress
 from memharness_s3.records import Case, RunResult
@@ -182,6 +183,19 @@ def test_views_never_count_infra_against_a_strategy() -> None:
     assert column is not None
     cells = {cell.strategy: cell.verdict for cell in column.cells}
     assert cells == {"chunked": FITS, "range": CELL_NOT_MEASURED, "read-all": FAILED}
+
+
+def test_the_gate_never_fails_a_case_for_its_infra_runs() -> None:
+    broken = [
+        run("chunked", 10 * MB, None, status="infra", error="backend unresponsive; re-run"),
+        run("chunked", 10 * MB, 70 * MB),
+    ]
+    only_infra = [run("range", 10 * MB, None, status="infra", error="backend unresponsive")]
+    verdict = evaluate([*broken, *only_infra], budget_bytes=CAP)
+    assert verdict.passed
+    outcomes = {case.strategy: case.outcome for case in verdict.cases}
+    assert outcomes == {"chunked": "pass", "range": "not measured (backend unresponsive)"}
+    assert any("1 line of runs the backend broke" in note for note in verdict.notes)
 
 
 def test_a_rerun_settles_an_infra_run_and_resume_measures_it_again() -> None:
