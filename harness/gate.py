@@ -42,11 +42,16 @@ from memharness_s3.analysis.compare import (
 from memharness_s3.analysis.expectations import Check
 from memharness_s3.analysis.identity import format_value, key_of_result
 from memharness_s3.analysis.noise import NoiseFloor
-from memharness_s3.analysis.verdicts import FAILED_STATUSES, covering_expectations, judge
+from memharness_s3.analysis.verdicts import (
+    FAILED_STATUSES,
+    NOT_MEASURED,
+    covering_expectations,
+    judge,
+)
 from memharness_s3.errors import UsageError
 from memharness_s3.fixture_cache import resolve_size
 from memharness_s3.printable import printable
-from memharness_s3.records import Expectation, RunResult
+from memharness_s3.records import INFRA, Expectation, RunResult
 from memharness_s3.sizes import format_mb, format_size, parse_size_with_unit
 
 DEFAULT_TOLERANCE = "3%"
@@ -132,11 +137,11 @@ class CaseVerdict:
     median_peak_bytes: float | None
     """Median peak RSS of the ok runs (repeats and workers)."""
     max_peak_bytes: int | None
-    """Largest peak RSS any run of the case recorded, whatever its status."""
+    """Largest peak RSS any run of the case recorded, whatever its status (``infra`` aside)."""
     spread_bytes: int
     outcome: str
     """``pass``, ``FAIL``, ``WARN``, ``noise``, ``cannot be compared at N repeats``,
-    ``expected <status>`` or ``missing (allowed)``."""
+    ``expected <status>``, ``missing (allowed)`` or ``not measured (backend unresponsive)``."""
     reasons: tuple[str, ...]
     """Why the case fails; empty when it passes."""
     in_baseline: bool | None = None
@@ -396,15 +401,23 @@ def _check_case(
     if change is not None and change.outcome == "FAIL":
         reasons.append(f"{change.message}; {change.detects}")
     ok_count = sum(1 for run in case.runs if run.status == "ok")
+    if case.infra_count:
+        lines = f"{case.infra_count} line{'s' if case.infra_count > 1 else ''}"
+        notes.append(
+            f"{case.label}: {lines} of runs the backend broke ({INFRA}: it stopped answering; "
+            "re-run), not counted"
+        )
     if reasons:
         outcome = "FAIL"
     elif change is not None and change.outcome != "pass":
         outcome = change.outcome
+    elif judgement.verdict == NOT_MEASURED:
+        outcome = f"{NOT_MEASURED} (backend unresponsive)"
     elif ok_count == 0:
-        outcome = "expected " + "/".join(sorted(case.statuses))
+        outcome = "expected " + "/".join(sorted(set(case.statuses) - {INFRA}))
     else:
         outcome = "pass"
-    all_peaks = [r.peak_rss_bytes for r in case.runs if r.peak_rss_bytes is not None]
+    all_peaks = [r.peak_rss_bytes for r in case.measured_runs if r.peak_rss_bytes is not None]
     verdict = CaseVerdict(
         label=case.label,
         case_id=case.case_id,

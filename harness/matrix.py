@@ -16,7 +16,7 @@ comment gives another::
                                # (a list: each its own set of cases)
     split_part_size = "100MB"  # largest part the split step writes
     repeat = 1                 # runs per case
-    timeout = 900              # seconds per worker run
+    timeout = 900              # seconds a run may take (default: scaled to size and wire speed)
     sample_interval = 0.01     # seconds between RSS samples of each worker (timeline only)
     backend = "moto"           # moto, s3rver, minio or endpoint (default: the command line's)
     memray = false             # record heap attribution with memray
@@ -72,7 +72,7 @@ from memharness_s3.errors import UsageError
 from memharness_s3.faults.spec import parse_fault
 from memharness_s3.fixture_cache import resolve_size
 from memharness_s3.limits import MAX_LIST
-from memharness_s3.records import NO_FAULT, STATUSES, Expectation
+from memharness_s3.records import NO_FAULT, OUTCOMES, Expectation
 from memharness_s3.settings import BY_KEY, RunSettings, show, suggest
 from memharness_s3.strategies.processing import PROCESS_STEPS
 
@@ -358,10 +358,10 @@ class _Reader:
                 _At("expect", "strategy", index),
                 here,
             )
-        if status not in STATUSES:
+        if status not in OUTCOMES:
             raise self.error(
-                f"{label}: unknown status {status!r}{suggest(status, STATUSES)}; "
-                f"choose one of: {', '.join(STATUSES)}",
+                f"{label}: unknown status {status!r}{suggest(status, OUTCOMES)}; "
+                f"choose one of: {', '.join(OUTCOMES)}",
                 _At("expect", "status", index),
                 here,
             )

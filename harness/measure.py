@@ -81,6 +81,8 @@ class Measurement:
     signal: int | None = None
     timed_out: bool = False
     watchdog_killed: bool = False
+    aborted: bool = False
+    """Killed by the harness because the backend stopped answering (``abort``)."""
     wall_s: float = 0.0
     ru_maxrss_bytes: int | None = None
     polled_hwm_bytes: int | None = None
@@ -118,11 +120,14 @@ def run_group(
     watchdog_limit_bytes: int | None = None,
     on_tick: Callable[[Tick], None] | None = None,
     interval_s: float = DEFAULT_SAMPLE_INTERVAL_S,
+    abort: Callable[[], bool] | None = None,
 ) -> GroupMeasurement:
     """Start every worker, sample them until all exit (or the timeout), and reap them.
 
     With ``watchdog_limit_bytes``, a worker whose sampled RSS passes the limit is killed and
-    marked ``watchdog_killed``.
+    marked ``watchdog_killed``. Once ``abort()`` is true (checked every tick: it must be cheap,
+    e.g. an Event's ``is_set``; the backend health watch runs elsewhere), the workers still
+    running are killed and marked ``aborted``.
     """
     measurements = [Measurement() for _ in spawns]
     procs: list[subprocess.Popen[bytes]] = []
@@ -150,6 +155,12 @@ def run_group(
             if elapsed > timeout_s:
                 for index in alive:
                     measurements[index].timed_out = True
+                    _kill_group(procs[index].pid)
+                time.sleep(interval_s)
+                continue
+            if abort is not None and abort():
+                for index in alive:
+                    measurements[index].aborted = True
                     _kill_group(procs[index].pid)
                 time.sleep(interval_s)
                 continue

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from memharness_s3.analysis.identity import COPY_SUFFIX, key_of_result
-from memharness_s3.records import Case, ObjectRef, RunResult
+from memharness_s3.records import INFRA, Case, ObjectRef, RunResult
 
 
 def build_cases(
@@ -80,10 +80,13 @@ def objects_for(case: Case, copies: Sequence[ObjectRef]) -> list[ObjectRef]:
 
 def completed_runs(results: Iterable[RunResult]) -> set[tuple[str, int]]:
     """``(case_id, repeat)`` of every run whose worker lines are all in ``results``; the case id
-    is derived from each line's fields, as the analysis layer derives it."""
+    is derived from each line's fields, as the analysis layer derives it. Lines of a run the
+    backend broke (``infra``) do not count: a resumed run measures it again."""
     counts: Counter[tuple[str, int]] = Counter()
     needed: dict[tuple[str, int], int] = {}
     for result in results:
+        if result.status == INFRA:
+            continue
         key = (key_of_result(result).case_id, result.repeat)
         counts[key] += 1
         needed[key] = result.concurrency if result.pool == "processes" else 1

@@ -6,7 +6,7 @@ import sys
 from typing import TextIO
 
 from memharness_s3.measure import Tick
-from memharness_s3.records import RunResult
+from memharness_s3.records import INFRA, RunResult
 from memharness_s3.runner import PlannedRun
 from memharness_s3.sizes import format_mb, format_size
 
@@ -35,15 +35,17 @@ class Progress:
         self._line_open = True
 
     def result(self, result: RunResult) -> None:
-        if result.worker == 0:
+        # A run the backend broke (infra) is run again: its re-run is the one that counts.
+        if result.worker == 0 and result.status != INFRA:
             self.done += 1
+        number = self.done + 1 if result.status == INFRA else self.done
         if self._line_open:
             self.stream.write("\r\x1b[K")
             self._line_open = False
         worker = f" worker {result.worker}" if result.concurrency > 1 else ""
         wall = "-" if result.wall_s is None else f"{result.wall_s:.2f} s"
         self.stream.write(
-            f"[{self.done}/{self.total}] {result.strategy} {format_size(result.size_bytes)} "
+            f"[{number}/{self.total}] {result.strategy} {format_size(result.size_bytes)} "
             f"x{result.concurrency}{worker}: {result.status}, "
             f"peak {format_mb(result.peak_rss_bytes)} MB, {wall}\n"
         )

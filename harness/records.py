@@ -14,7 +14,12 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-STATUSES = ("ok", "error", "oom", "timeout")
+OUTCOMES = ("ok", "error", "oom", "timeout")
+"""How a strategy's run can end: what expectations and verdicts speak of."""
+INFRA = "infra"
+"""A run the harness's own setup broke (the backend stopped answering): never the strategy's
+failure, re-run once (``memharness_s3.backends.health``)."""
+STATUSES = (*OUTCOMES, INFRA)
 NO_FAULT = "none"
 """How an expectation names the cases run without a fault."""
 POOLS = ("processes", "threads")

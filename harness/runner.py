@@ -10,6 +10,12 @@ after failures too. Temp dirs carry the harness's PID, so those of a harness tha
 are swept by the next run (:func:`sweep_stale_temp_dirs`). A case with a fault gets a fault
 proxy of its own (``memharness_s3.faults.inject``) as its workers' S3 endpoint for the time of
 the run; its log is kept under ``faults/`` in the results directory.
+
+With a :class:`~memharness_s3.backends.health.BackendGuard`, the backend is checked before each
+run and watched (from a thread of this process, never a worker) while the run's workers run; a
+run it broke is killed at once, labelled ``infra`` and, after the guard recovered the backend,
+run once more. Each run's wall-clock limit is ``--timeout`` or one scaled to its object's size
+and wire speed (``run_limit``).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import psutil
 from memharness_s3 import caps, registry
 from memharness_s3.analysis.identity import key_of_case
 from memharness_s3.backends import Backend
+from memharness_s3.backends.health import RERUNS, BackendGuard, Problem, Watch
 from memharness_s3.faults.inject import FaultRoute, inject
 from memharness_s3.faults.spec import parse_fault
 from memharness_s3.measure import (
@@ -46,6 +53,7 @@ from memharness_s3.measure import (
 from memharness_s3.paths import TEMP_PREFIX, count_files
 from memharness_s3.procfs import meminfo_bytes
 from memharness_s3.records import (
+    INFRA,
     Case,
     ObjectRef,
     RunResult,
@@ -54,7 +62,7 @@ from memharness_s3.records import (
     report_from_json,
 )
 from memharness_s3.results.writer import ResultsWriter
-from memharness_s3.settings import DEFAULT_TIMEOUT_S
+from memharness_s3.run_limit import describe_limit, run_limit_s
 from memharness_s3.sizes import format_size
 
 WORK_DIR = ".work"
@@ -118,19 +126,35 @@ def run_all(
     planned: Iterable[PlannedRun],
     backend: Backend,
     writer: ResultsWriter,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
+    timeout_s: float | None = None,
     on_result: Callable[[RunResult], None] | None = None,
     on_tick: Callable[[PlannedRun, Tick], None] | None = None,
     sample_interval_s: float = DEFAULT_SAMPLE_INTERVAL_S,
+    guard: BackendGuard | None = None,
 ) -> list[RunResult]:
-    """Run every planned case in order; each case's results are on disk before the next starts."""
+    """Run every planned case in order; each case's results are on disk before the next starts.
+
+    ``timeout_s``: the user's limit for every run (None: each run's own, ``run_limit``).
+    ``guard``: checks the backend between runs and watches it during each; a run it broke is
+    labelled ``infra`` and re-run once after the backend is recovered (RunFailed when it cannot
+    be: an endpoint the harness did not launch, a server that does not come back).
+    """
     results = []
     for run in planned:
         tick = (lambda t, run=run: on_tick(run, t)) if on_tick is not None else None
-        for result in run_case(run, backend, writer, timeout_s, tick, sample_interval_s):
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
+        for attempt in range(1 + RERUNS):
+            if guard is not None:
+                guard.before_run()
+            lines, outage = _run_watched(
+                run, backend, writer, timeout_s, tick, sample_interval_s, guard, attempt
+            )
+            for result in lines:
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+            if guard is None or outage is None:
+                break
+            guard.recover(outage)
     return results
 
 
@@ -138,12 +162,53 @@ def run_case(
     run: PlannedRun,
     backend: Backend,
     writer: ResultsWriter,
-    timeout_s: float,
+    timeout_s: float | None = None,
     on_tick: Callable[[Tick], None] | None = None,
     sample_interval_s: float = DEFAULT_SAMPLE_INTERVAL_S,
 ) -> list[RunResult]:
     """Measure one run of a case (``case.workers`` processes at once); append its results."""
+    return _run_watched(run, backend, writer, timeout_s, on_tick, sample_interval_s)[0]
+
+
+def _run_watched(
+    run: PlannedRun,
+    backend: Backend,
+    writer: ResultsWriter,
+    timeout_s: float | None,
+    on_tick: Callable[[Tick], None] | None,
+    sample_interval_s: float,
+    guard: BackendGuard | None = None,
+    attempt: int = 0,
+) -> tuple[list[RunResult], Problem | None]:
+    """One run, its lines labelled ``infra`` (and the outage returned) when the backend broke it."""
+    if guard is None:
+        return _measure_run(run, backend, writer, timeout_s, on_tick, sample_interval_s)
+    with guard.watch() as watch:
+        return _measure_run(
+            run,
+            backend,
+            writer,
+            timeout_s,
+            on_tick,
+            sample_interval_s,
+            watch,
+            lambda results: guard.label(results, watch, attempt),
+        )
+
+
+def _measure_run(
+    run: PlannedRun,
+    backend: Backend,
+    writer: ResultsWriter,
+    timeout_s: float | None,
+    on_tick: Callable[[Tick], None] | None,
+    sample_interval_s: float,
+    watch: Watch | None = None,
+    label: Callable[[list[RunResult]], Problem | None] | None = None,
+) -> tuple[list[RunResult], Problem | None]:
+    """Measure the run; ``label`` (before anything is written) marks the lines an outage broke."""
     case = run.case
+    limit_s = run_limit_s(case, run.wire_mb_s, timeout_s)
     group_id = uuid.uuid4().hex[:12]
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     cgroup_parent = caps.find_cgroup_parent() if case.memory_limit_bytes else None
@@ -175,11 +240,12 @@ def run_case(
             spawns = [_spawn(worker, case, backend, route) for worker in workers]
             watchdog = case.memory_limit_bytes if enforcement == caps.WATCHDOG else None
             start_state = settle_page_cache()
-            group = run_group(spawns, timeout_s, watchdog, on_tick, sample_interval_s)
+            abort = watch.failed.is_set if watch is not None else None
+            group = run_group(spawns, limit_s, watchdog, on_tick, sample_interval_s, abort)
             injected = route.injections() if route is not None else None
         results = []
         for index, worker in enumerate(workers):
-            result = _result(run, index, worker, group, backend, enforcement, timeout_s)
+            result = _result(run, index, worker, group, backend, enforcement, limit_s, timeout_s)
             result.group_id, result.started_at = group_id, started_at
             result.fault_injected = injected
             result.wire_mb_s = run.wire_mb_s
@@ -200,9 +266,10 @@ def run_case(
             shutil.rmtree(worker.tmp_dir, ignore_errors=True)
         with contextlib.suppress(OSError):
             (writer.out_dir / WORK_DIR).rmdir()
+    outage = label(results) if label is not None else None
     for result in results:
         writer.append(result)
-    return results
+    return results, outage
 
 
 def _spawn(worker: _Worker, case: Case, backend: Backend, route: FaultRoute | None) -> WorkerSpawn:
@@ -243,12 +310,14 @@ def _result(
     group: GroupMeasurement,
     backend: Backend,
     enforcement: str | None,
-    timeout_s: float,
+    limit_s: float,
+    timeout_s: float | None,
 ) -> RunResult:
     case = run.case
     measurement = group.workers[index]
     report = _read_report(worker.scratch / "report.json")
-    status, error, error_type = _outcome(case, measurement, report, worker, timeout_s)
+    limit = describe_limit(limit_s, timeout_s)
+    status, error, error_type = _outcome(case, measurement, report, worker, limit)
     fetches = report.fetches if report else []
     hwms = [p for p in (measurement.polled_hwm_bytes, report and report.final_hwm_bytes) if p]
     peak, source = peak_and_source(max(hwms, default=None), measurement.sampled_peak_bytes)
@@ -326,7 +395,7 @@ def _outcome(
     measurement: Measurement,
     report: WorkerReport | None,
     worker: _Worker,
-    timeout_s: float,
+    time_limit: str,
 ) -> tuple[str, str | None, str | None]:
     limit = format_size(case.memory_limit_bytes or 0)
     if measurement.watchdog_killed:
@@ -334,7 +403,9 @@ def _outcome(
     if worker.cgroup is not None and measurement.signal and worker.cgroup.oom_kills():
         return "oom", f"killed by the kernel at the {limit} cgroup limit", "MemoryCap"
     if measurement.timed_out:
-        return "timeout", f"worker still running after --timeout {timeout_s:g} s", "Timeout"
+        return "timeout", f"worker still running after {time_limit}", "Timeout"
+    if measurement.aborted:
+        return INFRA, "killed by the harness: the backend stopped answering", "BackendUnresponsive"
     if report is not None:
         failed = [(i, f) for i, f in enumerate(report.fetches) if f.error]
         if report.error is not None:

@@ -25,6 +25,7 @@ import psutil
 from memharness_s3 import registry, wire
 from memharness_s3.analysis.identity import key_of_case
 from memharness_s3.backends import Backend, check_backend_options, open_backend
+from memharness_s3.backends.health import BackendGuard
 from memharness_s3.caps import enforcement_available
 from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.faults.inject import check_fault_backend
@@ -80,7 +81,8 @@ class Target:
 
 class Executor(Protocol):
     """Runs planned runs, appending each run's results to ``writer`` as it ends (``settings``
-    for the timeout and the sampling interval)."""
+    for the timeout and the sampling interval; ``guard`` to check the backend between runs and
+    watch it during each, and re-run once what it broke)."""
 
     name: str
 
@@ -99,6 +101,7 @@ class Executor(Protocol):
         writer: ResultsWriter,
         settings: RunSettings,
         progress: Progress,
+        guard: BackendGuard | None = None,
     ) -> None: ...
 
 
@@ -137,6 +140,7 @@ class LocalExecutor:
         writer: ResultsWriter,
         settings: RunSettings,
         progress: Progress,
+        guard: BackendGuard | None = None,
     ) -> None:
         on_tick: Callable[[PlannedRun, Tick], None] = progress.tick
         run_all(
@@ -147,6 +151,7 @@ class LocalExecutor:
             progress.result,
             on_tick,
             settings.sample_interval_s,
+            guard,
         )
 
 
@@ -309,7 +314,15 @@ class Session:
             progress.say(
                 f"resuming: {len(done)} runs already in {writer.path}, {len(planned)} to go"
             )
-        self.executor.execute(planned, backend, writer, settings, progress)
+        guard = BackendGuard(
+            backend, self.target.bucket, lambda: self._restore_objects(backend), progress.say
+        )
+        self.executor.execute(planned, backend, writer, settings, progress, guard)
+
+    def _restore_objects(self, backend: Backend) -> None:
+        """Prepare the objects again on a restarted server that kept them in memory (moto):
+        the same keys, so the planned runs' object references stay right."""
+        self._prepare_objects(backend)
 
     def _measure_wire(
         self, backend: Backend, copies: dict[str, list[ObjectRef] | str]

@@ -39,8 +39,6 @@ from memharness_s3.records import EXECUTORS, POOLS, Expectation
 from memharness_s3.sizes import parse_size
 from memharness_s3.strategies.processing import DEFAULT_SPLIT_PART_BYTES, PROCESS_STEPS
 
-DEFAULT_TIMEOUT_S = 900.0
-
 
 @dataclass(frozen=True)
 class RunSettings:
@@ -56,7 +54,9 @@ class RunSettings:
     """The step after fetching, or a list of steps, each its own set of cases."""
     split_part_bytes: int = DEFAULT_SPLIT_PART_BYTES
     repeat: int = 1
-    timeout_s: float = DEFAULT_TIMEOUT_S
+    timeout_s: float | None = None
+    """The wall-clock limit of every run; None: each run's own, scaled to its object's size and
+    wire speed (``run_limit``)."""
     sample_interval_s: float = DEFAULT_SAMPLE_INTERVAL_S
     """How often the parent samples each worker's RSS for the timeline (not for the peak)."""
     backend: str | None = None
@@ -513,7 +513,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "repeat", "repeat", PositiveInt(MAX_REPEAT), "run each case this many times (default: 1)"
     ),
-    Setting("timeout", "timeout_s", Seconds(), "seconds per worker run (default: 900)"),
+    Setting(
+        "timeout",
+        "timeout_s",
+        Seconds(),
+        "seconds a run may take (default: max(300, 30 x object MB x concurrency / wire MB/s), "
+        "or 900 when the wire was not measured)",
+    ),
     Setting(
         "sample_interval",
         "sample_interval_s",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from memharness_s3.printable import printable
-from memharness_s3.records import RunResult, of_wire
+from memharness_s3.records import INFRA, RunResult, of_wire
 from memharness_s3.sizes import format_mb, format_size
 
 Column = tuple[str, str, Callable[[RunResult], str]]
@@ -99,6 +99,11 @@ def render(results: Sequence[RunResult]) -> str:
     lines.append("")
     if caps:
         lines.append(f"memory cap per worker: {', '.join(caps)}")
+    if any(r.status == INFRA for r in results):
+        lines.append(
+            f"{INFRA} = the backend stopped answering during the run (the harness's fault, not "
+            "the strategy's); such a run is re-run once and its re-run is the one that counts"
+        )
     if any(r.executor == "celery" for r in results):
         lines.append(
             "celery: peak and base are the task's own (VmHWM reset at task start in a long-lived "

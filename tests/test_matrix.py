@@ -143,7 +143,7 @@ def test_only_sizes_and_strategies_are_required(tmp_path: Path) -> None:
         None,
     )
     assert (defaults.process, defaults.split_part_bytes, defaults.repeat) == ("none", 10**8, 1)
-    assert (defaults.timeout_s, defaults.backend, defaults.memray) == (900.0, None, False)
+    assert (defaults.timeout_s, defaults.backend, defaults.memray) == (None, None, False)
     assert (defaults.shared_object, defaults.params, defaults.expect) == (False, {}, [])
 
 

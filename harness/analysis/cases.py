@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from memharness_s3.analysis.identity import CaseKey, key_of_result, labels
-from memharness_s3.records import RunResult
+from memharness_s3.records import INFRA, RunResult
 
 
 def median_of(
@@ -40,6 +40,17 @@ class CaseRuns:
     @property
     def first(self) -> RunResult:
         return self.runs[0]
+
+    @property
+    def measured_runs(self) -> list[RunResult]:
+        """The runs that say something of the strategy: every run but those the backend broke
+        (``infra``), which were re-run."""
+        return [r for r in self.runs if r.status != INFRA]
+
+    @property
+    def infra_count(self) -> int:
+        """Lines of runs the backend broke (``infra``)."""
+        return sum(1 for r in self.runs if r.status == INFRA)
 
     @property
     def ok_runs(self) -> list[RunResult]:

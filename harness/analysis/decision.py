@@ -7,6 +7,8 @@ largest simultaneous sum (the aggregate peak) is at most the number of workers t
 same test for workers that each have a cap and for workers that share one container sized for
 them all. It is *tight* when it stays under the budget but eats into the headroom, *over* when a
 peak passes the budget, *failed* when a run did not end ok (an ``oom`` at a cap included).
+A run the backend broke (``infra``, re-run once) is not the strategy's: it is left out, and a
+cell with no other run is *not measured*.
 Among the strategies that fit, the fastest is the one with the smallest median wall time of the
 fetch; strategies that download nothing (handing the object to Textract: their wall time is a
 job's, not a download's) are listed but never called fastest, since they answer another
@@ -19,10 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memharness_s3.analysis.cases import Analysis, CaseRuns, median_of
+from memharness_s3.records import INFRA
 
 DEFAULT_HEADROOM = 0.20
 
 FITS, TIGHT, OVER, FAILED = "fits", "tight", "over", "failed"
+NOT_MEASURED = "not measured"
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class Cell:
     median_wall_s: float | None
     requests: float | None
     statuses: dict[str, int]
+    """Every run's status, ``infra`` included (the verdict leaves those out)."""
     downloads: bool
     """Whether the strategy brought the object to the worker (textract-direct does not)."""
 
@@ -93,7 +98,10 @@ def _cell(name: str, case: CaseRuns, budget_bytes: int, headroom: float) -> Cell
     aggregate = median_of(case.runs, lambda r: r.aggregate_peak_rss_bytes)
     limit = (1 - headroom) * budget_bytes
     peak = case.max_peak
-    if set(case.statuses) != {"ok"} or peak is None:
+    measured = set(case.statuses) - {INFRA}
+    if not measured:
+        verdict = NOT_MEASURED
+    elif measured != {"ok"} or peak is None:
         verdict = FAILED
     elif peak > budget_bytes or (workers > 1 and (aggregate or 0) > workers * budget_bytes):
         verdict = OVER

@@ -13,6 +13,8 @@
   below (a trap: at least 0.9 x the object) or above (a fix: at most 2 parts); a bound that does
   not hold fails the case, and every bound checked says what it compared
   (``analysis.expectations``).
+- **infra**: a run the backend broke (status ``infra``, re-run once) is never held against the
+  strategy; a case with no other run is ``not measured``.
 
 The HTML report's verdict column and the gate's outcome are both this judgement.
 """
@@ -28,6 +30,8 @@ from memharness_s3.records import Expectation, RunResult
 from memharness_s3.sizes import format_mb
 
 FAILED_STATUSES = ("error", "oom", "timeout")
+NOT_MEASURED = "not measured"
+"""The verdict of a case whose every run the backend broke (``infra``)."""
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,8 @@ class Judgement:
 
     verdict: str
     """``ok``, ``over budget``, a failing status (``oom``, ``error``, ``timeout``), that status
-    prefixed with ``expected``, or ``ok (expected oom)`` when an expected failure did not
-    happen."""
+    prefixed with ``expected``, ``ok (expected oom)`` when an expected failure did not
+    happen, or ``not measured`` when the backend broke every run."""
     reasons: tuple[str, ...]
     """Why the case fails, in words; empty when it does not."""
     expectation: Expectation | None
@@ -65,15 +69,18 @@ def judge(case: CaseRuns, budget_bytes: int, expectations: Sequence[Expectation]
         + [f"expected {check.text}" for check in checks if not check.passed]
     )
     expectation = next((e for e in covering if e.status != "ok"), None)
-    ok_count = sum(1 for run in case.runs if run.status == "ok")
+    measured = case.measured_runs
+    ok_count = sum(1 for run in measured if run.status == "ok")
     stale = None
     if expectation is not None and ok_count:
         stale = (
             f"{case.label}: expected {expectation.status} ({expectation.reason}), but {ok_count} "
-            f"of {len(case.runs)} runs ended ok"
+            f"of {len(measured)} runs ended ok"
         )
-    failures = sorted({r.status for r in case.runs if r.status != "ok"})
-    if failures:
+    failures = sorted({r.status for r in measured if r.status != "ok"})
+    if not measured:
+        verdict = NOT_MEASURED
+    elif failures:
         status = "oom" if "oom" in failures else failures[0]
         verdict = f"expected {status}" if status in expected else status
     else:
@@ -113,7 +120,8 @@ def _budget_reasons(case: CaseRuns, budget_bytes: int) -> list[str]:
 def _status_reasons(case: CaseRuns, expected_statuses: set[str]) -> list[str]:
     """One reason per status that is neither ok nor expected, with its first run's message."""
     unexpected: dict[str, list[RunResult]] = {}
-    for run in case.runs:
+    measured = case.measured_runs
+    for run in measured:
         if run.status != "ok" and run.status not in expected_statuses:
             unexpected.setdefault(run.status, []).append(run)
     reasons = []
@@ -121,5 +129,5 @@ def _status_reasons(case: CaseRuns, expected_statuses: set[str]) -> list[str]:
         example = runs[0]
         detail = f": {example.error}" if example.error else ""
         at = f" (peak {format_mb(example.peak_rss_bytes)} MB)" if example.peak_rss_bytes else ""
-        reasons.append(f"{len(runs)} of {len(case.runs)} runs ended {status}{detail}{at}")
+        reasons.append(f"{len(runs)} of {len(measured)} runs ended {status}{detail}{at}")
     return reasons

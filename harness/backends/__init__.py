@@ -42,6 +42,9 @@ class Backend:
     """Extra environment for clients of this backend (a launched server's fixed credentials)."""
     service_endpoints: dict[str, str] = field(default_factory=dict)
     """Endpoints for other AWS services (e.g. ``textract``) when they differ from S3's."""
+    launched: LaunchedServer | None = field(default=None, compare=False, repr=False)
+    """The S3 server the harness launched for this backend (restarted when it stops answering);
+    None for an endpoint the harness only reaches."""
 
     @property
     def display_url(self) -> str:
@@ -84,7 +87,8 @@ def open_backend(
         return
     spec = LAUNCHED[name]()
     with ExitStack() as servers:
-        url = servers.enter_context(LaunchedServer(spec, log_dir / f"{name}-server.log"))
+        server = LaunchedServer(spec, log_dir / f"{name}-server.log")
+        url = servers.enter_context(server)
         if textract_url is None and name != "moto":
             textract_log = log_dir / "textract-moto-server.log"
             textract_url = servers.enter_context(moto_server.MotoServer(textract_log))
@@ -94,6 +98,7 @@ def open_backend(
             region=region or DEFAULT_REGION,
             worker_env=dict(spec.credentials),
             service_endpoints=_textract(textract_url),
+            launched=server,
         )
 
 

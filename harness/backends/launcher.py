@@ -5,7 +5,10 @@ Ctrl-C meant for the harness does not reach it, and stopping it stops whatever i
 killed by the kernel if the harness dies (``die_with_parent``), and is health-checked before the
 harness uses it. On exit, on an exception and on KeyboardInterrupt its group gets SIGTERM, then
 SIGKILL after 5 s, and its private data directory (if it has one) is removed. Servers never share
-the measured worker's process: their memory must not be counted as the worker's.
+the measured worker's process: their memory must not be counted as the worker's. A server that
+stops answering mid-run is restarted on the same port (:meth:`LaunchedServer.restart`), with the
+same data directory, so the URL every worker and node was given stays right and objects kept on
+disk stay served (``backends.health`` decides when).
 """
 
 from __future__ import annotations
@@ -66,21 +69,48 @@ class LaunchedServer:
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
         self.data_dir: Path | None = None
+        self.port: int | None = None
+        self.restarts = 0
 
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
+    @property
+    def keeps_objects(self) -> bool:
+        """Whether objects survive a restart: a server with a data directory keeps them on disk
+        (s3rver, MinIO); moto keeps them in its own memory and loses them."""
+        return self.spec.needs_data_dir
+
+    def exit_status(self) -> int | None:
+        """The server's exit status if its process has exited, else None."""
+        return self.proc.poll() if self.proc is not None else None
+
     def __enter__(self) -> str:
-        port = free_port()
-        url = f"http://{HOST}:{port}"
+        self.port = free_port()
+        url = f"http://{HOST}:{self.port}"
         try:
-            self._start(port)
-            self._wait_healthy(port, url)
+            self._start(self.port)
+            self._wait_healthy(self.port, url)
         except BaseException:
             self.stop()
             raise
         return url
+
+    def restart(self) -> None:
+        """Stop the server's process group and start it again on the same port and data directory.
+
+        RunFailed when it does not come back (the port taken meanwhile, the executable gone).
+        """
+        assert self.port is not None, "restart() of a server that was never started"
+        if self.proc is not None:
+            stop_process_group(self.proc)
+        self.restarts += 1
+        try:
+            self._start(self.port)
+            self._wait_healthy(self.port, f"http://{HOST}:{self.port}")
+        except RunFailed as exc:
+            raise RunFailed(f"restarting {self.spec.name} (it stopped answering): {exc}") from None
 
     def __exit__(
         self,
@@ -92,7 +122,7 @@ class LaunchedServer:
 
     def _start(self, port: int) -> None:
         spec = self.spec
-        if spec.needs_data_dir:
+        if spec.needs_data_dir and self.data_dir is None:
             prefix = f"memharness-{spec.name.replace(' ', '-')}-"
             try:
                 self.data_dir = Path(tempfile.mkdtemp(prefix=prefix))
@@ -102,7 +132,8 @@ class LaunchedServer:
                     f"{tempfile.gettempdir()}: {exc.strerror}"
                 ) from None
         argv = spec.argv(port, self.data_dir)
-        with open(self.log_path, "wb") as log:
+        # A restart appends: the log of the run that stopped answering is the evidence.
+        with open(self.log_path, "ab" if self.restarts else "wb") as log:
             try:
                 self.proc = subprocess.Popen(
                     argv,
@@ -156,6 +187,8 @@ def stop_process_group(leader: subprocess.Popen[bytes], grace_s: float = STOP_GR
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(leader.pid, sig)
+            # A stopped process (SIGSTOP, a wedged server) keeps SIGTERM pending until it runs.
+            os.killpg(leader.pid, signal.SIGCONT)
         except ProcessLookupError:
             break
         deadline = time.monotonic() + grace_s

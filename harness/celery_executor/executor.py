@@ -9,7 +9,11 @@ Celery's own outcomes become statuses: a child lost to SIGKILL under the cap is 
 :data:`MAX_DELIVERIES` times (a redelivery loop under ``task_reject_on_worker_lost``) is revoked
 and ``error`` (``RedeliveryLoop``), a node that dies with tasks in flight leaves them ``error``
 (``NodeLost``). A lost broker ends the run: what was written stays, every process the run
-started is stopped.
+started is stopped. With a backend guard (``backends.health``), the coordinator checks the
+backend before each run and watches it while the tasks run: once it stops answering, the run's
+tasks are revoked (their children killed), its lines labelled ``infra`` and the run sent once more
+after the guard recovered the backend. A task's time limit is ``--timeout`` or the run's own,
+scaled to its object's size and wire speed (``run_limit``).
 """
 
 from __future__ import annotations
@@ -32,14 +36,16 @@ from typing import Any
 
 from memharness_s3.analysis.identity import key_of_case
 from memharness_s3.backends import Backend
+from memharness_s3.backends.health import RERUNS, BackendGuard, Problem, Watch
 from memharness_s3.backends.launcher import stop_process_group
 from memharness_s3.celery_executor.broker import REDIS_HINT, REDIS_SERVER, redact
 from memharness_s3.celery_executor.config import BROKER_ENV
 from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.lifetime import die_with_parent
 from memharness_s3.progress import Progress
-from memharness_s3.records import FetchTask, RunResult, WorkerReport, report_from_dict
+from memharness_s3.records import INFRA, FetchTask, RunResult, WorkerReport, report_from_dict
 from memharness_s3.results.writer import ResultsWriter
+from memharness_s3.run_limit import describe_limit, run_limit_s
 from memharness_s3.runner import PlannedRun, peak_and_source, settle_page_cache
 from memharness_s3.settings import RunSettings
 from memharness_s3.sizes import format_size
@@ -134,6 +140,7 @@ class CeleryExecutor:
         writer: ResultsWriter,
         settings: RunSettings,
         progress: Progress,
+        guard: BackendGuard | None = None,
     ) -> None:
         from memharness_s3.celery_executor.app import make_app
         from memharness_s3.celery_executor.broker import launched_redis
@@ -161,7 +168,13 @@ class CeleryExecutor:
             run = _Coordinator(app, counter, nodes, backend, writer, settings, progress)
             for planned_run in planned:
                 for _ in range(settings.soak):
-                    run.run_once(planned_run)
+                    for attempt in range(1 + RERUNS):
+                        if guard is not None:
+                            guard.before_run()
+                        outage = run.run_once(planned_run, guard, attempt)
+                        if guard is None or outage is None:
+                            break
+                        guard.recover(outage)
 
 
 @contextlib.contextmanager
@@ -263,11 +276,15 @@ class _Coordinator:
         """Each node's cap enforcement, for tasks that end without a report (a lost child):
         known for the nodes this run starts, learnt from their reports for the others."""
 
-    def run_once(self, run: PlannedRun) -> None:
+    def run_once(
+        self, run: PlannedRun, guard: BackendGuard | None = None, attempt: int = 0
+    ) -> Problem | None:
+        """Send the run's tasks, wait, write their lines; the outage that broke it, if any."""
         from memharness_s3.celery_executor.app import FETCH_TASK
         from memharness_s3.celery_executor.config import QUEUE
 
         case = run.case
+        limit_s = run_limit_s(case, run.wire_mb_s, self.settings.timeout_s)
         group_id = uuid.uuid4().hex[:12]
         started_at = datetime.now(UTC).isoformat(timespec="seconds")
         per_task = [[obj] for obj in run.objects] if case.pool == "processes" else [run.objects]
@@ -278,25 +295,35 @@ class _Coordinator:
                 run_id = uuid.uuid4().hex[:12]
                 payload = json.dumps(asdict(FetchTask(run_id=run_id, case=case, objects=objects)))
                 result = self.app.send_task(
-                    FETCH_TASK, args=[payload], queue=QUEUE, time_limit=self.settings.timeout_s
+                    FETCH_TASK, args=[payload], queue=QUEUE, time_limit=limit_s
                 )
                 sent.append(_Sent(run_id, result, objects, time.monotonic()))
         except Exception as exc:  # kombu's connection errors: the broker is gone
             raise RunFailed(f"broker lost: {_first_line(exc)}") from None
-        broker_lost = self._wait(sent)
+        watch = guard.watch() if guard is not None else None
+        with watch if watch is not None else contextlib.nullcontext():
+            broker_lost = self._wait(sent, limit_s, watch)
+        results = []
         for index, task in enumerate(sent):
             result = self._result(run, index, task)
             result.group_id, result.started_at = group_id, started_at
             result.dirty_bytes_at_start = start_state.get("Dirty")
             result.writeback_bytes_at_start = start_state.get("Writeback")
+            results.append(result)
+        outage = None
+        if guard is not None and watch is not None and not broker_lost:
+            outage = guard.label(results, watch, attempt)
+        for result in results:
             self.writer.append(result)
             self.progress.result(result)
         if broker_lost:
             raise RunFailed(f"broker lost mid-run: {broker_lost}; every result so far is kept")
+        return outage
 
-    def _wait(self, sent: list[_Sent]) -> str | None:
-        """Wait until every task has an outcome; the broker's error if it was lost."""
-        deadline = time.monotonic() + self.settings.timeout_s + RESULT_GRACE_S
+    def _wait(self, sent: list[_Sent], limit_s: float, watch: Watch | None) -> str | None:
+        """Wait until every task has an outcome (a task still running once ``watch`` saw the
+        backend stop answering is revoked); the broker's error if it was lost."""
+        deadline = time.monotonic() + limit_s + RESULT_GRACE_S
         pending = list(sent)
         while pending:
             for task in list(pending):
@@ -325,12 +352,20 @@ class _Coordinator:
                 elif (node := self._lost_node(task)) is not None:
                     task.outcome = ("error", f"celery node {node} was lost mid-task", "NodeLost")
                     pending.remove(task)
-                elif time.monotonic() > deadline:
+                elif watch is not None and watch.failed.is_set():
                     self.app.control.revoke(task.result.id, terminate=True, signal="SIGKILL")
                     task.outcome = (
+                        INFRA,
+                        "revoked by the harness: the backend stopped answering",
+                        "BackendUnresponsive",
+                    )
+                    pending.remove(task)
+                elif time.monotonic() > deadline:
+                    self.app.control.revoke(task.result.id, terminate=True, signal="SIGKILL")
+                    limit = describe_limit(limit_s, self.settings.timeout_s)
+                    task.outcome = (
                         "timeout",
-                        f"no result within --timeout {self.settings.timeout_s:g} s "
-                        f"+ {RESULT_GRACE_S:g} s",
+                        f"no result within {limit} + {RESULT_GRACE_S:g} s",
                         "Timeout",
                     )
                     pending.remove(task)

@@ -73,7 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate everything first, then measure; exit 0 when every run ended ok or oom, or as
-    an expectation of the run expects (a regression corpus's expected errors)."""
+    an expectation of the run expects (a regression corpus's expected errors). A run the backend
+    broke (``infra``) counts by its re-run; one never re-run ok fails the run."""
     if args.resume is not None:
         settings, out_dir, keys, bucket = _resume_settings(args)
     else:
@@ -99,7 +100,10 @@ def run(args: argparse.Namespace) -> int:
         settings, target, out_dir, executor=executor, resume=args.resume is not None
     ).run()
     _show(results, out_dir, settings)
-    return 0 if all(r.status in ("ok", "oom") or _expected(r, settings) for r in results) else 1
+    from memharness_s3.analysis.reruns import settled
+
+    counted = settled(results)
+    return 0 if all(r.status in ("ok", "oom") or _expected(r, settings) for r in counted) else 1
 
 
 def _with_endpoint(settings: RunSettings, endpoint_url: str | None) -> RunSettings:

@@ -26,7 +26,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from memharness_s3.analysis.cases import Analysis, group_by_size, median_of
-from memharness_s3.records import RunResult
+from memharness_s3.records import INFRA, RunResult
 from memharness_s3.sizes import format_size
 
 # Every label is plain text: names from a results file (strategies, cases, runs) are not TeX, and
@@ -98,7 +98,7 @@ def peak_vs_size(analysis: Analysis, budget_bytes: int) -> Chart:
                     sizes.append(size)
                     peaks.append(peak / MB)
             ax.plot(sizes, peaks, marker="o", color=colour, label=series.name)
-            failed = [r for r in runs if r.status != "ok" and r.peak_rss_bytes]
+            failed = [r for r in runs if r.status not in ("ok", INFRA) and r.peak_rss_bytes]
             ax.plot(
                 [r.size_bytes for r in failed],
                 [(r.peak_rss_bytes or 0) / MB for r in failed],
@@ -201,7 +201,7 @@ def aggregate_vs_concurrency(analysis: Analysis, budget_bytes: int) -> Chart:
                     continue
                 xs.append(level)
                 ys.append(value / MB)
-                if any(r.status != "ok" for r in runs):
+                if any(r.status not in ("ok", INFRA) for r in runs):
                     failed.append((level, value / MB))
             ax.plot(xs, ys, marker="o", color=colours[name], label=name)
             ax.plot([x for x, _ in failed], [y for _, y in failed], **FAILED_MARKER)

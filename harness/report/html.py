@@ -22,9 +22,9 @@ from memharness_s3.analysis.cases import Analysis, CaseRuns, median_of
 from memharness_s3.analysis.caveats import caveats
 from memharness_s3.analysis.decision import Cell, Column, Decision, decide
 from memharness_s3.analysis.shapes import Shape
-from memharness_s3.analysis.verdicts import judge
+from memharness_s3.analysis.verdicts import NOT_MEASURED, judge
 from memharness_s3.paths import starts_with, write_no_follow
-from memharness_s3.records import Expectation, RunResult, of_wire
+from memharness_s3.records import INFRA, Expectation, RunResult, of_wire
 from memharness_s3.report import charts, fit
 from memharness_s3.report.budget import answer_questions, median_baselines
 from memharness_s3.report.source import Budget, load_source, resolve_budget
@@ -177,8 +177,10 @@ def _decision_cell(cell: Cell, column: Column) -> dict[str, Any]:
         costs.append(f"{_number(cell.median_wall_s, 2)} s")
     if cell.requests is not None:
         costs.append(f"{cell.requests:g} request{'' if cell.requests == 1 else 's'}")
-    if cell.verdict == "failed":
+    if cell.verdict in ("failed", "not measured"):
         costs = [", ".join(f"{n} {status}" for status, n in cell.statuses.items())]
+    if cell.statuses.get(INFRA):
+        costs.append(f"{cell.statuses[INFRA]} {INFRA}: backend unresponsive, re-run")
     return {
         "verdict": cell.verdict,
         "fastest": cell.strategy == column.fastest,
@@ -361,6 +363,8 @@ def _case_row(
 def _verdict_class(verdict: str) -> str:
     if verdict.startswith("expected"):
         return "expected"
+    if verdict == NOT_MEASURED:
+        return "not-measured"
     if "(expected" in verdict:
         return "warn"
     return {"ok": "ok", "over budget": "over"}.get(verdict, "fail")
