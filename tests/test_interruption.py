@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import wait_until
+from tests.conftest import EVENT_BOUND_S, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -74,12 +74,12 @@ def _interrupt_after_two_runs(
     children = psutil.Process(proc.pid).children(recursive=True)
     assert children, "expected a server and a worker to be running"
     proc.send_signal(sig)
-    proc.wait(timeout=60)
+    proc.wait(timeout=EVENT_BOUND_S)
     return children
 
 
 def _assert_all_gone(children: list[psutil.Process]) -> None:
-    _, alive = psutil.wait_procs(children, timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=EVENT_BOUND_S)
     for child in alive:
         child.kill()
     assert not alive, f"processes outlived the harness: {[c.cmdline() for c in alive]}"
