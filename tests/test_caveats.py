@@ -55,7 +55,7 @@ def test_of_wire_is_not_shown_on_moto() -> None:
     assert of_wire(on_moto) == pytest.approx(1.95)  # the quotient exists: it is withheld
     assert wire_share.shown_of_wire(on_moto) is None
     found = caveats(Analysis([on_moto]), {"backend": "moto"})
-    assert any("`of wire` is not shown" in caveat for caveat in found)
+    assert any('"of wire" is left empty' in caveat for caveat in found)
     assert not any(wire_share.MARK in caveat for caveat in found)  # nothing shown to explain
     assert wire_share.shown_of_wire(wire_run("chunked", 0.6)) == pytest.approx(0.6)
 

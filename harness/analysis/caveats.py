@@ -47,8 +47,8 @@ def caveats(analysis: Analysis, meta: dict[str, Any]) -> list[str]:
         )
     if "moto" in backends and any(r.throughput_mb_s for r in results):
         hidden = (
-            " `of wire` is not shown for the same reason: a plain GET from moto is moto's "
-            "speed too."
+            ' "of wire" is left empty for the same reason: a plain GET from moto measures moto '
+            "too, not the wire."
             if wire_share.hidden_on(results)
             else ""
         )
