@@ -16,6 +16,12 @@ SPREAD_WORTH_SAYING = 0.25
 NOT_MEASURED_BY_BACKEND = "not measured by this backend"
 """What a view shows instead of a verdict for a run its backend could not measure."""
 
+WHY_NOT_MEASURED = (
+    "moto's Textract never reads the document: what ran is the worker's side only, not a "
+    "Textract job"
+)
+"""Why ``unmeasured_by_backend`` runs get no verdict, said where a verdict would be."""
+
 MOTO_TEXTRACT_BACKENDS = frozenset({"moto", "s3rver", "minio"})
 """Launched backends: without ``--textract-endpoint-url`` their Textract calls go to a moto
 server (``backends.open_backend``)."""

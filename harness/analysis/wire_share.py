@@ -8,10 +8,10 @@ rules through this module:
 - on moto the wire is moto's own speed: its server reads the whole object from its store into
   memory on every GET, so a share of it says how fast moto is, not how close a strategy came to
   the wire; it is not shown at all;
-- above ``CEILING`` the quotient says the yardstick was beaten, which a fetch of the same bytes
-  cannot do: the yardstick was one stream while the strategy had several GETs in flight, or it
-  was measured once and the machine or the page cache were faster later. Such a share is shown
-  with ``MARK`` and a caveat that names, per case, the reason the data supports.
+- above ``CEILING`` the quotient says the yardstick was beaten, which one stream of the same
+  bytes cannot do: the strategy had several GETs in flight against the yardstick's one, or the
+  yardstick was measured once and the machine or the page cache were faster later. Such a
+  share is shown with ``MARK`` and a caveat that names, per case, the reason the data supports.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ NOT_A_YARDSTICK = frozenset({"moto"})
 memory per GET)."""
 
 CEILING = 1.1
-"""A share of the wire above this needs a reason: it is more than the yardstick's own GETs
-usually vary between them."""
+"""Shares up to this are shown as they are (a fetch at the wire's speed reads about 0.9-1.1 of
+one measurement of it, see README "Measurement fidelity"); above it a share is marked and the
+caveat says why."""
 
 MARK = "\u2020"
 """Appended to a share above ``CEILING``; the caveat that starts with it says why."""

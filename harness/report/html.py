@@ -20,7 +20,12 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from memharness_s3.analysis import wire_share
 from memharness_s3.analysis.cases import Analysis, CaseRuns, Series, median_of
-from memharness_s3.analysis.caveats import NOT_MEASURED_BY_BACKEND, caveats, unmeasured_by_backend
+from memharness_s3.analysis.caveats import (
+    NOT_MEASURED_BY_BACKEND,
+    WHY_NOT_MEASURED,
+    caveats,
+    unmeasured_by_backend,
+)
 from memharness_s3.analysis.decision import FITS, Cell, Column, Decision, decide
 from memharness_s3.analysis.shapes import Shape
 from memharness_s3.analysis.verdicts import judge
@@ -330,11 +335,7 @@ def _fit_row(safe: fit.SafeSize, unmeasured: bool) -> dict[str, str]:
         "safe": verdict,
         "largest_ok": _size_or_dash(safe.oom.largest_ok_bytes),
         "smallest_oom": _size_or_dash(safe.oom.smallest_failed_bytes),
-        "statement": (
-            "moto's Textract never reads the document: what ran is the worker's side only."
-            if unmeasured
-            else safe.statement
-        ),
+        "statement": f"{WHY_NOT_MEASURED}." if unmeasured else safe.statement,
     }
 
 
