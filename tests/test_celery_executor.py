@@ -30,7 +30,7 @@ from memharness_s3.runner import sweep_stale_temp_dirs
 from memharness_s3.session import Session, Target
 from memharness_s3.settings import RunSettings
 from memharness_s3.table import render
-from tests.conftest import wait_until
+from tests.conftest import EVENT_BOUND_S, wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -321,7 +321,7 @@ def test_forged_tasks_are_rejected_and_recorded_and_the_worker_keeps_serving(
         }
         for what, payload in forged.items():
             result = app.send_task(FETCH_TASK, args=[json.dumps(payload)], queue=QUEUE)
-            report = result.get(timeout=60)
+            report = result.get(timeout=EVENT_BOUND_S)
             assert report["error_type"] == "RejectedTask", (what, report)
         pickled = app.send_task(FETCH_TASK, args=["x"], queue=QUEUE, serializer="pickle")
         ordinary = app.send_task(
@@ -329,7 +329,7 @@ def test_forged_tasks_are_rejected_and_recorded_and_the_worker_keeps_serving(
             args=[json.dumps({"run_id": "cd", "case": good_case, "objects": [good_object]})],
             queue=QUEUE,
         )
-        report = ordinary.get(timeout=60)
+        report = ordinary.get(timeout=EVENT_BOUND_S)
         assert report["error"] is None, report
         (fetch,) = report["fetches"]
         assert fetch["error_type"] in ("NoSuchKey", "ClientError"), fetch
@@ -433,7 +433,7 @@ def test_losing_a_node_the_broker_or_the_coordinator_leaves_results_and_no_proce
                 if name in " ".join(proc.cmdline())
             ]
             victim.send_signal(signal.SIGKILL)
-        coordinator.wait(timeout=120)
+        coordinator.wait(timeout=EVENT_BOUND_S)
     finally:
         if coordinator.poll() is None:
             coordinator.kill()
