@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from memharness_s3.analysis import wire_share
+from memharness_s3.analysis.cases import Analysis
 from memharness_s3.printable import printable
-from memharness_s3.records import INFRA, RunResult, of_wire
+from memharness_s3.records import INFRA, RunResult
 from memharness_s3.sizes import format_mb, format_size
 
 Column = tuple[str, str, Callable[[RunResult], str]]
@@ -13,11 +15,6 @@ Column = tuple[str, str, Callable[[RunResult], str]]
 
 def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
-
-
-def _of_wire(result: RunResult) -> str:
-    share = of_wire(result)
-    return "-" if share is None else f"{share:.2f}"
 
 
 COLUMNS: list[Column] = [
@@ -34,7 +31,7 @@ COLUMNS: list[Column] = [
     ("aggr MB", ">", lambda r: format_mb(r.aggregate_peak_rss_bytes)),
     ("wall s", ">", lambda r: _seconds(r.wall_s)),
     ("MB/s", ">", lambda r: "-" if r.throughput_mb_s is None else f"{r.throughput_mb_s:.1f}"),
-    ("of wire", ">", lambda r: _of_wire(r)),
+    ("of wire", ">", lambda r: wire_share.text(wire_share.shown_of_wire(r))),
     ("verified", "<", lambda r: {True: "yes", False: "NO", None: "-"}[r.verified]),
     ("tmp peak MB", ">", lambda r: format_mb(r.temp_peak_bytes)),
     ("left", ">", lambda r: str(r.temp_files_left)),
@@ -115,4 +112,13 @@ def render(results: Sequence[RunResult]) -> str:
         "of wire = MB/s as a share of a plain GET of the same object (wire_mb_s); "
         "MB = 10^6 bytes"
     )
+    hidden = wire_share.hidden_on(results)
+    if hidden:
+        lines.append(
+            f"of wire is not shown on {', '.join(hidden)}: its server reads the whole object "
+            "into memory on every GET, so a plain GET from it measures the server, not the wire"
+        )
+    above = wire_share.above_wire_caveat(Analysis(results))
+    if above:
+        lines.append(above)
     return "\n".join(lines)

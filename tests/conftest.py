@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,20 +27,54 @@ BUCKET = "memharness-tests"
 PLUGIN_DIR = Path(__file__).parent / "plugin"
 
 
+EVENT_BOUND_S = 180.0
+"""How long a test waits for something that happens within seconds on an idle machine: an
+upper bound for a hung test, never a measurement, so a loaded machine only makes tests slower."""
+
+
+def wait_until(
+    happened: Callable[[], object],
+    what: str | Callable[[], str],
+    alive: Callable[[], object] = lambda: None,
+    bound_s: float = EVENT_BOUND_S,
+) -> None:
+    """Return once ``happened()`` is true; fail naming ``what`` (or what it returns then) after
+    ``bound_s``.
+
+    ``alive`` is called on every poll, to fail at once (with its own assertion) when the process
+    that should make it happen is gone.
+    """
+    deadline = time.monotonic() + bound_s
+    while not happened():
+        alive()
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{what if isinstance(what, str) else what()}: not within {bound_s:g} s"
+            )
+        time.sleep(0.05)
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=1)
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
 @contextmanager
 def serving(argv: list[str], url: str, log: Path, **popen: Any) -> Iterator[str]:
     """Run a test server process until the block ends; yield ``url`` once it answers HTTP."""
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, **popen)
+
+    def running() -> None:
+        assert proc.poll() is None, f"{argv[0]} exited at start-up; see {log}"
+
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except urllib.error.HTTPError:
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_until(lambda: _answers(url), f"{url} answering", running)
         yield url
     finally:
         proc.terminate()
@@ -57,6 +92,17 @@ def no_crt_lock_left() -> Iterator[None]:
     yield
     if not existed:
         shutil.rmtree(CRT_LOCK_DIR, ignore_errors=True)
+
+
+@pytest.fixture()
+def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty temp directory for this test and every process it starts (``TMPDIR``): what the
+    harness leaves behind shows up here whatever temp directory the session itself has."""
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setenv("TMPDIR", str(root))
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from memharness_s3.runner import sweep_stale_temp_dirs
 from memharness_s3.session import Session, Target
 from memharness_s3.settings import RunSettings
 from memharness_s3.table import render
+from tests.conftest import EVENT_BOUND_S, wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -190,7 +190,9 @@ def test_a_redelivery_loop_is_bounded_and_a_time_limit_is_a_timeout(
 ) -> None:
     """acks_late + reject_on_worker_lost: a task whose child always dies is redelivered; the run
     revokes it after MAX_DELIVERIES starts and records how many there were. The time limit is
-    well above the seconds billiard takes to notice a dead child (seen: 4.5 s)."""
+    well above the seconds billiard takes to notice a dead child (seen: 4.5 s; the run waits the
+    limit plus 30 s for the MAX_DELIVERIES + 1 starts, room for a machine several times slower)
+    and far below the sleeping task's 120 s."""
     results = _run(
         moto_backend,
         cache_dir,
@@ -200,7 +202,7 @@ def test_a_redelivery_loop_is_bounded_and_a_time_limit_is_a_timeout(
         params={"test-sleeping": {"seconds": "120"}},
         acks_late=True,
         reject_on_worker_lost=True,
-        timeout_s=15,
+        timeout_s=30,
     )
     killed, sleeping, chunked = results
     assert killed.status == "error" and killed.error_type == "RedeliveryLoop", killed
@@ -281,9 +283,11 @@ def test_forged_tasks_are_rejected_and_recorded_and_the_worker_keeps_serving(
     node = _worker(broker, tmp_path, moto_backend)
     try:
         app = make_app(broker)
-        deadline = time.monotonic() + 60
-        while not app.control.ping(timeout=1.0) and time.monotonic() < deadline:
+
+        def serving() -> None:
             assert node.poll() is None, (tmp_path / "worker.log").read_text()
+
+        wait_until(lambda: bool(app.control.ping(timeout=1.0)), "the node answering", serving)
         password = broker.split(":")[2].split("@")[0]
         title = " ".join(psutil.Process(node.pid).cmdline())
         assert password not in title and "memharness worker" in title
@@ -317,7 +321,7 @@ def test_forged_tasks_are_rejected_and_recorded_and_the_worker_keeps_serving(
         }
         for what, payload in forged.items():
             result = app.send_task(FETCH_TASK, args=[json.dumps(payload)], queue=QUEUE)
-            report = result.get(timeout=60)
+            report = result.get(timeout=EVENT_BOUND_S)
             assert report["error_type"] == "RejectedTask", (what, report)
         pickled = app.send_task(FETCH_TASK, args=["x"], queue=QUEUE, serializer="pickle")
         ordinary = app.send_task(
@@ -325,7 +329,7 @@ def test_forged_tasks_are_rejected_and_recorded_and_the_worker_keeps_serving(
             args=[json.dumps({"run_id": "cd", "case": good_case, "objects": [good_object]})],
             queue=QUEUE,
         )
-        report = ordinary.get(timeout=60)
+        report = ordinary.get(timeout=EVENT_BOUND_S)
         assert report["error"] is None, report
         (fetch,) = report["fetches"]
         assert fetch["error_type"] in ("NoSuchKey", "ClientError"), fetch
@@ -380,6 +384,8 @@ def _coordinator(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
             "test-sleeping,chunked",
             "--param",
             "test-sleeping.seconds=600",
+            "--param",
+            f"test-sleeping.started_file={tmp_path / 'sleeping'}",
             "--cache-dir",
             str(tmp_path / "cache"),
             "--out",
@@ -394,23 +400,13 @@ def _coordinator(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for_task(coordinator: subprocess.Popen[str]) -> None:
-    """Until a node's child is running the sleeping task."""
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
+def _wait_for_task(coordinator: subprocess.Popen[str], tmp_path: Path) -> None:
+    """Until a node's child is running the sleeping task (it writes the file as it starts)."""
+
+    def coordinating() -> None:
         assert coordinator.poll() is None, coordinator.communicate()
-        marker = f"-{coordinator.pid}@"
-        children = [
-            child
-            for proc in psutil.process_iter(["cmdline"])
-            if marker in " ".join(proc.info["cmdline"] or [])
-            for child in proc.children(recursive=True)
-        ]
-        if any("ForkPoolWorker" in " ".join(c.cmdline()) for c in children if c.is_running()):
-            time.sleep(2)
-            return
-        time.sleep(0.2)
-    raise AssertionError("no task started")
+
+    wait_until((tmp_path / "sleeping").exists, "the sleeping task starting", coordinating)
 
 
 @pytest.mark.parametrize("lost", ["node", "broker", "coordinator"])
@@ -422,7 +418,7 @@ def test_losing_a_node_the_broker_or_the_coordinator_leaves_results_and_no_proce
     coordinator = _coordinator(tmp_path)
     started: list[psutil.Process] = []
     try:
-        _wait_for_task(coordinator)
+        _wait_for_task(coordinator, tmp_path)
         started = _descendants(coordinator.pid)
         titles = " | ".join(" ".join(proc.cmdline()) for proc in started)
         assert "redis-server" in titles and "memharness worker" in titles, titles
@@ -437,15 +433,14 @@ def test_losing_a_node_the_broker_or_the_coordinator_leaves_results_and_no_proce
                 if name in " ".join(proc.cmdline())
             ]
             victim.send_signal(signal.SIGKILL)
-        coordinator.wait(timeout=120)
+        coordinator.wait(timeout=EVENT_BOUND_S)
     finally:
         if coordinator.poll() is None:
             coordinator.kill()
         coordinator.wait()
-    deadline = time.monotonic() + 20
-    while _running(started) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert _running(started) == []
+    wait_until(
+        lambda: not _running(started), lambda: f"processes outlived the run: {_running(started)}"
+    )
     sweep_stale_temp_dirs()
     ours = {coordinator.pid} | {proc.pid for proc in started}
     left = [

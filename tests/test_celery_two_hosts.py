@@ -19,7 +19,7 @@ import pytest
 from memharness_s3.backends.launcher import free_port, stop_process_group
 from memharness_s3.celery_executor.broker import launched_redis
 
-from .conftest import serving
+from .conftest import serving, wait_until
 
 BRIDGE_IP = "10.203.0.1"
 SUBNET = 24
@@ -36,6 +36,10 @@ pytestmark = [
         reason="needs root, iproute2's ip and redis-server to make two hosts",
     ),
 ]
+
+
+def _read(logs: list[Path]) -> str:
+    return "".join(log.read_text(errors="replace") for log in logs if log.exists())
 
 
 def _ip(*args: str) -> None:
@@ -110,6 +114,16 @@ def test_two_hosts_both_take_tasks_and_rows_name_their_node(
                     )
                 )
                 log.close()
+            # `--nodes 0` takes the nodes that answer when it starts: both must be ready by then.
+            logs = [tmp_path / f"host{index}.log" for index in (1, 2)]
+
+            def both_serving() -> None:
+                assert all(node.poll() is None for node in nodes), _read(logs)
+
+            ready = [f"host{index}@{host} ready." for index, host in enumerate(two_hosts, 1)]
+            wait_until(
+                lambda: all(line in _read(logs) for line in ready), "both nodes ready", both_serving
+            )
             out = tmp_path / "out"
             run = subprocess.run(
                 [

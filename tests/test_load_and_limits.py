@@ -57,6 +57,7 @@ def test_a_cap_below_read_alls_need_is_oom_and_the_next_case_runs(
     moto_backend: Backend,
     uploaded: Callable[[int], Fixture],
     tmp_path: Path,
+    temp_root: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if enforcement == "watchdog":
@@ -78,7 +79,7 @@ def test_a_cap_below_read_alls_need_is_oom_and_the_next_case_runs(
     assert under.peak_rss_bytes is not None and under.peak_rss_bytes < CAP
     if enforcement == "kernel":
         assert over.cgroup_peak_bytes is not None and over.cgroup_peak_bytes <= CAP
-    assert not list(Path("/tmp").glob(f"memharness-*-{over.run_id}-*"))
+    assert list(temp_root.iterdir()) == []
 
 
 def test_memray_mode_records_a_heap_peak_and_a_flamegraph(

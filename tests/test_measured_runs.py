@@ -10,12 +10,13 @@ import pytest
 
 from memharness_s3.backends import Backend
 from memharness_s3.fixture_cache import Fixture
+from memharness_s3.measure import Tick
 from memharness_s3.records import RunResult
 from memharness_s3.results.loader import load
 from memharness_s3.results.writer import ResultsWriter
 from memharness_s3.runner import PlannedRun, run_all, run_case
 from memharness_s3.s3_objects import make_client
-from tests.conftest import BUCKET, planned
+from tests.conftest import BUCKET, planned, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -64,15 +65,34 @@ def test_read_all_costs_the_object_and_chunked_does_not(
     assert chunked.strategy_cost_bytes < 32 * MiB
 
 
-def test_sampled_peak_never_exceeds_the_kernel_peak(
+@pytest.mark.usefixtures("test_plugins")
+def test_a_spike_between_two_samples_is_missed_by_the_sampler_and_kept_by_vmhwm(
     moto_backend: Backend, uploaded: Callable[[int], Fixture], tmp_path: Path
 ) -> None:
-    result = _run(moto_backend, tmp_path, planned(uploaded(64 * MiB), "read-all"))
-    assert result.samples > 0 and result.timeline_file
-    assert result.sampled_peak_rss_bytes is not None and result.peak_rss_bytes is not None
-    assert result.sampled_peak_rss_bytes <= result.peak_rss_bytes
+    """The worker allocates 64 MiB and frees it while the sampler waits between two samples
+    (in its progress callback, which runs between samples): the sampled maximum cannot have
+    seen it, the kernel's high-water mark must have, and the gap is the spike."""
+    go, freed = tmp_path / "go", tmp_path / "freed"
+    spike = 64 * MiB
+
+    def between_samples(tick: Tick) -> None:
+        if not go.exists():
+            go.write_text("go")
+            wait_until(freed.exists, "the worker's spike")
+
+    params = {"go_file": str(go), "freed_file": str(freed), "spike_bytes": spike}
+    run = planned(uploaded(10 * 10**6), "test-spiking", params=params)
+    (result,) = run_case(run, moto_backend, ResultsWriter(tmp_path), 300, between_samples)
+    assert result.status == "ok", result.error
+    assert result.peak_rss_bytes is not None and result.baseline_rss_bytes is not None
+    assert result.sampled_peak_rss_bytes is not None and result.timeline_file
+    assert result.peak_rss_source == "VmHWM"
+    assert result.peak_rss_bytes - result.baseline_rss_bytes >= 0.9 * spike
+    assert result.peak_rss_bytes - result.sampled_peak_rss_bytes >= 0.5 * spike
     timeline = (tmp_path / result.timeline_file).read_text().splitlines()
     assert timeline[0] == "t_s,rss_bytes" and len(timeline) == result.samples + 1
+    sampled = max(int(line.split(",")[1]) for line in timeline[1:])
+    assert sampled == result.sampled_peak_rss_bytes
 
 
 @pytest.mark.parametrize("strategy", ["read-all", "chunked"])
@@ -138,12 +158,12 @@ def test_wrong_bytes_are_never_ok(
 
 @pytest.mark.usefixtures("test_plugins")
 def test_temp_files_left_behind_are_counted_and_removed(
-    moto_backend: Backend, uploaded: Callable[[int], Fixture], tmp_path: Path
+    moto_backend: Backend, uploaded: Callable[[int], Fixture], tmp_path: Path, temp_root: Path
 ) -> None:
     result = _run(moto_backend, tmp_path, planned(uploaded(10 * 10**6), "test-littering"))
     assert result.status == "ok", result.error
     assert (result.temp_files_left, result.temp_bytes_left) == (1, 1000)
-    assert not list(Path("/tmp").glob(f"memharness-*-{result.run_id}-*"))
+    assert list(temp_root.iterdir()) == []
 
 
 def test_a_worker_past_its_timeout_ends_as_timeout(

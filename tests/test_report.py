@@ -415,3 +415,56 @@ def test_report_renders_degenerate_results(tmp_path: Path) -> None:
     assert "Peak RSS against object size" not in html
     assert "median heap MB" in html and "chunked 10MB x4 threads" in html
     assert "only 1 distinct size ran ok" in html
+
+
+# --- what the backend could not measure, and of wire -------------------------------------
+
+
+def textract_and_chunked(backend: str) -> list[RunResult]:
+    """textract-direct (the fastest, fitting) and chunked at 1 GB x 1 on ``backend``."""
+    return [
+        run("textract-direct", 10**9, 87 * MB, backend=backend, wall_s=0.1, bytes_fetched=10**9),
+        run("chunked", 10**9, 70 * MB, backend=backend, wall_s=3.0, bytes_fetched=10**9),
+    ]
+
+
+def test_textract_against_moto_is_greyed_and_given_no_verdict(tmp_path: Path) -> None:
+    html = render_report(write_results_dir(tmp_path, textract_and_chunked("moto"), meta()))
+    html = html.read_text(encoding="utf-8")
+    decision = html[html.index('<table class="decision">') : html.index("</table>")]
+    textract = decision[decision.index("<td>textract-direct</td>") :].split("</tr>")[0]
+    assert 'class="d-unmeasured"' in textract
+    assert "not measured by this backend" in textract
+    assert "&#9733;" not in textract and ">fits<" not in textract
+    assert "chunked: 70.0 MB peak, 3.00 s (1 fit)" in decision  # the star moved to chunked
+    summary = html[html.index('id="summary"') :]
+    row = summary[summary.index("<td>textract-direct 1GB x1</td>") :].split("</tr>")[0]
+    assert "v-not-measured" in row and "not measured by this backend" in row
+    safe = html[html.index("Safe size per strategy") : html.index('id="summary"')]
+    assert "<td>textract-direct x1</td>" in safe
+    safe_row = safe[safe.index("<td>textract-direct x1</td>") :].split("</tr>")[0]
+    assert "not measured by this backend" in safe_row
+
+
+def test_textract_against_a_real_textract_keeps_its_verdict(tmp_path: Path) -> None:
+    document = {**meta(), "textract_endpoint_url": "https://textract.us-east-1.amazonaws.com"}
+    html = render_report(write_results_dir(tmp_path, textract_and_chunked("moto"), document))
+    text = html.read_text(encoding="utf-8")
+    assert "not measured by this backend" not in text
+    assert "textract-direct: 87.0 MB peak, 0.10 s (2 fit)" in text
+
+
+def test_report_shows_of_wire_by_the_same_rules(tmp_path: Path) -> None:
+    shares = {"chunked": 0.6, "transfer-manager": 1.35}
+    runs = [
+        run(name, 250 * MB, 70 * MB, backend="s3rver", throughput_mb_s=400 * share, wire_mb_s=400.0)
+        for name, share in shares.items()
+    ]
+    moto = run("read-all", 250 * MB, 302 * MB, throughput_mb_s=780.0, wire_mb_s=400.0)
+    html = render_report(write_results_dir(tmp_path, [*runs, moto], meta()))
+    text = html.read_text(encoding="utf-8")
+    assert '<td class="num">0.60</td>' in text
+    assert "1.35\u2020" in text
+    assert "1.95" not in text  # read-all on moto: 780 / 400 withheld
+    caveats_box = text[text.index("Before you trust these numbers") :]
+    assert "\u2020 of wire above 1.1 in 1 case: transfer-manager 250MB x1" in caveats_box

@@ -2,7 +2,7 @@
 injected script, and logs no console error. A screenshot is left in the test's tmp_path.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``apt-get install -y chromium
-chromium-driver``); skipped only when /usr/bin/chromium is missing.
+chromium-driver``); skipped, saying which, when either is missing.
 """
 
 from __future__ import annotations
@@ -23,16 +23,22 @@ from tests.test_report import synthetic_report_dir
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="no /usr/bin/chromium: apt-get install -y chromium chromium-driver",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"no {CHROMIUM}: apt-get install -y chromium chromium-driver",
+    ),
+    pytest.mark.skipif(
+        CHROMIUM.exists() and not CHROMEDRIVER.exists(),
+        reason=f"chromium is installed but chromium-driver is not (no {CHROMEDRIVER}): "
+        "apt-get install -y chromium-driver",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
     """Headless Chromium through Debian's chromedriver (no driver download), console logged."""
-    assert CHROMEDRIVER.exists(), "chromium is installed but chromium-driver is not"
     options = Options()
     options.binary_location = str(CHROMIUM)
     profile = tmp_path_factory.mktemp("chromium-profile")

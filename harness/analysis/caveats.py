@@ -5,11 +5,37 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from memharness_s3.analysis import wire_share
 from memharness_s3.analysis.cases import Analysis
+from memharness_s3.records import RunResult
 from memharness_s3.sizes import format_mb
 
 SPREAD_WORTH_SAYING = 0.25
 """Throughput that varies by more than this share of its median between repeats is flagged."""
+
+NOT_MEASURED_BY_BACKEND = "not measured by this backend"
+"""What a view shows instead of a verdict for a run its backend could not measure."""
+
+WHY_NOT_MEASURED = (
+    "moto's Textract never reads the document: what ran is the worker's side only, not a "
+    "Textract job"
+)
+"""Why ``unmeasured_by_backend`` runs get no verdict, said where a verdict would be."""
+
+MOTO_TEXTRACT_BACKENDS = frozenset({"moto", "s3rver", "minio"})
+"""Launched backends: without ``--textract-endpoint-url`` their Textract calls go to a moto
+server (``backends.open_backend``)."""
+
+
+def unmeasured_by_backend(result: RunResult, meta: dict[str, Any]) -> bool:
+    """Whether the backend could not measure what the run's strategy does: textract-direct
+    against moto's Textract, which never reads the document, so neither a verdict ("fits", the
+    fastest, a safe size) nor a comparison can be drawn from the run."""
+    return (
+        result.strategy == "textract-direct"
+        and not meta.get("textract_endpoint_url")
+        and result.backend in MOTO_TEXTRACT_BACKENDS
+    )
 
 
 def caveats(analysis: Analysis, meta: dict[str, Any]) -> list[str]:
@@ -17,21 +43,29 @@ def caveats(analysis: Analysis, meta: dict[str, Any]) -> list[str]:
     results = analysis.results
     found: list[str] = []
     backends = {r.backend for r in results}
-    textract_url = meta.get("textract_endpoint_url")
-    textract_ran = any(r.strategy == "textract-direct" for r in results)
-    if textract_ran and not textract_url and backends & {"moto", "s3rver", "minio"}:
+    if any(unmeasured_by_backend(r, meta) for r in results):
         found.append(
             "textract-direct ran against moto's Textract, which does not read the document "
             "(it answers with a random page count): its numbers are the worker's side only "
             "(the size check, the polling, and on the split path the download, split and "
-            "upload), not a real Textract job."
+            f"upload), not a real Textract job, so it is greyed as {NOT_MEASURED_BY_BACKEND} "
+            "and given no verdict."
         )
     if "moto" in backends and any(r.throughput_mb_s for r in results):
+        hidden = (
+            ' "of wire" is left empty for the same reason: a plain GET from moto measures moto '
+            "too, not the wire."
+            if wire_share.hidden_on(results)
+            else ""
+        )
         found.append(
             "moto's server reads the whole object from its store on every GET, ranged ones "
             "included: wall times and MB/s here are moto's (ranged strategies worst of all); "
-            "compare throughput on s3rver or a real endpoint."
+            f"compare throughput on s3rver or a real endpoint.{hidden}"
         )
+    above_wire = wire_share.above_wire_caveat(analysis, meta)
+    if above_wire:
+        found.append(above_wire)
     over = [
         r
         for r in results

@@ -18,13 +18,19 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from memharness_s3.analysis.cases import Analysis, CaseRuns, median_of
-from memharness_s3.analysis.caveats import caveats
-from memharness_s3.analysis.decision import Cell, Column, Decision, decide
+from memharness_s3.analysis import wire_share
+from memharness_s3.analysis.cases import Analysis, CaseRuns, Series, median_of
+from memharness_s3.analysis.caveats import (
+    NOT_MEASURED_BY_BACKEND,
+    WHY_NOT_MEASURED,
+    caveats,
+    unmeasured_by_backend,
+)
+from memharness_s3.analysis.decision import FITS, Cell, Column, Decision, decide
 from memharness_s3.analysis.shapes import Shape
 from memharness_s3.analysis.verdicts import NOT_MEASURED, judge
 from memharness_s3.paths import starts_with, write_no_follow
-from memharness_s3.records import INFRA, Expectation, RunResult, of_wire
+from memharness_s3.records import INFRA, Expectation, RunResult
 from memharness_s3.report import charts, fit
 from memharness_s3.report.budget import answer_questions, median_baselines
 from memharness_s3.report.source import Budget, load_source, resolve_budget
@@ -82,8 +88,9 @@ def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
     heap = any(r.heap_peak_bytes is not None for r in results)
     celery = any(r.executor == "celery" for r in results)
     runs = [_run_row(source.path, r, heap, celery) for r in results]
+    unmeasured = _unmeasured(analysis, source.meta.raw)
     return {
-        "decision": _decision(decide(analysis, budget.bytes), budget),
+        "decision": _decision(decide(analysis, budget.bytes), budget, unmeasured),
         "caveats": caveats(analysis, source.meta.raw),
         "title": f"memharness report: {source.path.resolve().name}",
         "overview": _overview(results),
@@ -91,10 +98,15 @@ def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
         "budget": _budget_line(budget),
         "headroom": _headroom_line(results, budget),
         "answers": answer_questions(analysis, safe),
-        "fits": [_fit_row(s) for s in safe],
+        "fits": [_fit_row(s, s.series in unmeasured) for s in safe],
         "criteria": {"min_r_squared": fit.MIN_R_SQUARED, "flat_slope": fit.FLAT_SLOPE},
         "case_columns": _case_columns(heap),
-        "cases": [_case_row(c, budget.bytes, expectations, heap) for c in analysis.cases],
+        "cases": [
+            _case_row(
+                c, budget.bytes, expectations, heap, analysis.series_of(c.first) in unmeasured
+            )
+            for c in analysis.cases
+        ],
         "expectations": [
             f"{e.strategy} at {format_size(e.min_size_bytes)} and above: {e.status} ({e.reason})"
             for e in expectations
@@ -105,6 +117,12 @@ def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
         "runs": runs,
         "flamegraphs": [r for r in runs if r.flamegraph],
     }
+
+
+def _unmeasured(analysis: Analysis, meta: dict[str, Any]) -> set[Series]:
+    """The series whose backend could not measure what they do (textract-direct against moto's
+    Textract): they are shown greyed, and no verdict is drawn for them."""
+    return {analysis.series_of(r) for r in analysis.results if unmeasured_by_backend(r, meta)}
 
 
 def _charts(analysis: Analysis, results_dir: Path, budget_bytes: int) -> list[charts.Chart]:
@@ -125,13 +143,18 @@ def _charts(analysis: Analysis, results_dir: Path, budget_bytes: int) -> list[ch
     return drawn
 
 
-def _decision(decision: Decision, budget: Budget) -> dict[str, Any]:
+def _decision(decision: Decision, budget: Budget, unmeasured: set[Series]) -> dict[str, Any]:
     """The decision matrix as the template shows it: a row per strategy, a column per size x
-    concurrency, each cell a verdict chip and its costs; the fastest fitting one starred."""
+    concurrency, each cell a verdict chip and its costs; the fastest fitting one starred. A
+    strategy the backend could not measure (``unmeasured``) is greyed, never fits or starred."""
+    greyed = {series.name for series in unmeasured}
+    fastest = {
+        (c.size_bytes, c.concurrency): _fastest_measured(c, greyed) for c in decision.columns
+    }
     columns = [
         {
             "title": f"{format_size(c.size_bytes)} \u00d7 {c.concurrency}",
-            "answer": _answer(c),
+            "answer": _answer(c, fastest[c.size_bytes, c.concurrency], greyed),
         }
         for c in decision.columns
     ]
@@ -140,7 +163,12 @@ def _decision(decision: Decision, budget: Budget) -> dict[str, Any]:
         cells = []
         for column in decision.columns:
             cell = next((c for c in column.cells if c.strategy == strategy), None)
-            cells.append(None if cell is None else _decision_cell(cell, column))
+            best = fastest[column.size_bytes, column.concurrency]
+            cells.append(
+                None
+                if cell is None
+                else _decision_cell(cell, column, best is cell, strategy in greyed)
+            )
         rows.append({"strategy": strategy, "cells": cells})
     limit = (1 - decision.headroom) * budget.bytes
     legend = (
@@ -150,21 +178,41 @@ def _decision(decision: Decision, budget: Budget) -> dict[str, Any]:
         "inside the headroom; over: a peak over the budget; failed: a run did not end ok. "
         "\u2605 the fastest that fits (median fetch wall time)."
     )
+    if greyed:
+        legend += (
+            f" {NOT_MEASURED_BY_BACKEND}: the backend cannot measure what the strategy does "
+            "(see below), so it gets no verdict."
+        )
     return {"columns": columns, "rows": rows, "legend": legend}
 
 
-def _answer(column: Column) -> str:
-    fitting = [c for c in column.cells if c.verdict == "fits"]
-    if column.fastest is None:
+def _fastest_measured(column: Column, greyed: set[str]) -> Cell | None:
+    """The column's fastest fitting strategy among those the backend measured: the decision's
+    own, or, when that one is greyed, the next by the same rule (fits, downloads, least wall)."""
+    if column.fastest is not None and column.fastest not in greyed:
+        return next(c for c in column.cells if c.strategy == column.fastest)
+    timed = [
+        c
+        for c in column.cells
+        if c.verdict == FITS
+        and c.downloads
+        and c.median_wall_s is not None
+        and c.strategy not in greyed
+    ]
+    return min(timed, key=lambda c: (c.median_wall_s or 0.0, c.strategy)) if timed else None
+
+
+def _answer(column: Column, best: Cell | None, greyed: set[str]) -> str:
+    fitting = [c for c in column.cells if c.verdict == FITS and c.strategy not in greyed]
+    if best is None:
         return "nothing fits with headroom" if not fitting else "fits, none downloads"
-    best = next(c for c in column.cells if c.strategy == column.fastest)
     return (
         f"{best.strategy}: {format_mb(best.max_peak_bytes)} MB peak, "
         f"{_number(best.median_wall_s, 2)} s ({len(fitting)} fit)"
     )
 
 
-def _decision_cell(cell: Cell, column: Column) -> dict[str, Any]:
+def _decision_cell(cell: Cell, column: Column, fastest: bool, greyed: bool) -> dict[str, Any]:
     costs = [
         f"peak {format_mb(cell.max_peak_bytes)} MB",
         f"+{format_mb(cell.median_cost_bytes)} over idle",
@@ -182,8 +230,9 @@ def _decision_cell(cell: Cell, column: Column) -> dict[str, Any]:
     if cell.statuses.get(INFRA):
         costs.append(f"{cell.statuses[INFRA]} {INFRA}: backend unresponsive, re-run")
     return {
-        "verdict": cell.verdict,
-        "fastest": cell.strategy == column.fastest,
+        "verdict": NOT_MEASURED_BY_BACKEND if greyed else cell.verdict,
+        "class": "unmeasured" if greyed else cell.verdict.replace(" ", "-"),
+        "fastest": fastest,
         "costs": " \u00b7 ".join(costs),
     }
 
@@ -264,8 +313,10 @@ def _headroom_line(results: Sequence[RunResult], budget: Budget) -> str:
     )
 
 
-def _fit_row(safe: fit.SafeSize) -> dict[str, str]:
-    if safe.kind == "fit" and safe.safe_size_bytes is not None:
+def _fit_row(safe: fit.SafeSize, unmeasured: bool) -> dict[str, str]:
+    if unmeasured:
+        verdict = NOT_MEASURED_BY_BACKEND
+    elif safe.kind == "fit" and safe.safe_size_bytes is not None:
         verdict = format_size(max(0.0, safe.safe_size_bytes))
         if safe.interval is not None and safe.safe_size_bytes > 0:
             low, high = safe.interval
@@ -288,7 +339,7 @@ def _fit_row(safe: fit.SafeSize) -> dict[str, str]:
         "safe": verdict,
         "largest_ok": _size_or_dash(safe.oom.largest_ok_bytes),
         "smallest_oom": _size_or_dash(safe.oom.smallest_failed_bytes),
-        "statement": safe.statement,
+        "statement": f"{WHY_NOT_MEASURED}." if unmeasured else safe.statement,
     }
 
 
@@ -327,7 +378,11 @@ def _case_columns(heap: bool) -> list[str]:
 
 
 def _case_row(
-    case: CaseRuns, budget_bytes: int, expectations: Sequence[Expectation], heap: bool
+    case: CaseRuns,
+    budget_bytes: int,
+    expectations: Sequence[Expectation],
+    heap: bool,
+    unmeasured: bool,
 ) -> dict[str, Any]:
     judgement = judge(case, budget_bytes, expectations)
     peak = format_mb(case.shown_peak)
@@ -345,16 +400,19 @@ def _case_row(
     cells += [
         _number(case.median_ok(lambda r: r.wall_s), 2),
         _number(case.median_ok(lambda r: r.throughput_mb_s), 1),
-        _number(case.median_ok(of_wire), 2),
+        wire_share.text(case.median_ok(wire_share.shown_of_wire)),
         format_mb(median_of(case.runs, lambda r: r.aggregate_peak_rss_bytes)),
     ]
     share = "" if case.max_peak is None else f"{case.max_peak / budget_bytes:.0%}"
     reason = judgement.expectation.reason if judgement.expectation else ""
+    verdict, verdict_class = judgement.verdict, _verdict_class(judgement.verdict)
+    if unmeasured:
+        verdict, verdict_class, reason, share = NOT_MEASURED_BY_BACKEND, "not-measured", "", ""
     return {
         "group": f"{case.key.size_bytes}x{case.key.concurrency}",
         "cells": cells,
-        "verdict": judgement.verdict,
-        "verdict_class": _verdict_class(judgement.verdict),
+        "verdict": verdict,
+        "verdict_class": verdict_class,
         "reason": reason,
         "share": share,
     }
@@ -415,7 +473,7 @@ def _run_row(results_dir: Path, run: RunResult, heap: bool, celery: bool) -> Run
         *([format_mb(run.heap_peak_bytes)] if heap else []),
         _number(run.wall_s, 2),
         _number(run.throughput_mb_s, 1),
-        _number(of_wire(run), 2),
+        wire_share.text(wire_share.shown_of_wire(run)),
         {True: "yes", False: "NO", None: "-"}[run.verified],
         format_mb(run.temp_peak_bytes),
         str(run.temp_files_left),

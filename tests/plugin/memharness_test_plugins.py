@@ -6,6 +6,7 @@ import ctypes
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 from memharness_s3.strategies.base import FetchContext, Fetched
@@ -82,8 +83,36 @@ class Swallowing:
 class Sleeping:
     name: ClassVar[str] = "test-sleeping"
     description: ClassVar[str] = "sleeps, then fetches nothing: a task that outlives its limit"
-    params: ClassVar[dict[str, Any]] = {"seconds": 60.0}
+    params: ClassVar[dict[str, Any]] = {"seconds": 60.0, "started_file": ""}
+    """``started_file``: a path written as the sleep begins, for a test to wait on."""
 
     def fetch(self, ctx: FetchContext) -> Fetched:
+        if ctx.params["started_file"]:
+            Path(ctx.params["started_file"]).write_text(str(os.getpid()))
         time.sleep(float(ctx.params["seconds"]))
+        return Fetched()
+
+
+class Spiking:
+    name: ClassVar[str] = "test-spiking"
+    description: ClassVar[str] = "waits for a go file, holds spike_bytes briefly, then frees them"
+    params: ClassVar[dict[str, Any]] = {
+        "spike_bytes": 64 * 2**20,
+        "go_file": "",
+        "freed_file": "",
+        "wait_s": 180.0,
+    }
+    """A spike the test times between two samples: it writes ``go_file`` while the sampler is
+    between samples, and the sampler waits for ``freed_file`` before its next one."""
+
+    def fetch(self, ctx: FetchContext) -> Fetched:
+        go, freed = Path(ctx.params["go_file"]), Path(ctx.params["freed_file"])
+        deadline = time.monotonic() + float(ctx.params["wait_s"])
+        while not go.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{go} did not appear")
+            time.sleep(0.001)
+        spike = b"\x01" * int(ctx.params["spike_bytes"])  # every page written: resident
+        del spike  # above glibc's mmap threshold: unmapped here, so RSS drops at once
+        freed.write_text("freed")
         return Fetched()
