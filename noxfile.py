@@ -13,12 +13,15 @@ PYTHON = "3.11"
 DEV_CONSTRAINTS = "constraints-dev.txt"
 """The versions the tests run with: pip alone cannot find the one boto3 that s3fs's aiobotocore
 accepts (it backtracks into releases that no longer build); see README, Development."""
+DEV_INSTALL = ("-c", DEV_CONSTRAINTS, "--config-settings", "editable_mode=strict", "-e", ".[dev]")
+"""The README's development install: a strict editable install (a tree of links), which mypy
+and editors can follow, unlike setuptools' default for a mapped package."""
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The test suite, against real moto server processes on loopback."""
-    session.install("-c", DEV_CONSTRAINTS, "-e", ".[dev]")
+    session.install(*DEV_INSTALL)
     session.run("pytest", *session.posargs)
 
 
@@ -50,11 +53,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the packages."""
-    session.install(
-        "-c", DEV_CONSTRAINTS, "--config-settings", "editable_mode=strict", "-e", ".[dev]"
-    )
+    """mypy --strict over the package and the tests."""
+    session.install(*DEV_INSTALL)
     session.run("mypy")
+    session.run("mypy", "tests")
 
 
 @nox.session(python=PYTHON)
@@ -67,7 +69,7 @@ def bench(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def large(session: nox.Session) -> None:
     """The GB-scale pytest cases (marker ``large``): minutes each, tens of GB of disk."""
-    session.install("-c", DEV_CONSTRAINTS, "-e", ".[dev]")
+    session.install(*DEV_INSTALL)
     session.run("pytest", "-m", "large", *session.posargs)
 
 

@@ -124,7 +124,7 @@ def moto_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
 
 
 @pytest.fixture(scope="session")
-def uploaded(moto_backend: Backend, cache_dir: Path):  # type: ignore[no-untyped-def]
+def uploaded(moto_backend: Backend, cache_dir: Path) -> Callable[[int], Fixture]:
     """Return a function that generates (cached) and uploads a fixture of a size."""
     client = make_client(moto_backend)
     done: dict[int, Fixture] = {}

@@ -26,7 +26,11 @@ SUBNET = 24
 
 
 def _can_make_namespaces() -> bool:
-    return os.geteuid() == 0 and shutil.which("ip") is not None and shutil.which("redis-server")
+    return (
+        os.geteuid() == 0
+        and shutil.which("ip") is not None
+        and shutil.which("redis-server") is not None
+    )
 
 
 pytestmark = [

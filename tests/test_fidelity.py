@@ -4,6 +4,7 @@ cheap sampler, and the fidelity experiment's own arithmetic."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from memharness_s3 import wire
 from memharness_s3.backends import Backend, open_backend
 from memharness_s3.fidelity import Sample, render
+from memharness_s3.fixture_cache import Fixture
 from memharness_s3.measure import ProcessProbe
 from memharness_s3.procfs import current_rss, meminfo_bytes
 from memharness_s3.records import of_wire
@@ -28,8 +30,8 @@ DIRTY_BYTES = 256 * MB
 
 @pytest.mark.integration
 def test_every_run_starts_with_dirty_pages_flushed_and_says_so(
-    tmp_path: Path, moto_backend: Backend, uploaded
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, moto_backend: Backend, uploaded: Callable[[int], Fixture]
+) -> None:
     """Leave 256 MB of dirty pages behind, as a run that wrote a file does; the next run starts
     from a flushed page cache and records how much was still dirty."""
     fixture = uploaded(4 * MB)

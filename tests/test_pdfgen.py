@@ -231,7 +231,7 @@ def test_hash_failure_is_raised_not_hung(tmp_path: Path, monkeypatch: pytest.Mon
     def sha256(*data: bytes) -> object:
         return real_sha256(*data) if data else FailingHash()
 
-    monkeypatch.setattr(pdfgen.hashlib, "sha256", sha256)
+    monkeypatch.setattr("memharness_s3.pdfgen.hashlib.sha256", sha256)
     with pytest.raises(MemoryError, match="hash broke"):
         write_pdf(tmp_path / "out.pdf", 10_000_000, "seed")
     assert list(tmp_path.iterdir()) == []

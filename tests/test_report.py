@@ -429,8 +429,8 @@ def textract_and_chunked(backend: str) -> list[RunResult]:
 
 
 def test_textract_against_moto_is_greyed_and_given_no_verdict(tmp_path: Path) -> None:
-    html = render_report(write_results_dir(tmp_path, textract_and_chunked("moto"), meta()))
-    html = html.read_text(encoding="utf-8")
+    report = render_report(write_results_dir(tmp_path, textract_and_chunked("moto"), meta()))
+    html = report.read_text(encoding="utf-8")
     decision = html[html.index('<table class="decision">') : html.index("</table>")]
     textract = decision[decision.index("<td>textract-direct</td>") :].split("</tr>")[0]
     assert 'class="d-unmeasured"' in textract

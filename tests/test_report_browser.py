@@ -65,7 +65,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
 
 def console_errors(driver: webdriver.Chrome) -> list[str]:
     """Console messages at error level since the last call (reading the log clears it)."""
-    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    entries: list[dict[str, str]] = driver.get_log("browser")  # type: ignore[no-untyped-call]
+    return [entry["message"] for entry in entries if entry["level"] == "SEVERE"]
 
 
 def test_the_console_check_sees_errors(browser: webdriver.Chrome, tmp_path: Path) -> None:

@@ -60,6 +60,7 @@ def test_a_flat_step_has_no_limit_and_a_line_a_limit_with_an_interval() -> None:
     assert safe.safe_size_bytes == pytest.approx((CAP - 52 * MB) / 0.8, rel=1e-3)
     assert safe.interval is not None
     low, high = safe.interval
+    assert safe.safe_size_bytes is not None
     assert low < safe.safe_size_bytes < high
 
 
