@@ -50,3 +50,19 @@ def meminfo_bytes(*names: str) -> dict[str, int]:
             if key in wanted:
                 found[wanted[key]] = int(rest.split()[0]) * 1024
     return found
+
+
+def work_done(pid: int) -> int | None:
+    """A number that grows while process ``pid`` works: its CPU ticks (all threads, user and
+    system) plus the bytes it read and wrote (``/proc/PID/io``, its own threads). None when
+    the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            stat = stat_file.read()
+        with open(f"/proc/{pid}/io", "rb") as io_file:
+            io = dict(line.split(b": ") for line in io_file.read().splitlines())
+    except (OSError, ValueError):
+        return None
+    # After "pid (comm) ": fields 3.. of proc(5); utime and stime are fields 14 and 15.
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return int(fields[11]) + int(fields[12]) + int(io[b"rchar"]) + int(io[b"wchar"])

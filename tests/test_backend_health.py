@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import io
 import json
@@ -10,11 +11,14 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+import psutil
 import pytest
 
 from memharness_s3 import runner
@@ -32,6 +36,7 @@ from memharness_s3.cli import main
 from memharness_s3.errors import RunFailed
 from memharness_s3.gate import evaluate
 from memharness_s3.plan import completed_runs
+from memharness_s3.procfs import work_done
 from memharness_s3.progress import Progress
 from memharness_s3.records import Case, RunResult
 from memharness_s3.report.html import render_report
@@ -39,6 +44,7 @@ from memharness_s3.run_limit import MIN_LIMIT_S, UNMEASURED_LIMIT_S, run_limit_s
 from memharness_s3.runner import settle_page_cache
 from memharness_s3.session import Session, Target
 from memharness_s3.settings import RunSettings
+from tests.conftest import wait_until
 from tests.test_report import CAP, MB, run
 
 SHORT_S = 0.3
@@ -348,3 +354,54 @@ def test_an_endpoint_that_stops_answering_stops_the_run_and_keeps_results(
         ("read-all", "ok"),
         ("chunked", "infra"),
     ]
+
+
+class _FakeServer:
+    """What the guard reads of a launched server: its name, whether it exited, its work."""
+
+    class spec:
+        name = "fake server"
+
+    def __init__(self, work: Callable[[], int]) -> None:
+        self.work = work
+
+    def exit_status(self) -> int | None:
+        return None
+
+    def work_done(self) -> int | None:
+        return self.work()
+
+
+def test_a_launched_server_that_misses_probes_while_working_is_busy_not_wedged(
+    wedged: Backend,
+) -> None:
+    counter = iter(range(10**6))
+    busy = dataclasses.replace(wedged, launched=_FakeServer(lambda: next(counter)))  # type: ignore[arg-type]
+    stuck = dataclasses.replace(wedged, launched=_FakeServer(lambda: 7))  # type: ignore[arg-type]
+    assert _guard(busy).check() is None
+    problem = _guard(stuck).check()
+    assert problem is not None and problem.kind == UNRESPONSIVE
+    with _guard(busy).watch() as watch:
+        assert not watch.failed.wait(6 * SHORT_S)
+    with _guard(stuck).watch() as watch:
+        assert watch.failed.wait(60)
+
+
+def test_work_done_grows_while_a_process_runs_and_not_while_it_is_stopped() -> None:
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        start = work_done(spinner.pid)
+        assert start is not None
+        wait_until(lambda: (work_done(spinner.pid) or 0) > start, "the spinner to use CPU")
+        os.kill(spinner.pid, signal.SIGSTOP)
+        wait_until(
+            lambda: psutil.Process(spinner.pid).status() == psutil.STATUS_STOPPED,
+            "the spinner to stop",
+        )
+        stopped = work_done(spinner.pid)
+        assert not threading.Event().wait(0.5)
+        assert work_done(spinner.pid) == stopped
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert work_done(spinner.pid) is None

@@ -7,7 +7,8 @@ kernel keeps accepting connections into its listening socket's backlog. A launch
 process has exited, or an endpoint that refuses connections, is down.
 
 :class:`BackendGuard` probes before each run, and its :class:`Watch` (a thread of the parent)
-probes every :data:`PROBE_INTERVAL_S` while a run's workers run. A run that ends ``error`` or
+probes every :data:`PROBE_INTERVAL_S` while a run's workers run; a launched server that misses
+probes while it keeps working (CPU time, I/O) is busy, not wedged. A run that ends ``error`` or
 ``timeout`` while, or after, the backend failed a probe was broken by the backend, not by its
 strategy: its lines are labelled ``infra`` (error_type ``BackendUnresponsive``, or
 ``BackendDown`` when the process is gone), a server the harness launched is restarted on the same
@@ -169,14 +170,38 @@ class BackendGuard:
 
     def check(self) -> Problem | None:
         """None when the backend answers; a probe that got no answer is tried once more."""
-        problem = probe(self.backend, self.bucket, self.timeout_s)
+        prober = self.prober()
+        problem = prober()
         if problem is None or problem.kind == DOWN:
             return problem
-        return probe(self.backend, self.bucket, self.timeout_s)
+        return prober()
 
     def watch(self) -> Watch:
         """A watch for the time a run's workers run (``with guard.watch() as watch:``)."""
-        return Watch(lambda: probe(self.backend, self.bucket, self.timeout_s), self.interval_s)
+        return Watch(self.prober(), self.interval_s)
+
+    def prober(self) -> Callable[[], Problem | None]:
+        """Probes of the backend, in a sequence that tells busy from wedged.
+
+        A launched server that missed a probe but did work since the previous one (CPU time,
+        bytes read or written) is busy, not wedged: s3rver finishing four 2 GB multipart uploads
+        on a loaded 2-core machine let HEADs wait over 5 s twice in a row while it worked. A
+        wedged server (stopped, or idle in epoll with its backlog full) does nothing. An endpoint
+        the harness did not launch cannot be looked into: its probes' answers alone decide.
+        """
+        server = self.backend.launched
+        last = [server.work_done() if server is not None else None]
+
+        def one() -> Problem | None:
+            problem = probe(self.backend, self.bucket, self.timeout_s)
+            work = server.work_done() if server is not None else None
+            busy = work is not None and last[0] is not None and work > last[0]
+            last[0] = work
+            if problem is not None and problem.kind == UNRESPONSIVE and busy:
+                return None
+            return problem
+
+        return one
 
     def before_run(self) -> None:
         """Recover the backend if it does not answer now: between runs, nothing is broken yet."""

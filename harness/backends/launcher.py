@@ -28,6 +28,7 @@ from types import TracebackType
 
 from memharness_s3.errors import RunFailed
 from memharness_s3.lifetime import die_with_parent
+from memharness_s3.procfs import work_done
 
 HOST = "127.0.0.1"
 STOP_GRACE_S = 5.0
@@ -81,6 +82,11 @@ class LaunchedServer:
         """Whether objects survive a restart: a server with a data directory keeps them on disk
         (s3rver, MinIO); moto keeps them in its own memory and loses them."""
         return self.spec.needs_data_dir
+
+    def work_done(self) -> int | None:
+        """A counter that grows while the server works (CPU time, bytes read and written);
+        None when it is not running."""
+        return work_done(self.proc.pid) if self.proc is not None else None
 
     def exit_status(self) -> int | None:
         """The server's exit status if its process has exited, else None."""
