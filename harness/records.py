@@ -26,6 +26,13 @@ POOLS = ("processes", "threads")
 EXECUTORS = ("local", "celery")
 
 
+def workers_of(concurrency: int, pool: str) -> int:
+    """How many worker processes (and so result lines) one run has: one per fetch in a process
+    pool, one running every fetch as a thread otherwise. Every count of a run's workers (the
+    executors' split of its objects, the resume check, the decision's aggregate) is this one."""
+    return concurrency if pool == "processes" else 1
+
+
 @dataclass(frozen=True)
 class ObjectRef:
     """An S3 object a case fetches, with what is known about its content for verification."""
@@ -69,7 +76,7 @@ class Case:
     @property
     def workers(self) -> int:
         """How many worker processes (and so result lines) one run of the case has."""
-        return self.concurrency if self.pool == "processes" else 1
+        return workers_of(self.concurrency, self.pool)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,13 @@ from memharness_s3.faults.spec import parse_fault
 from memharness_s3.fixture_cache import cache_root, ensure_fixture
 from memharness_s3.fixtures.catalog import DEFAULT_SEED
 from memharness_s3.measure import Tick
-from memharness_s3.plan import build_cases, completed_runs, object_copies, objects_for
+from memharness_s3.plan import (
+    PlannedRun,
+    build_cases,
+    completed_runs,
+    object_copies,
+    objects_for,
+)
 from memharness_s3.progress import Progress
 from memharness_s3.records import Case, ObjectRef, RunResult
 from memharness_s3.results.loader import load
@@ -44,7 +50,7 @@ from memharness_s3.results.writer import (
     utc_stamp,
     write_meta,
 )
-from memharness_s3.runner import PlannedRun, run_all, sweep_stale_temp_dirs
+from memharness_s3.runner import run_all, sweep_stale_temp_dirs
 from memharness_s3.s3_objects import (
     describe_object,
     ensure_bucket,
@@ -453,7 +459,8 @@ def plan(
             reason = objects if isinstance(objects, str) else _disk_shortfall(case)
             if reason is None and not isinstance(objects, str):
                 wire_speed = (wire_mb_s or {}).get(object_key)
-                planned.append(PlannedRun(case, objects_for(case, objects), index, wire_speed))
+                run = PlannedRun(case, objects_for(case, objects), case_id, index, wire_speed)
+                planned.append(run)
                 continue
             unrunnable.extend(
                 RunResult.for_case(

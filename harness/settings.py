@@ -35,7 +35,7 @@ from memharness_s3.limits import (
     MAX_WORKER_RUNS,
 )
 from memharness_s3.measure import DEFAULT_SAMPLE_INTERVAL_S
-from memharness_s3.records import EXECUTORS, POOLS, Expectation
+from memharness_s3.records import EXECUTORS, POOLS, Expectation, workers_of
 from memharness_s3.sizes import parse_size
 from memharness_s3.strategies.processing import DEFAULT_SPLIT_PART_BYTES, PROCESS_STEPS
 
@@ -124,9 +124,7 @@ def worker_runs(settings: RunSettings) -> int:
     for params in settings.params.values():
         for value in params.values():
             cases *= len(value) if isinstance(value, list) else 1
-    workers = (
-        sum(settings.concurrency) if settings.pool == "processes" else len(settings.concurrency)
-    )
+    workers = sum(workers_of(concurrency, settings.pool) for concurrency in settings.concurrency)
     return settings.repeat * settings.soak * cases * workers
 
 
