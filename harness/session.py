@@ -119,17 +119,7 @@ class LocalExecutor:
     def check(self, settings: RunSettings) -> None:
         if settings.executor != "local":
             raise UsageError(f"executor {settings.executor!r} given to the local executor")
-        celery_only = [
-            option
-            for option, value in (
-                ("--soak", settings.soak > 1),
-                ("--max-memory-per-child", settings.max_memory_per_child_bytes),
-                ("--max-tasks-per-child", settings.max_tasks_per_child),
-                ("--acks-late", settings.acks_late),
-                ("--reject-on-worker-lost", settings.reject_on_worker_lost),
-            )
-            if value
-        ]
+        celery_only = [setting.option for setting in settings.celery_only()]
         if celery_only:
             raise UsageError(
                 f"{', '.join(celery_only)} set Celery nodes: add --executor celery "

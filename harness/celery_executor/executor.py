@@ -203,16 +203,7 @@ def _launched_node(
         argv += ["--endpoint-url", backend.endpoint_url]
     if "textract" in backend.service_endpoints:
         argv += ["--textract-endpoint-url", backend.service_endpoints["textract"]]
-    if settings.memory_limit_bytes:
-        argv += ["--memory-limit", str(settings.memory_limit_bytes)]
-    if settings.max_memory_per_child_bytes:
-        argv += ["--max-memory-per-child", str(settings.max_memory_per_child_bytes)]
-    if settings.max_tasks_per_child:
-        argv += ["--max-tasks-per-child", str(settings.max_tasks_per_child)]
-    if settings.acks_late:
-        argv.append("--acks-late")
-    if settings.reject_on_worker_lost:
-        argv.append("--reject-on-worker-lost")
+    argv += settings.node_argv()
     env = {**os.environ, **backend.worker_env, BROKER_ENV: broker_url}
     with open(logs / f"node{index + 1}.log", "wb") as log:
         proc = subprocess.Popen(
