@@ -85,10 +85,22 @@ class Target:
     cache_dir: Path | None = None
 
 
+@dataclass(frozen=True)
+class Execution:
+    """What an executor runs planned runs with."""
+
+    backend: Backend
+    writer: ResultsWriter
+    """Where each run's results are appended as it ends."""
+    settings: RunSettings
+    """The timeout, the sampling interval, the Celery nodes ..."""
+    progress: Progress
+    guard: BackendGuard | None = None
+    """Checks the backend between runs and watches it during each; re-run once what it broke."""
+
+
 class Executor(Protocol):
-    """Runs planned runs, appending each run's results to ``writer`` as it ends (``settings``
-    for the timeout and the sampling interval; ``guard`` to check the backend between runs and
-    watch it during each, and re-run once what it broke)."""
+    """Runs planned runs (:meth:`execute`), appending each run's results as it ends."""
 
     name: str
 
@@ -100,15 +112,7 @@ class Executor(Protocol):
         """What meta.json records of the executor."""
         ...
 
-    def execute(
-        self,
-        planned: Sequence[PlannedRun],
-        backend: Backend,
-        writer: ResultsWriter,
-        settings: RunSettings,
-        progress: Progress,
-        guard: BackendGuard | None = None,
-    ) -> None: ...
+    def execute(self, planned: Sequence[PlannedRun], execution: Execution) -> None: ...
 
 
 class LocalExecutor:
@@ -129,25 +133,17 @@ class LocalExecutor:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}
 
-    def execute(
-        self,
-        planned: Sequence[PlannedRun],
-        backend: Backend,
-        writer: ResultsWriter,
-        settings: RunSettings,
-        progress: Progress,
-        guard: BackendGuard | None = None,
-    ) -> None:
-        on_tick: Callable[[PlannedRun, Tick], None] = progress.tick
+    def execute(self, planned: Sequence[PlannedRun], execution: Execution) -> None:
+        on_tick: Callable[[PlannedRun, Tick], None] = execution.progress.tick
         run_all(
             planned,
-            backend,
-            writer,
-            settings.timeout_s,
-            progress.result,
+            execution.backend,
+            execution.writer,
+            execution.settings.timeout_s,
+            execution.progress.result,
             on_tick,
-            settings.sample_interval_s,
-            guard,
+            execution.settings.sample_interval_s,
+            execution.guard,
         )
 
 
@@ -313,7 +309,7 @@ class Session:
         guard = BackendGuard(
             backend, self.target.bucket, lambda: self._restore_objects(backend), progress.say
         )
-        self.executor.execute(planned, backend, writer, settings, progress, guard)
+        self.executor.execute(planned, Execution(backend, writer, settings, progress, guard))
 
     def _restore_objects(self, backend: Backend) -> None:
         """Prepare the objects again on a restarted server that kept them in memory (moto):

@@ -47,6 +47,7 @@ from memharness_s3.records import INFRA, FetchTask, RunResult, WorkerReport, rep
 from memharness_s3.results.writer import ResultsWriter
 from memharness_s3.run_limit import describe_limit, run_limit_s
 from memharness_s3.runner import settle_page_cache
+from memharness_s3.session import Execution
 from memharness_s3.settings import RunSettings
 from memharness_s3.sizes import format_size
 
@@ -133,19 +134,13 @@ class CeleryExecutor:
         """What meta.json records of the executor (the broker without its password)."""
         return {"name": self.name, "broker": redact(self.broker_url) if self.broker_url else None}
 
-    def execute(
-        self,
-        planned: Sequence[PlannedRun],
-        backend: Backend,
-        writer: ResultsWriter,
-        settings: RunSettings,
-        progress: Progress,
-        guard: BackendGuard | None = None,
-    ) -> None:
+    def execute(self, planned: Sequence[PlannedRun], execution: Execution) -> None:
         from memharness_s3.celery_executor.app import make_app
         from memharness_s3.celery_executor.broker import launched_redis
         from memharness_s3.celery_executor.deliveries import DeliveryCounter
 
+        backend, writer, settings = execution.backend, execution.writer, execution.settings
+        progress, guard = execution.progress, execution.guard
         logs = writer.out_dir / NODES_DIR
         logs.mkdir(exist_ok=True)
         progress.total = len(planned) * settings.soak
