@@ -131,9 +131,10 @@ def run_experiment(
     from memharness_s3.backends import open_backend
     from memharness_s3.fixture_cache import cache_root, ensure_fixture, resolve_fixture_size
     from memharness_s3.fixtures.catalog import DEFAULT_SEED
+    from memharness_s3.plan import PlannedRun
     from memharness_s3.records import Case
     from memharness_s3.results.writer import ResultsWriter
-    from memharness_s3.runner import PlannedRun, run_case, settle_page_cache
+    from memharness_s3.runner import run_case, settle_page_cache
     from memharness_s3.s3_objects import ensure_bucket, fixture_ref, make_client, upload_fixture
 
     name, size = resolve_fixture_size(size_text)
@@ -172,7 +173,7 @@ def run_experiment(
                     if mode == "harness":
                         case = Case(strategy, name, size, params=params)
                         (result,) = run_case(
-                            PlannedRun(case, [ref], repeat),
+                            PlannedRun.of(case, [ref], backend.name, repeat),
                             backend,
                             ResultsWriter(scratch),
                             3600.0,

@@ -40,7 +40,7 @@ from memharness_s3.analysis.compare import (
     why_disjoint,
 )
 from memharness_s3.analysis.expectations import Check
-from memharness_s3.analysis.identity import format_value, key_of_result
+from memharness_s3.analysis.identity import key_of_result
 from memharness_s3.analysis.noise import NoiseFloor
 from memharness_s3.analysis.verdicts import (
     FAILED_STATUSES,
@@ -48,6 +48,7 @@ from memharness_s3.analysis.verdicts import (
     covering_expectations,
     judge,
 )
+from memharness_s3.case_fields import format_value
 from memharness_s3.errors import UsageError
 from memharness_s3.fixture_cache import resolve_size
 from memharness_s3.printable import printable

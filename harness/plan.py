@@ -1,14 +1,44 @@
-"""From settings to the ordered list of runs, and which of them a results file already has."""
+"""From settings to the ordered list of runs, and which of them a results file already has.
+
+A :class:`PlannedRun` is what planning hands to an executor: the case, its id (computed once,
+here), the object each fetch gets and how those fetches are split between worker processes.
+"""
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from memharness_s3.analysis.identity import COPY_SUFFIX, key_of_result
-from memharness_s3.records import INFRA, Case, ObjectRef, RunResult
+from memharness_s3.analysis.identity import COPY_SUFFIX, key_of_case, key_of_result
+from memharness_s3.records import INFRA, Case, ObjectRef, RunResult, workers_of
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A case, which repetition of it this is, and the object each of its fetches gets."""
+
+    case: Case
+    objects: list[ObjectRef]
+    case_id: str
+    """The case's id (``analysis.identity``), as every line of the run records it."""
+    repeat: int = 0
+    wire_mb_s: float | None = None
+    """The object's raw GET throughput from this endpoint (``wire``), carried onto its results."""
+
+    @classmethod
+    def of(cls, case: Case, objects: list[ObjectRef], backend: str, repeat: int = 0) -> PlannedRun:
+        """A run of ``case`` on ``backend`` (by name), its id computed from them."""
+        return cls(case, objects, key_of_case(case, objects[0].key, backend).case_id, repeat)
+
+    @property
+    def per_worker(self) -> list[list[ObjectRef]]:
+        """The objects each worker process (a Celery task) of the run fetches: one each in a
+        process pool, all of them in the one worker of a thread pool."""
+        workers = self.case.workers
+        return [self.objects[index::workers] for index in range(workers)]
 
 
 def build_cases(
@@ -89,5 +119,5 @@ def completed_runs(results: Iterable[RunResult]) -> set[tuple[str, int]]:
             continue
         key = (key_of_result(result).case_id, result.repeat)
         counts[key] += 1
-        needed[key] = result.concurrency if result.pool == "processes" else 1
+        needed[key] = workers_of(result.concurrency, result.pool)
     return {key for key, count in counts.items() if count >= needed[key]}

@@ -6,8 +6,8 @@ import sys
 from typing import TextIO
 
 from memharness_s3.measure import Tick
+from memharness_s3.plan import PlannedRun
 from memharness_s3.records import INFRA, RunResult
-from memharness_s3.runner import PlannedRun
 from memharness_s3.sizes import format_mb, format_size
 
 

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from memharness_s3.case_fields import CASE_FIELDS, with_case_fields
+
 T = TypeVar("T")
 
 OUTCOMES = ("ok", "error", "oom", "timeout")
@@ -24,6 +26,13 @@ NO_FAULT = "none"
 """How an expectation names the cases run without a fault."""
 POOLS = ("processes", "threads")
 EXECUTORS = ("local", "celery")
+
+
+def workers_of(concurrency: int, pool: str) -> int:
+    """How many worker processes (and so result lines) one run has: one per fetch in a process
+    pool, one running every fetch as a thread otherwise. Every count of a run's workers (the
+    executors' split of its objects, the resume check, the decision's aggregate) is this one."""
+    return concurrency if pool == "processes" else 1
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,7 @@ class ObjectRef:
 
 
 @dataclass(frozen=True)
+@with_case_fields(on_case=True)
 class Case:
     """What to measure: a strategy fetching an object, then a processing step, N at a time.
 
@@ -69,7 +79,7 @@ class Case:
     @property
     def workers(self) -> int:
         """How many worker processes (and so result lines) one run of the case has."""
-        return self.concurrency if self.pool == "processes" else 1
+        return workers_of(self.concurrency, self.pool)
 
 
 @dataclass(frozen=True)
@@ -203,6 +213,7 @@ class FetchTask:
 
 
 @dataclass
+@with_case_fields()
 class RunResult:
     """One measured worker process: one line of results.jsonl.
 
@@ -286,30 +297,13 @@ class RunResult:
 
     @classmethod
     def for_case(cls, case: Case, repeat: int, worker: int, **fields: Any) -> RunResult:
-        """A result with the case's own fields filled in from ``case``.
+        """A result with the case's own fields (``case_fields``) filled in from ``case``.
 
         ``fields`` include ``case_id``: the digest of the case's identity, which also depends on
         the object and the backend (``analysis.identity.key_of_case``).
         """
-        return cls(
-            repeat=repeat,
-            strategy=case.strategy,
-            object_name=case.object_name,
-            size_bytes=case.size_bytes,
-            process=case.process,
-            params=case.params,
-            process_params=case.process_params,
-            concurrency=case.concurrency,
-            pool=case.pool,
-            shared_object=case.shared_object,
-            worker=worker,
-            memory_limit_bytes=case.memory_limit_bytes,
-            memray=case.memray,
-            fault=case.fault,
-            executor=case.executor,
-            executor_params=case.executor_params,
-            **fields,
-        )
+        own = {field.name: getattr(case, field.name) for field in CASE_FIELDS if field.on_case}
+        return cls(repeat=repeat, worker=worker, object_name=case.object_name, **own, **fields)
 
     @property
     def strategy_cost_bytes(self) -> int | None:

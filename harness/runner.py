@@ -27,30 +27,28 @@ import shutil
 import signal
 import sys
 import tempfile
-import uuid
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 
-from memharness_s3 import caps, registry
-from memharness_s3.analysis.identity import key_of_case
+from memharness_s3 import caps, outcome, registry
 from memharness_s3.backends import Backend
 from memharness_s3.backends.health import RERUNS, BackendGuard, Problem, Watch
 from memharness_s3.faults.inject import FaultRoute, inject
 from memharness_s3.faults.spec import parse_fault
 from memharness_s3.measure import (
     DEFAULT_SAMPLE_INTERVAL_S,
-    GroupMeasurement,
     Measurement,
     Tick,
     WorkerSpawn,
     run_group,
 )
+from memharness_s3.outcome import Outcome
 from memharness_s3.paths import TEMP_PREFIX, count_files
+from memharness_s3.plan import PlannedRun
 from memharness_s3.procfs import meminfo_bytes
 from memharness_s3.records import (
     INFRA,
@@ -97,17 +95,6 @@ def _running(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-
-
-@dataclass(frozen=True)
-class PlannedRun:
-    """A case, which repetition of it this is, and the object each of its fetches gets."""
-
-    case: Case
-    objects: list[ObjectRef]
-    repeat: int = 0
-    wire_mb_s: float | None = None
-    """The object's raw GET throughput from this endpoint (``wire``), carried onto its results."""
 
 
 @dataclass
@@ -209,17 +196,15 @@ def _measure_run(
     """Measure the run; ``label`` (before anything is written) marks the lines an outage broke."""
     case = run.case
     limit_s = run_limit_s(case, run.wire_mb_s, timeout_s)
-    group_id = uuid.uuid4().hex[:12]
-    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    group_id, started_at = outcome.new_id(), outcome.now()
     cgroup_parent = caps.find_cgroup_parent() if case.memory_limit_bytes else None
     enforcement = None
     if case.memory_limit_bytes:
         enforcement = cgroup_parent[0].name if cgroup_parent else caps.WATCHDOG
-    per_worker = [[obj] for obj in run.objects] if case.pool == "processes" else [run.objects]
     workers: list[_Worker] = []
     try:
-        for objects in per_worker:
-            run_id = uuid.uuid4().hex[:12]
+        for objects in run.per_worker:
+            run_id = outcome.new_id()
             scratch = writer.out_dir / WORK_DIR / run_id
             scratch.mkdir(parents=True, mode=0o700)
             tmp_dir = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-{run_id}-"))
@@ -243,21 +228,21 @@ def _measure_run(
             abort = watch.failed.is_set if watch is not None else None
             group = run_group(spawns, limit_s, watchdog, on_tick, sample_interval_s, abort)
             injected = route.injections() if route is not None else None
-        results = []
-        for index, worker in enumerate(workers):
-            result = _result(run, index, worker, group, backend, enforcement, limit_s, timeout_s)
-            result.group_id, result.started_at = group_id, started_at
-            result.fault_injected = injected
-            result.wire_mb_s = run.wire_mb_s
-            result.dirty_bytes_at_start = start_state.get("Dirty")
-            result.writeback_bytes_at_start = start_state.get("Writeback")
-            timeline = group.workers[index].timeline
-            if timeline:
-                result.timeline_file = writer.write_timeline(result.run_id, timeline)
-            result.heap_peak_bytes, result.memray_file, result.flamegraph_file = _memray_outputs(
-                worker, writer.out_dir
-            )
-            results.append(result)
+        common = outcome.RunCommon(
+            run,
+            backend.name,
+            group_id,
+            started_at,
+            start_state,
+            injected,
+            group.aggregate_peak_bytes,
+            group.min_available_bytes,
+        )
+        limit = describe_limit(limit_s, timeout_s)
+        results = [
+            _result(common, index, worker, group.workers[index], enforcement, limit, writer)
+            for index, worker in enumerate(workers)
+        ]
     finally:
         for worker in workers:
             if worker.cgroup is not None:
@@ -304,90 +289,38 @@ def _spawn(worker: _Worker, case: Case, backend: Backend, route: FaultRoute | No
 
 
 def _result(
-    run: PlannedRun,
+    common: outcome.RunCommon,
     index: int,
     worker: _Worker,
-    group: GroupMeasurement,
-    backend: Backend,
+    measurement: Measurement,
     enforcement: str | None,
-    limit_s: float,
-    timeout_s: float | None,
+    time_limit: str,
+    writer: ResultsWriter,
 ) -> RunResult:
-    case = run.case
-    measurement = group.workers[index]
     report = _read_report(worker.scratch / "report.json")
-    limit = describe_limit(limit_s, timeout_s)
-    status, error, error_type = _outcome(case, measurement, report, worker, limit)
-    fetches = report.fetches if report else []
-    hwms = [p for p in (measurement.polled_hwm_bytes, report and report.final_hwm_bytes) if p]
-    peak, source = peak_and_source(max(hwms, default=None), measurement.sampled_peak_bytes)
-    walls = [f.fetch_wall_s for f in fetches if f.fetch_wall_s is not None]
-    wall_s = max(walls) if walls and len(walls) == len(fetches) else None
-    fetched = sum(f.bytes_fetched for f in fetches)
-    throughput = round(fetched / 1e6 / wall_s, 2) if status == "ok" and wall_s and fetched else None
-    verdicts = [f.verified for f in fetches]
-    verified = False if False in verdicts else (True if verdicts and all(verdicts) else None)
-    files_left, bytes_left = count_files(worker.tmp_dir)
-    return RunResult.for_case(
-        case,
-        run.repeat,
-        index,
-        case_id=key_of_case(case, run.objects[0].key, backend.name).case_id,
+    ended = _outcome(common.run.case, measurement, report, worker, time_limit)
+    timeline = measurement.timeline
+    heap_peak, memray_file, flamegraph = _memray_outputs(worker, writer.out_dir)
+    outside = outcome.Outside(
         run_id=worker.run_id,
-        group_id="",
         object_key=worker.objects[0].key,
-        status=status,
-        backend=backend.name,
-        started_at="",
-        error=error,
-        error_type=error_type,
-        peak_rss_bytes=peak,
-        peak_rss_source=source,
-        ru_maxrss_bytes=measurement.ru_maxrss_bytes,
-        baseline_rss_bytes=(report.baseline_rss_bytes or None) if report else None,
-        interpreter_rss_bytes=(report.interpreter_rss_bytes or None) if report else None,
-        sampled_peak_rss_bytes=measurement.sampled_peak_bytes,
-        samples=len(measurement.timeline),
-        wall_s=round(wall_s, 4) if wall_s is not None else None,
-        total_wall_s=round(measurement.wall_s, 4),
-        throughput_mb_s=throughput,
-        bytes_fetched=fetched,
-        verified=verified,
-        pages=next((f.pages for f in fetches if f.pages is not None), None),
-        temp_files_left=files_left,
-        temp_bytes_left=bytes_left,
-        temp_peak_bytes=max(
-            [measurement.temp_peak_bytes] + [f.temp_bytes_after_fetch for f in fetches]
-        ),
+        total_wall_s=measurement.wall_s,
         cap_enforcement=enforcement,
-        oom_at_rss_bytes=measurement.last_rss_bytes if status == "oom" else None,
+        timeline=timeline,
+        timeline_file=writer.write_timeline(worker.run_id, timeline) if timeline else None,
+        polled_hwm_bytes=measurement.polled_hwm_bytes,
+        last_rss_bytes=measurement.last_rss_bytes,
+        ru_maxrss_bytes=measurement.ru_maxrss_bytes,
+        temp_peak_bytes=measurement.temp_peak_bytes,
+        temp_left=count_files(worker.tmp_dir),
         cgroup_peak_bytes=worker.cgroup.peak_bytes() if worker.cgroup else None,
-        aggregate_peak_rss_bytes=group.aggregate_peak_bytes,
-        min_available_bytes=group.min_available_bytes,
         exit_code=measurement.exit_code,
         signal=measurement.signal,
-        retries=report.retries if report else 0,
-        details=(
-            fetches[0].details
-            if len(fetches) == 1
-            else {"fetches": [{**f.details, "retries": f.retries} for f in fetches]}
-        ),
+        heap_peak_bytes=heap_peak,
+        memray_file=memray_file,
+        flamegraph_file=flamegraph,
     )
-
-
-def peak_and_source(hwm: int | None, sampled: int | None) -> tuple[int | None, str | None]:
-    """The largest RSS the kernel reported, and where it was read.
-
-    ``VmHWM`` is the kernel's high-water mark, but the kernel folds its RSS counters in lazily
-    (per CPU and per thread), so a ``statm`` sample taken near the top can read a little above
-    the mark read at another moment (seen: 0.2 MB at 120 MB). The peak is the larger of the two,
-    and ``peak_rss_source`` says which it was.
-    """
-    if hwm is None and sampled is None:
-        return None, None
-    if sampled is not None and (hwm is None or sampled > hwm):
-        return sampled, "sample"
-    return hwm, "VmHWM"
+    return outcome.build_result(common, index, ended, report, outside)
 
 
 def _outcome(
@@ -396,32 +329,29 @@ def _outcome(
     report: WorkerReport | None,
     worker: _Worker,
     time_limit: str,
-) -> tuple[str, str | None, str | None]:
+) -> Outcome:
     limit = format_size(case.memory_limit_bytes or 0)
     if measurement.watchdog_killed:
-        return "oom", f"RSS passed the {limit} cap; killed by the watchdog", "MemoryCap"
+        return Outcome("oom", f"RSS passed the {limit} cap; killed by the watchdog", "MemoryCap")
     if worker.cgroup is not None and measurement.signal and worker.cgroup.oom_kills():
-        return "oom", f"killed by the kernel at the {limit} cgroup limit", "MemoryCap"
+        return Outcome("oom", f"killed by the kernel at the {limit} cgroup limit", "MemoryCap")
     if measurement.timed_out:
-        return "timeout", f"worker still running after {time_limit}", "Timeout"
+        return Outcome("timeout", f"worker still running after {time_limit}", "Timeout")
     if measurement.aborted:
-        return INFRA, "killed by the harness: the backend stopped answering", "BackendUnresponsive"
+        return Outcome(
+            INFRA, "killed by the harness: the backend stopped answering", "BackendUnresponsive"
+        )
     if report is not None:
-        failed = [(i, f) for i, f in enumerate(report.fetches) if f.error]
-        if report.error is not None:
-            return "error", report.error, report.error_type
-        if failed:
-            index, fetch = failed[0]
-            prefix = f"fetch {index}: " if len(report.fetches) > 1 else ""
-            return "error", f"{prefix}{fetch.error}", fetch.error_type
+        if (failure := outcome.reported_failure(report)) is not None:
+            return failure
         if measurement.exit_code == 0:
-            return "ok", None, None
+            return outcome.OK
     if measurement.signal is not None:
         name = signal.Signals(measurement.signal).name
         why = " (not by the harness: the kernel's OOM killer or another process)"
-        return "error", f"worker killed by {name}{why if name == 'SIGKILL' else ''}", name
+        return Outcome("error", f"worker killed by {name}{why if name == 'SIGKILL' else ''}", name)
     last_line = _last_line(worker.scratch / "worker.log")
-    return (
+    return Outcome(
         "error",
         f"worker exited with status {measurement.exit_code} and no report: {last_line}",
         "WorkerCrash",

@@ -33,7 +33,13 @@ from memharness_s3.faults.spec import parse_fault
 from memharness_s3.fixture_cache import cache_root, ensure_fixture
 from memharness_s3.fixtures.catalog import DEFAULT_SEED
 from memharness_s3.measure import Tick
-from memharness_s3.plan import build_cases, completed_runs, object_copies, objects_for
+from memharness_s3.plan import (
+    PlannedRun,
+    build_cases,
+    completed_runs,
+    object_copies,
+    objects_for,
+)
 from memharness_s3.progress import Progress
 from memharness_s3.records import Case, ObjectRef, RunResult
 from memharness_s3.results.loader import load
@@ -44,7 +50,7 @@ from memharness_s3.results.writer import (
     utc_stamp,
     write_meta,
 )
-from memharness_s3.runner import PlannedRun, run_all, sweep_stale_temp_dirs
+from memharness_s3.runner import run_all, sweep_stale_temp_dirs
 from memharness_s3.s3_objects import (
     describe_object,
     ensure_bucket,
@@ -79,10 +85,22 @@ class Target:
     cache_dir: Path | None = None
 
 
+@dataclass(frozen=True)
+class Execution:
+    """What an executor runs planned runs with."""
+
+    backend: Backend
+    writer: ResultsWriter
+    """Where each run's results are appended as it ends."""
+    settings: RunSettings
+    """The timeout, the sampling interval, the Celery nodes ..."""
+    progress: Progress
+    guard: BackendGuard | None = None
+    """Checks the backend between runs and watches it during each; re-run once what it broke."""
+
+
 class Executor(Protocol):
-    """Runs planned runs, appending each run's results to ``writer`` as it ends (``settings``
-    for the timeout and the sampling interval; ``guard`` to check the backend between runs and
-    watch it during each, and re-run once what it broke)."""
+    """Runs planned runs (:meth:`execute`), appending each run's results as it ends."""
 
     name: str
 
@@ -94,15 +112,7 @@ class Executor(Protocol):
         """What meta.json records of the executor."""
         ...
 
-    def execute(
-        self,
-        planned: Sequence[PlannedRun],
-        backend: Backend,
-        writer: ResultsWriter,
-        settings: RunSettings,
-        progress: Progress,
-        guard: BackendGuard | None = None,
-    ) -> None: ...
+    def execute(self, planned: Sequence[PlannedRun], execution: Execution) -> None: ...
 
 
 class LocalExecutor:
@@ -113,17 +123,7 @@ class LocalExecutor:
     def check(self, settings: RunSettings) -> None:
         if settings.executor != "local":
             raise UsageError(f"executor {settings.executor!r} given to the local executor")
-        celery_only = [
-            option
-            for option, value in (
-                ("--soak", settings.soak > 1),
-                ("--max-memory-per-child", settings.max_memory_per_child_bytes),
-                ("--max-tasks-per-child", settings.max_tasks_per_child),
-                ("--acks-late", settings.acks_late),
-                ("--reject-on-worker-lost", settings.reject_on_worker_lost),
-            )
-            if value
-        ]
+        celery_only = [setting.option for setting in settings.celery_only()]
         if celery_only:
             raise UsageError(
                 f"{', '.join(celery_only)} set Celery nodes: add --executor celery "
@@ -133,25 +133,17 @@ class LocalExecutor:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}
 
-    def execute(
-        self,
-        planned: Sequence[PlannedRun],
-        backend: Backend,
-        writer: ResultsWriter,
-        settings: RunSettings,
-        progress: Progress,
-        guard: BackendGuard | None = None,
-    ) -> None:
-        on_tick: Callable[[PlannedRun, Tick], None] = progress.tick
+    def execute(self, planned: Sequence[PlannedRun], execution: Execution) -> None:
+        on_tick: Callable[[PlannedRun, Tick], None] = execution.progress.tick
         run_all(
             planned,
-            backend,
-            writer,
-            settings.timeout_s,
-            progress.result,
+            execution.backend,
+            execution.writer,
+            execution.settings.timeout_s,
+            execution.progress.result,
             on_tick,
-            settings.sample_interval_s,
-            guard,
+            execution.settings.sample_interval_s,
+            execution.guard,
         )
 
 
@@ -317,7 +309,7 @@ class Session:
         guard = BackendGuard(
             backend, self.target.bucket, lambda: self._restore_objects(backend), progress.say
         )
-        self.executor.execute(planned, backend, writer, settings, progress, guard)
+        self.executor.execute(planned, Execution(backend, writer, settings, progress, guard))
 
     def _restore_objects(self, backend: Backend) -> None:
         """Prepare the objects again on a restarted server that kept them in memory (moto):
@@ -453,7 +445,8 @@ def plan(
             reason = objects if isinstance(objects, str) else _disk_shortfall(case)
             if reason is None and not isinstance(objects, str):
                 wire_speed = (wire_mb_s or {}).get(object_key)
-                planned.append(PlannedRun(case, objects_for(case, objects), index, wire_speed))
+                run = PlannedRun(case, objects_for(case, objects), case_id, index, wire_speed)
+                planned.append(run)
                 continue
             unrunnable.extend(
                 RunResult.for_case(

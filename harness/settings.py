@@ -4,6 +4,11 @@ matrix file's ``[matrix]`` table, parsed and checked by the same code either way
 ``SETTINGS`` is the table; the CLI's flags (``commands/run.py``), the matrix reader
 (``matrix.py``), ``--resume``'s refusal of plan options and meta.json's record of the settings are
 all derived from it, so a new setting is one row here and one field of :class:`RunSettings`.
+The settings of a Celery node (rows with ``node_help``, :data:`NODE_SETTINGS`) are also the flags
+of ``memharness worker``, parsed by the same kinds, and the flags the run gives the nodes it
+launches (:meth:`RunSettings.node_argv`); those that are Celery settings reach the node's app
+by name (``celery_conf``), and those that change what a task measures are the case's
+``executor_params``.
 Strategy parameters (``--param`` / ``[params.NAME]``) and expected failures (``[[expect]]``) have
 shapes of their own and stay with the matrix reader.
 
@@ -35,7 +40,7 @@ from memharness_s3.limits import (
     MAX_WORKER_RUNS,
 )
 from memharness_s3.measure import DEFAULT_SAMPLE_INTERVAL_S
-from memharness_s3.records import EXECUTORS, POOLS, Expectation
+from memharness_s3.records import EXECUTORS, POOLS, Expectation, workers_of
 from memharness_s3.sizes import parse_size
 from memharness_s3.strategies.processing import DEFAULT_SPLIT_PART_BYTES, PROCESS_STEPS
 
@@ -82,18 +87,28 @@ class RunSettings:
         """The node settings that change what a Celery task measures, those not at default."""
         if self.executor == "local":
             return {}
-        params: dict[str, Any] = {
-            "soak": self.soak,
-            "max_memory_per_child": self.max_memory_per_child_bytes,
-            "max_tasks_per_child": self.max_tasks_per_child,
-            "acks_late": self.acks_late,
-            "reject_on_worker_lost": self.reject_on_worker_lost,
-        }
-        return {
-            name: value
-            for name, value in params.items()
-            if value not in (None, False) and not (name == "soak" and value == 1)
-        }
+        return {setting.key: getattr(self, setting.field) for setting in self.celery_only()}
+
+    def celery_only(self) -> list[Setting]:
+        """The settings of Celery's that are off their defaults (``executor_param``)."""
+        defaults = {item.name: item.default for item in dataclasses.fields(RunSettings)}
+        return [
+            setting
+            for setting in SETTINGS
+            if setting.executor_param and getattr(self, setting.field) != defaults[setting.field]
+        ]
+
+    def node_argv(self) -> list[str]:
+        """The ``memharness worker`` flags of the node settings (``node_help``) not at default,
+        as the run passes them to the nodes it launches."""
+        argv: list[str] = []
+        for setting in NODE_SETTINGS:
+            value = getattr(self, setting.field)
+            if value is True:
+                argv.append(setting.option)
+            elif value not in (None, False):
+                argv += [setting.option, str(value)]
+        return argv
 
 
 def default_settings(with_sizes: bool = True) -> RunSettings:
@@ -124,9 +139,7 @@ def worker_runs(settings: RunSettings) -> int:
     for params in settings.params.values():
         for value in params.values():
             cases *= len(value) if isinstance(value, list) else 1
-    workers = (
-        sum(settings.concurrency) if settings.pool == "processes" else len(settings.concurrency)
-    )
+    workers = sum(workers_of(concurrency, settings.pool) for concurrency in settings.concurrency)
     return settings.repeat * settings.soak * cases * workers
 
 
@@ -448,6 +461,14 @@ class Setting:
     help: str
     flag: str = ""
     """The command-line flag; ``--KEY`` with dashes when empty."""
+    node_help: str = ""
+    """A setting of the Celery nodes: the help of its ``memharness worker`` flag (the same
+    flag, parsed by the same kind), which the run passes to the nodes it launches."""
+    celery_conf: str = ""
+    """The Celery setting a node sets from it (``task_acks_late``), when it is one."""
+    executor_param: bool = False
+    """Celery: changes what a task measures, so off its default it is part of the case
+    (``Case.executor_params``, under its key)."""
 
     @property
     def option(self) -> str:
@@ -496,6 +517,7 @@ SETTINGS: tuple[Setting, ...] = (
         "memory_limit_bytes",
         Size(),
         "hard cap per worker, e.g. 512MiB (default: none)",
+        node_help="hard cap on the whole node (a cgroup), e.g. 512MiB",
     ),
     Setting(
         "process",
@@ -563,12 +585,15 @@ SETTINGS: tuple[Setting, ...] = (
         PositiveInt(MAX_REPEAT),
         "celery: each run of a case is this many tasks in sequence in the same children "
         "(default 1)",
+        executor_param=True,
     ),
     Setting(
         "max_memory_per_child",
         "max_memory_per_child_bytes",
         Size(),
         "celery: worker_max_memory_per_child of the nodes the run starts, e.g. 300MiB",
+        node_help="Celery's worker_max_memory_per_child, e.g. 300MiB",
+        executor_param=True,
     ),
     Setting(
         "max_tasks_per_child",
@@ -576,15 +601,30 @@ SETTINGS: tuple[Setting, ...] = (
         PositiveInt(10**9),
         "celery: worker_max_tasks_per_child of the nodes the run starts (1: a fresh child "
         "per task)",
+        node_help="Celery's worker_max_tasks_per_child",
+        executor_param=True,
     ),
-    Setting("acks_late", "acks_late", Flag(), "celery: task_acks_late on the nodes the run starts"),
+    Setting(
+        "acks_late",
+        "acks_late",
+        Flag(),
+        "celery: task_acks_late on the nodes the run starts",
+        node_help="task_acks_late",
+        celery_conf="task_acks_late",
+        executor_param=True,
+    ),
     Setting(
         "reject_on_worker_lost",
         "reject_on_worker_lost",
         Flag(),
         "celery: task_reject_on_worker_lost (with --acks-late: a task whose child dies is "
         "redelivered; the run revokes it after a bounded number of deliveries)",
+        node_help="task_reject_on_worker_lost",
+        celery_conf="task_reject_on_worker_lost",
+        executor_param=True,
     ),
 )
 
 BY_KEY = {setting.key: setting for setting in SETTINGS}
+NODE_SETTINGS = tuple(setting for setting in SETTINGS if setting.node_help)
+"""The settings of a Celery node: ``memharness worker``'s flags, passed to launched nodes."""

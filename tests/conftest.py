@@ -19,8 +19,8 @@ import pytest
 from memharness_s3.backends import DEFAULT_REGION, Backend
 from memharness_s3.backends.moto_server import MotoServer
 from memharness_s3.fixture_cache import Fixture, ensure_fixture
+from memharness_s3.plan import PlannedRun
 from memharness_s3.records import Case
-from memharness_s3.runner import PlannedRun
 from memharness_s3.s3_objects import ensure_bucket, fixture_ref, make_client, upload_fixture
 
 BUCKET = "memharness-tests"
@@ -144,9 +144,11 @@ def planned(
     strategy: str,
     process: str = "none",
     params: dict[str, object] | None = None,
+    backend: str = "moto",
     **case_fields: object,
 ) -> PlannedRun:
-    """A case for ``strategy`` on ``fixture`` with the strategy's default parameters."""
+    """A case for ``strategy`` on ``fixture`` with the strategy's default parameters, to run on
+    ``backend`` (by name: part of its case id)."""
     from memharness_s3 import registry
 
     resolved = registry.resolve_params(registry.load(strategy), {})
@@ -161,7 +163,7 @@ def planned(
         **case_fields,  # type: ignore[arg-type]
     )
     base = fixture_ref(BUCKET, fixture)
-    return PlannedRun(case, [base] * case.concurrency)
+    return PlannedRun.of(case, [base] * case.concurrency, backend)
 
 
 @pytest.fixture()

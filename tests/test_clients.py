@@ -67,7 +67,10 @@ def test_client_strategy_fetches_and_verifies_100mb(
         pytest.skip(f"strategy {name!r} needs pip install '{missing[name]}'")
     backend, fixture = served
     (result,) = run_case(
-        planned(fixture, name, params=params), backend, ResultsWriter(tmp_path), 300
+        planned(fixture, name, params=params, backend=backend.name),
+        backend,
+        ResultsWriter(tmp_path),
+        300,
     )
     assert result.status == "ok", result.error
     assert result.verified is True
@@ -86,7 +89,7 @@ def test_boto3_crt_falls_back_to_classic_when_another_worker_holds_the_lock(
     if "crt" in registry.not_installed():
         pytest.skip(f"strategy 'crt' needs pip install '{registry.not_installed()['crt']}'")
     backend, fixture = served
-    run = planned(fixture, "crt", params={"client": "boto3"}, concurrency=2)
+    run = planned(fixture, "crt", params={"client": "boto3"}, backend=backend.name, concurrency=2)
     results = run_case(run, backend, ResultsWriter(tmp_path), 300)
     assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]
     assert sorted(r.details["client"] for r in results) == ["classic", "crt"]

@@ -238,7 +238,9 @@ def default_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 def _run_faulted(
     fault: str, backend: Backend, fixture: Fixture, out: Path, strategies: tuple[str, ...]
 ) -> dict[str, RunResult]:
-    runs = [planned(fixture, strategy, fault=fault) for strategy in strategies]
+    runs = [
+        planned(fixture, strategy, backend=backend.name, fault=fault) for strategy in strategies
+    ]
     results = run_all(runs, backend, ResultsWriter(out), timeout_s=TIMEOUT_S)
     _assert_never_ok_with_wrong_bytes(results)
     _assert_scratch_removed(results)

@@ -14,9 +14,10 @@ import pytest
 from memharness_s3 import registry
 from memharness_s3.backends import Backend, open_backend
 from memharness_s3.fixture_cache import Fixture, ensure_fixture
+from memharness_s3.plan import PlannedRun
 from memharness_s3.records import Case
 from memharness_s3.results.writer import ResultsWriter
-from memharness_s3.runner import PlannedRun, run_case
+from memharness_s3.runner import run_case
 from memharness_s3.s3_objects import ensure_bucket, fixture_ref, make_client, upload_fixture
 
 pytestmark = pytest.mark.integration
@@ -56,7 +57,7 @@ def _capped(fixture: Fixture, strategy: str) -> PlannedRun:
         params=registry.resolve_params(registry.load(strategy), {}),
         memory_limit_bytes=CAP,
     )
-    return PlannedRun(case, [fixture_ref(BUCKET, fixture)])
+    return PlannedRun.of(case, [fixture_ref(BUCKET, fixture)], "s3rver")
 
 
 def test_2gib_chunked_fetch_under_a_512mb_cap_is_ok_and_verified(

@@ -38,6 +38,7 @@ from memharness_s3.analysis.noise import (
     repeats_needed,
     sigma_of_repeats,
 )
+from memharness_s3.case_fields import CASE_FIELDS, CaseField
 from memharness_s3.sizes import format_mb
 
 
@@ -87,11 +88,14 @@ def pair_cases(new: Sequence[CaseRuns], old: Sequence[CaseRuns]) -> Pairing:
 def why_disjoint(new: Sequence[CaseRuns], old: Sequence[CaseRuns]) -> str:
     """Why no new case has a baseline case: the dimensions on which the two sides never meet."""
     reasons: list[str] = []
-    for noun, value in _DIMENSIONS:
-        if noun == "objects" and reasons and reasons[-1].startswith("object sizes"):
+    for field in CASE_FIELDS:
+        noun = field.label
+        if noun is None or (
+            noun == "objects" and reasons and reasons[-1].startswith("object sizes")
+        ):
             continue
-        mine = {value(case.key) for case in new}
-        theirs = {value(case.key) for case in old}
+        mine = {_disjoint_value(field, case.key) for case in new}
+        theirs = {_disjoint_value(field, case.key) for case in old}
         if mine and theirs and not mine & theirs:
             reasons.append(
                 f"{noun} {', '.join(sorted(theirs))} in the baseline, "
@@ -102,29 +106,9 @@ def why_disjoint(new: Sequence[CaseRuns], old: Sequence[CaseRuns]) -> str:
     return "; ".join(reasons)
 
 
-def _size(key: CaseKey) -> str:
-    return f"{format_mb(key.size_bytes)} MB"
-
-
-_DIMENSIONS = (
-    ("strategies", lambda key: key.strategy),
-    ("object sizes", _size),
-    ("objects", lambda key: key.object_key),
-    ("concurrency", lambda key: f"{key.concurrency} {key.pool}"),
-    ("process steps", lambda key: key.process),
-    ("backends", lambda key: key.backend),
-    ("faults", lambda key: key.fault or "none"),
-    (
-        "memory caps",
-        lambda key: format_mb(key.memory_limit_bytes) + " MB" if key.memory_limit_bytes else "none",
-    ),
-    ("memray", lambda key: "on" if key.memray else "off"),
-    ("executors", lambda key: key.executor),
-    (
-        "executor settings",
-        lambda key: " ".join(f"{name}={value}" for name, value in key.executor_params) or "none",
-    ),
-)
+def _disjoint_value(field: CaseField, key: CaseKey) -> str:
+    """How ``key`` shows in a reason on ``field``."""
+    return field.disjoint(key) if field.disjoint else str(getattr(key, field.name))
 
 
 @dataclass(frozen=True)

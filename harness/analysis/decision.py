@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memharness_s3.analysis.cases import Analysis, CaseRuns, median_of
-from memharness_s3.records import INFRA
+from memharness_s3.records import INFRA, workers_of
 
 DEFAULT_HEADROOM = 0.20
 
@@ -94,7 +94,7 @@ def decide(analysis: Analysis, budget_bytes: int, headroom: float = DEFAULT_HEAD
 
 
 def _cell(name: str, case: CaseRuns, budget_bytes: int, headroom: float) -> Cell:
-    workers = case.key.concurrency if case.key.pool == "processes" else 1
+    workers = workers_of(case.key.concurrency, case.key.pool)
     aggregate = median_of(case.runs, lambda r: r.aggregate_peak_rss_bytes)
     limit = (1 - headroom) * budget_bytes
     peak = case.max_peak

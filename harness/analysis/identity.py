@@ -4,11 +4,13 @@ Two runs are the same case when everything that changes what they measure is equ
 strategy and its parameters, the object, the processing step and its parameters, how many
 workers at once and in what pool, whether they share one object, the memory cap, memray
 tracking, the injected fault, the S3 backend, and the executor with its node settings (a task
-in a long-lived Celery child is not a fresh worker process). The ``case_id`` written to
-results.jsonl is a digest of exactly these fields (:attr:`CaseKey.case_id`), and every view
-(gate, report, terminal summary, exports) groups runs by the key it derives from the result's own
-fields, so no view can group differently from another, and a results file from an older version
-is grouped by what it recorded, not by an id computed under other rules.
+in a long-lived Celery child is not a fresh worker process): the fields listed, in order, in
+``case_fields.CASE_FIELDS``, from which the key, its digest and the names are derived. The
+``case_id`` written to results.jsonl is a digest of exactly these fields
+(:attr:`CaseKey.case_id`), and every view (gate, report, terminal summary, exports) groups runs
+by the key it derives from the result's own fields, so no view can group differently from
+another, and a results file from an older version is grouped by what it recorded, not by an id
+computed under other rules.
 
 A *series* is a case without its object: one configuration across object sizes, the unit the
 fits and charts draw. A *slot* is a case without its strategy parameters: the gate pairs a case
@@ -21,13 +23,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from memharness_s3.case_fields import (
+    CASE_FIELDS,
+    Params,
+    decimal_size,
+    format_value,
+    with_case_fields,
+)
 from memharness_s3.records import Case, RunResult
-
-Params = tuple[tuple[str, Any], ...]
 
 COPY_SUFFIX = ".copy-"
 """Concurrent fetches get copies of the object named ``KEY.copy-N`` (``plan.object_copies``)."""
@@ -44,8 +51,10 @@ def _frozen(params: Mapping[str, Any]) -> Params:
 
 
 @dataclass(frozen=True)
+@with_case_fields(key=True)
 class CaseKey:
-    """Everything that makes two runs measure different things."""
+    """Everything that makes two runs measure different things: a value for each case field
+    (``case_fields.CASE_FIELDS``, in its order); those read by name are declared here."""
 
     strategy: str
     size_bytes: int
@@ -78,21 +87,26 @@ class CaseKey:
     @property
     def case_id(self) -> str:
         """A 12-hex-digit digest of the identity: equal keys give equal ids in every run."""
-        fields = dataclasses.asdict(self)
-        fields["params"] = dict(self.params)
-        fields["process_params"] = dict(self.process_params)
-        # Left out at their defaults, so the local executor's ids are those it always had.
-        if self.executor == "local" and not self.executor_params:
-            del fields["executor"], fields["executor_params"]
-        else:
-            fields["executor_params"] = dict(self.executor_params)
+        fields = {
+            field.name: dict(getattr(self, field.name))
+            if field.mapping
+            else getattr(self, field.name)
+            for field in CASE_FIELDS
+        }
+        added = [field for field in CASE_FIELDS if field.added]
+        # Left out at their defaults, so the ids of results written before they were added stay.
+        if all(getattr(self, field.name) == field.key_default for field in added):
+            for field in added:
+                del fields[field.name]
         text = json.dumps(fields, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     @property
     def series(self) -> CaseKey:
         """This case across object sizes: the key without its object."""
-        return dataclasses.replace(self, size_bytes=0, object_key="")
+        return dataclasses.replace(
+            self, **{field.name: field.type() for field in CASE_FIELDS if field.of_object}
+        )
 
     @property
     def slot(self) -> CaseKey:
@@ -102,93 +116,40 @@ class CaseKey:
 
 def key_of_case(case: Case, object_key: str, backend: str) -> CaseKey:
     """The key of a planned case (``object_key``: the key of its first object)."""
-    return CaseKey(
-        strategy=case.strategy,
-        size_bytes=case.size_bytes,
-        object_key=base_key(object_key),
-        concurrency=case.concurrency,
-        pool=case.pool,
-        process=case.process,
-        shared_object=case.shared_object,
-        memory_limit_bytes=case.memory_limit_bytes,
-        memray=case.memray,
-        fault=case.fault,
-        backend=backend,
-        params=_frozen(case.params),
-        process_params=_frozen(case.process_params),
-        executor=case.executor,
-        executor_params=_frozen(case.executor_params),
-    )
+    where = {"object_key": object_key, "backend": backend}
+    return _key(lambda name: getattr(case, name) if name not in where else where[name])
 
 
 def key_of_result(result: RunResult) -> CaseKey:
     """The key of the case a results line belongs to, from the line's own fields."""
-    return CaseKey(
-        strategy=result.strategy,
-        size_bytes=result.size_bytes,
-        object_key=base_key(result.object_key),
-        concurrency=result.concurrency,
-        pool=result.pool,
-        process=result.process,
-        shared_object=result.shared_object,
-        memory_limit_bytes=result.memory_limit_bytes,
-        memray=result.memray,
-        fault=result.fault,
-        backend=result.backend,
-        params=_frozen(result.params),
-        process_params=_frozen(result.process_params),
-        executor=result.executor,
-        executor_params=_frozen(result.executor_params),
-    )
+    return _key(lambda name: getattr(result, name))
+
+
+def _key(value_of: Callable[[str], Any]) -> CaseKey:
+    values: dict[str, Any] = {}
+    for field in CASE_FIELDS:
+        value = value_of(field.name)
+        values[field.name] = _frozen(value) if field.mapping else value
+    values["object_key"] = base_key(values["object_key"])
+    return CaseKey(**values)
 
 
 # ---------------------------------------------------------------------------------------------
 # Names
 
 
-def format_value(value: Any) -> str:
-    """A parameter value as people write it: sizes in MiB or MB when round, booleans lower."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int) and value >= 2**10:
-        for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-            if value % scale == 0:
-                return f"{value // scale}{unit}"
-        for unit, scale in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
-            if value % scale == 0:
-                return f"{value // scale}{unit}"
-    return str(value)
-
-
-def _size(num_bytes: int) -> str:
-    return format_value(num_bytes) if num_bytes % 10**3 else _decimal(num_bytes)
-
-
-def _decimal(num_bytes: int) -> str:
-    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
-        if num_bytes % scale == 0:
-            return f"{num_bytes // scale}{unit}"
-    return f"{num_bytes}B"
-
-
 def _facets(key: CaseKey) -> dict[str, str]:
     """Every dimension of a key that can tell two keys of one strategy apart, as text."""
-    facets = {
-        "object": key.object_key,
-        "process": key.process,
-        "shared": "shared object" if key.shared_object else "own objects",
-        "cap": f"cap {_size(key.memory_limit_bytes)}" if key.memory_limit_bytes else "no cap",
-        "memray": "memray" if key.memray else "no memray",
-        "fault": f"fault {key.fault}" if key.fault else "no fault",
-        "backend": key.backend,
-        "executor": f"executor {key.executor}",
-    }
-    for name, value in key.executor_params:
-        facets[f"executor:{name}"] = f"{name}={format_value(value)}"
-    for name, value in key.params:
-        facets[f"param:{name}"] = f"{name}={format_value(value)}"
-    for name, value in key.process_params:
-        facets[f"process:{name}"] = f"{name}={format_value(value)}"
+    facets = {}
+    for field in CASE_FIELDS:
+        if field.facet is None:
+            continue
+        value = getattr(key, field.name)
+        if field.mapping:
+            for name, item in value:
+                facets[f"{field.facet}:{name}"] = f"{name}={format_value(item)}"
+        else:
+            facets[field.facet] = field.shown(value) if field.shown else str(value)
     return facets
 
 
@@ -198,18 +159,18 @@ def _facet_order(name: str) -> tuple[int, str]:
 
 
 def _base_name(key: CaseKey, with_size: bool) -> list[str]:
-    pieces = [key.strategy]
-    if with_size:
-        pieces.append(_decimal(key.size_bytes))
-    if key.concurrency:
-        pieces.append(f"x{key.concurrency}")
-    if key.pool == "threads":
-        pieces.append("threads")
-    if key.process != "none":
-        pieces.append(key.process)
-    if key.executor != "local":
-        pieces.append(key.executor)
+    pieces = []
+    for field in CASE_FIELDS:
+        if field.in_name is None or (field.of_object and not with_size):
+            continue
+        if piece := field.in_name(getattr(key, field.name)):
+            pieces.append(piece)
     return pieces
+
+
+def _in_base_name() -> set[str | None]:
+    """Facets every name shows already (the process step, the executor): never shown again."""
+    return {field.facet for field in CASE_FIELDS if field.in_name and not field.mapping}
 
 
 def labels(
@@ -229,7 +190,7 @@ def labels(
         groups.setdefault((key.strategy, key.size_bytes), []).append(key)
     named: dict[CaseKey, str] = {}
     for group in groups.values():
-        names = {name for key in group for name in facets[key]} - {"process", "executor"}
+        names = {name for key in group for name in facets[key]} - _in_base_name()
         varying = sorted(
             (name for name in names if len({facets[key].get(name) for key in group}) > 1),
             key=_facet_order,
@@ -266,7 +227,7 @@ def differences(old: CaseKey, new: CaseKey) -> list[str]:
     if old.strategy != new.strategy:
         changes.insert(0, f"strategy {old.strategy} -> {new.strategy}")
     if old.size_bytes != new.size_bytes:
-        changes.insert(0, f"size {_decimal(old.size_bytes)} -> {_decimal(new.size_bytes)}")
+        changes.insert(0, f"size {decimal_size(old.size_bytes)} -> {decimal_size(new.size_bytes)}")
     if (old.concurrency, old.pool) != (new.concurrency, new.pool):
         changes.append(f"concurrency {old.concurrency} {old.pool} -> {new.concurrency} {new.pool}")
     return changes

@@ -19,6 +19,7 @@ fails while the backend answers is its strategy's failure, as always.
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import threading
 import urllib.request
@@ -217,9 +218,9 @@ class BackendGuard:
             return None
         return watch.problem or self.check()
 
-    def label(self, results: Sequence[RunResult], watch: Watch, attempt: int) -> Problem | None:
-        """Label every line of a run the backend broke ``infra``, saying what happens next;
-        return the outage (None: the run stands as it ended)."""
+    def label(self, results: list[RunResult], watch: Watch, attempt: int) -> Problem | None:
+        """Replace every line of a run the backend broke with a copy labelled ``infra`` that says
+        what happens next; return the outage (None: the run stands as it ended)."""
         problem = self.outage([r.status for r in results], watch)
         if problem is None:
             return None
@@ -229,12 +230,16 @@ class BackendGuard:
             then = "re-run"
         else:
             then = f"not re-run again (already run {attempt + 1} times)"
-        for result in results:
+        for index, result in enumerate(results):
             said = f": {result.error}" if result.error else ""
             # A worker the harness stopped for the outage already says so.
             ended = result.error if result.status == INFRA else f"it ended {result.status}{said}"
-            result.error = f"{problem.detail}; {ended}; {then}"
-            result.status, result.error_type = INFRA, problem.kind
+            results[index] = dataclasses.replace(
+                result,
+                status=INFRA,
+                error=f"{problem.detail}; {ended}; {then}",
+                error_type=problem.kind,
+            )
         lines = f"{len(results)} line{'s' if len(results) > 1 else ''}"
         self.say(f"backend: {problem.detail}; the run's {lines} labelled {INFRA}, {then}")
         return problem

@@ -9,17 +9,14 @@ through the broker (``rpc://``).
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery
 
-from memharness_s3.celery_executor.config import (
-    ACKS_LATE_ENV,
-    BROKER_ENV,
-    QUEUE,
-    REJECT_ON_WORKER_LOST_ENV,
-)
+from memharness_s3.celery_executor.config import BROKER_ENV, CELERY_CONF_ENV, QUEUE
 
 FETCH_TASK = "memharness.fetch"
 
@@ -29,10 +26,9 @@ def result_backend_for(broker_url: str) -> str:
     return broker_url if broker_url.startswith(("redis://", "rediss://")) else "rpc://"
 
 
-def make_app(
-    broker_url: str, *, acks_late: bool = False, reject_on_worker_lost: bool = False
-) -> Any:
-    """A Celery app on ``broker_url`` that accepts and sends JSON only."""
+def make_app(broker_url: str, conf: Mapping[str, Any] | None = None) -> Any:
+    """A Celery app on ``broker_url`` that accepts and sends JSON only; ``conf``: Celery
+    settings on top (a node's, from its settings: ``task_acks_late`` ...)."""
     app = Celery("memharness", set_as_current=False)
     app.conf.update(
         broker_url=broker_url,
@@ -43,8 +39,8 @@ def make_app(
         accept_content=["json"],
         result_accept_content=["json"],
         task_default_queue=QUEUE,
-        task_acks_late=acks_late,
-        task_reject_on_worker_lost=reject_on_worker_lost,
+        task_acks_late=False,
+        task_reject_on_worker_lost=False,
         task_track_started=True,
         task_send_sent_event=False,
         worker_send_task_events=True,
@@ -54,6 +50,7 @@ def make_app(
         broker_connection_max_retries=3,
         result_expires=3600,
     )
+    app.conf.update(conf or {})
     return app
 
 
@@ -61,8 +58,7 @@ def _from_environment() -> Any:
     """The node's app: its broker and acknowledgement settings from the environment."""
     app = make_app(
         os.environ.get(BROKER_ENV, "redis://127.0.0.1:6379/0"),
-        acks_late=os.environ.get(ACKS_LATE_ENV) == "1",
-        reject_on_worker_lost=os.environ.get(REJECT_ON_WORKER_LOST_ENV) == "1",
+        json.loads(os.environ.get(CELERY_CONF_ENV, "{}")),
     )
     from memharness_s3.celery_executor.task import register
 

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, field
 NODE_ENV = "MEMHARNESS_NODE"
 BROKER_ENV = "MEMHARNESS_BROKER_URL"
 """The broker URL, passed to nodes and Celery in the environment, never on a command line."""
-ACKS_LATE_ENV = "MEMHARNESS_ACKS_LATE"
-REJECT_ON_WORKER_LOST_ENV = "MEMHARNESS_REJECT_ON_WORKER_LOST"
+CELERY_CONF_ENV = "MEMHARNESS_CELERY_CONF"
+"""The Celery settings a node's settings set (``task_acks_late`` ...), as JSON."""
 QUEUE = "memharness"
 """The queue every memharness task goes to and every node consumes."""
 

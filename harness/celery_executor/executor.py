@@ -26,15 +26,13 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from memharness_s3.analysis.identity import key_of_case
+from memharness_s3 import outcome
 from memharness_s3.backends import Backend
 from memharness_s3.backends.health import RERUNS, BackendGuard, Problem, Watch
 from memharness_s3.backends.launcher import stop_process_group
@@ -42,11 +40,14 @@ from memharness_s3.celery_executor.broker import REDIS_HINT, REDIS_SERVER, redac
 from memharness_s3.celery_executor.config import BROKER_ENV
 from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.lifetime import die_with_parent
+from memharness_s3.outcome import Outcome
+from memharness_s3.plan import PlannedRun
 from memharness_s3.progress import Progress
 from memharness_s3.records import INFRA, FetchTask, RunResult, WorkerReport, report_from_dict
 from memharness_s3.results.writer import ResultsWriter
 from memharness_s3.run_limit import describe_limit, run_limit_s
-from memharness_s3.runner import PlannedRun, peak_and_source, settle_page_cache
+from memharness_s3.runner import settle_page_cache
+from memharness_s3.session import Execution
 from memharness_s3.settings import RunSettings
 from memharness_s3.sizes import format_size
 
@@ -77,8 +78,8 @@ class _Sent:
     sent_at: float
     state: str = "PENDING"
     value: Any = None
-    outcome: tuple[str, str, str] | None = None
-    """(status, error, error_type) decided by the coordinator instead of a task's result."""
+    outcome: Outcome | None = None
+    """Decided by the coordinator instead of a task's result."""
     ended_at: float = 0.0
 
 
@@ -133,19 +134,13 @@ class CeleryExecutor:
         """What meta.json records of the executor (the broker without its password)."""
         return {"name": self.name, "broker": redact(self.broker_url) if self.broker_url else None}
 
-    def execute(
-        self,
-        planned: Sequence[PlannedRun],
-        backend: Backend,
-        writer: ResultsWriter,
-        settings: RunSettings,
-        progress: Progress,
-        guard: BackendGuard | None = None,
-    ) -> None:
+    def execute(self, planned: Sequence[PlannedRun], execution: Execution) -> None:
         from memharness_s3.celery_executor.app import make_app
         from memharness_s3.celery_executor.broker import launched_redis
         from memharness_s3.celery_executor.deliveries import DeliveryCounter
 
+        backend, writer, settings = execution.backend, execution.writer, execution.settings
+        progress, guard = execution.progress, execution.guard
         logs = writer.out_dir / NODES_DIR
         logs.mkdir(exist_ok=True)
         progress.total = len(planned) * settings.soak
@@ -203,16 +198,7 @@ def _launched_node(
         argv += ["--endpoint-url", backend.endpoint_url]
     if "textract" in backend.service_endpoints:
         argv += ["--textract-endpoint-url", backend.service_endpoints["textract"]]
-    if settings.memory_limit_bytes:
-        argv += ["--memory-limit", str(settings.memory_limit_bytes)]
-    if settings.max_memory_per_child_bytes:
-        argv += ["--max-memory-per-child", str(settings.max_memory_per_child_bytes)]
-    if settings.max_tasks_per_child:
-        argv += ["--max-tasks-per-child", str(settings.max_tasks_per_child)]
-    if settings.acks_late:
-        argv.append("--acks-late")
-    if settings.reject_on_worker_lost:
-        argv.append("--reject-on-worker-lost")
+    argv += settings.node_argv()
     env = {**os.environ, **backend.worker_env, BROKER_ENV: broker_url}
     with open(logs / f"node{index + 1}.log", "wb") as log:
         proc = subprocess.Popen(
@@ -285,14 +271,12 @@ class _Coordinator:
 
         case = run.case
         limit_s = run_limit_s(case, run.wire_mb_s, self.settings.timeout_s)
-        group_id = uuid.uuid4().hex[:12]
-        started_at = datetime.now(UTC).isoformat(timespec="seconds")
-        per_task = [[obj] for obj in run.objects] if case.pool == "processes" else [run.objects]
+        group_id, started_at = outcome.new_id(), outcome.now()
         start_state = settle_page_cache()
         sent = []
         try:
-            for objects in per_task:
-                run_id = uuid.uuid4().hex[:12]
+            for objects in run.per_worker:
+                run_id = outcome.new_id()
                 payload = json.dumps(asdict(FetchTask(run_id=run_id, case=case, objects=objects)))
                 result = self.app.send_task(
                     FETCH_TASK, args=[payload], queue=QUEUE, time_limit=limit_s
@@ -303,13 +287,8 @@ class _Coordinator:
         watch = guard.watch() if guard is not None else None
         with watch if watch is not None else contextlib.nullcontext():
             broker_lost = self._wait(sent, limit_s, watch)
-        results = []
-        for index, task in enumerate(sent):
-            result = self._result(run, index, task)
-            result.group_id, result.started_at = group_id, started_at
-            result.dirty_bytes_at_start = start_state.get("Dirty")
-            result.writeback_bytes_at_start = start_state.get("Writeback")
-            results.append(result)
+        common = outcome.RunCommon(run, self.backend.name, group_id, started_at, start_state)
+        results = [self._result(common, index, task) for index, task in enumerate(sent)]
         outage = None
         if guard is not None and watch is not None and not broker_lost:
             outage = guard.label(results, watch, attempt)
@@ -334,7 +313,7 @@ class _Coordinator:
                 except Exception as exc:  # the result backend (the broker's Redis) is gone
                     message = _first_line(exc)
                     for lost in pending:
-                        lost.outcome = ("error", f"broker lost: {message}", "BrokerLost")
+                        lost.outcome = Outcome("error", f"broker lost: {message}", "BrokerLost")
                         lost.ended_at = time.monotonic()
                     return message
                 starts = self.counter.starts(task.result.id)
@@ -342,7 +321,7 @@ class _Coordinator:
                     pending.remove(task)
                 elif starts > MAX_DELIVERIES:
                     self.app.control.revoke(task.result.id)
-                    task.outcome = (
+                    task.outcome = Outcome(
                         "error",
                         f"started {starts} times: redelivered after each lost child "
                         "(task_reject_on_worker_lost); revoked",
@@ -350,11 +329,13 @@ class _Coordinator:
                     )
                     pending.remove(task)
                 elif (node := self._lost_node(task)) is not None:
-                    task.outcome = ("error", f"celery node {node} was lost mid-task", "NodeLost")
+                    task.outcome = Outcome(
+                        "error", f"celery node {node} was lost mid-task", "NodeLost"
+                    )
                     pending.remove(task)
                 elif watch is not None and watch.failed.is_set():
                     self.app.control.revoke(task.result.id, terminate=True, signal="SIGKILL")
-                    task.outcome = (
+                    task.outcome = Outcome(
                         INFRA,
                         "revoked by the harness: the backend stopped answering",
                         "BackendUnresponsive",
@@ -363,7 +344,7 @@ class _Coordinator:
                 elif time.monotonic() > deadline:
                     self.app.control.revoke(task.result.id, terminate=True, signal="SIGKILL")
                     limit = describe_limit(limit_s, self.settings.timeout_s)
-                    task.outcome = (
+                    task.outcome = Outcome(
                         "timeout",
                         f"no result within {limit} + {RESULT_GRACE_S:g} s",
                         "Timeout",
@@ -385,48 +366,35 @@ class _Coordinator:
                 return node.name
         return None
 
-    def _result(self, run: PlannedRun, index: int, task: _Sent) -> RunResult:
-        case = run.case
+    def _result(self, common: outcome.RunCommon, index: int, task: _Sent) -> RunResult:
+        limit = common.run.case.memory_limit_bytes
         report: WorkerReport | None = None
-        status, error, error_type = "ok", None, None
         if task.outcome is not None:
-            status, error, error_type = task.outcome
+            ended = task.outcome
         elif task.state == "SUCCESS" and isinstance(task.value, dict):
             report = report_from_dict(task.value)
-            status, error, error_type = _report_outcome(report, case.memory_limit_bytes)
+            ended = _report_outcome(report, limit)
         else:
-            status, error, error_type = _failure_outcome(task.value, case.memory_limit_bytes)
+            ended = _failure_outcome(task.value, limit)
         deliveries = self.counter.starts(task.result.id)
         node = (report.node if report else None) or self.counter.last_node(task.result.id)
-        fields: dict[str, Any] = {
-            "cap_enforcement": self.enforcement.get(node or ""),
-            "child_pid": self.counter.last_child(task.result.id),
-        }
+        enforcement = self.enforcement.get(node or "")
         if report is not None:
-            self.enforcement[str(report.node)] = report.cap_enforcement
-            fields = _measured_fields(report, status)
-            if report.timeline:
-                fields["timeline_file"] = self.writer.write_timeline(task.run_id, report.timeline)
+            self.enforcement[str(report.node)] = enforcement = report.cap_enforcement
             deliveries = max(deliveries, 1)
-        return RunResult.for_case(
-            case,
-            run.repeat,
-            index,
-            case_id=key_of_case(case, run.objects[0].key, self.backend.name).case_id,
+        timeline = report.timeline if report is not None else []
+        outside = outcome.Outside(
             run_id=task.run_id,
-            group_id="",
             object_key=task.objects[0].key,
-            status=status,
-            backend=self.backend.name,
-            started_at="",
-            error=error,
-            error_type=error_type,
-            total_wall_s=round((task.ended_at or time.monotonic()) - task.sent_at, 4),
-            wire_mb_s=run.wire_mb_s,
-            deliveries=deliveries,
+            total_wall_s=(task.ended_at or time.monotonic()) - task.sent_at,
+            cap_enforcement=enforcement,
+            timeline=timeline,
+            timeline_file=self.writer.write_timeline(task.run_id, timeline) if timeline else None,
             node=node,
-            **fields,
+            child_pid=self.counter.last_child(task.result.id),
+            deliveries=deliveries,
         )
+        return outcome.build_result(common, index, ended, report, outside)
 
 
 def _launched_enforcement(settings: RunSettings) -> str | None:
@@ -438,82 +406,35 @@ def _launched_enforcement(settings: RunSettings) -> str | None:
     return f"{enforcement_available()} per node"
 
 
-def _report_outcome(
-    report: WorkerReport, case_limit: int | None
-) -> tuple[str, str | None, str | None]:
-    if report.error is not None:
-        return "error", report.error, report.error_type
-    if report.memory_limit_bytes != case_limit:
+def _report_outcome(report: WorkerReport, case_limit: int | None) -> Outcome:
+    """The report's own error first, then a node whose cap is not the case's, then a fetch's."""
+    if report.error is None and report.memory_limit_bytes != case_limit:
         node_cap = format_size(report.memory_limit_bytes) if report.memory_limit_bytes else "no cap"
         case_cap = format_size(case_limit) if case_limit else "none"
-        return (
+        return Outcome(
             "error",
             f"node {report.node} runs with {node_cap}, the case asks for cap {case_cap}",
             "CapMismatch",
         )
-    failed = [(i, f) for i, f in enumerate(report.fetches) if f.error]
-    if failed:
-        index, fetch = failed[0]
-        prefix = f"fetch {index}: " if len(report.fetches) > 1 else ""
-        return "error", f"{prefix}{fetch.error}", fetch.error_type
-    return "ok", None, None
+    return outcome.reported_failure(report) or outcome.OK
 
 
-def _failure_outcome(value: Any, limit: int | None) -> tuple[str, str, str]:
+def _failure_outcome(value: Any, limit: int | None) -> Outcome:
     """A task's exception (as Celery rebuilt it from JSON) as a status."""
     kind = type(value).__name__ if isinstance(value, BaseException) else "TaskFailed"
     message = _first_line(value) if value is not None else "no result"
     if kind == "WorkerLostError":
         killed = "SIGKILL" in message or "signal 9" in message
         if limit and killed:
-            return (
+            return Outcome(
                 "oom",
                 f"child killed by SIGKILL under the node's {format_size(limit)} cap: {message}",
                 kind,
             )
-        return "error", message, kind
+        return Outcome("error", message, kind)
     if kind in ("TimeLimitExceeded", "SoftTimeLimitExceeded"):
-        return "timeout", f"Celery task time limit: {message}", kind
-    return "error", message, kind
-
-
-def _measured_fields(report: WorkerReport, status: str) -> dict[str, Any]:
-    """The result fields a task's own report gives."""
-    fetches = report.fetches
-    sampled = max((rss for _, rss in report.timeline), default=None)
-    peak, source = peak_and_source(report.final_hwm_bytes or None, sampled)
-    walls = [f.fetch_wall_s for f in fetches if f.fetch_wall_s is not None]
-    wall_s = max(walls) if walls and len(walls) == len(fetches) else None
-    fetched = sum(f.bytes_fetched for f in fetches)
-    throughput = round(fetched / 1e6 / wall_s, 2) if status == "ok" and wall_s and fetched else None
-    verdicts = [f.verified for f in fetches]
-    verified = False if False in verdicts else (True if verdicts and all(verdicts) else None)
-    return {
-        "peak_rss_bytes": peak,
-        "peak_rss_source": source,
-        "baseline_rss_bytes": report.baseline_rss_bytes or None,
-        "sampled_peak_rss_bytes": sampled,
-        "samples": len(report.timeline),
-        "wall_s": round(wall_s, 4) if wall_s is not None else None,
-        "throughput_mb_s": throughput,
-        "bytes_fetched": fetched,
-        "verified": verified,
-        "pages": next((f.pages for f in fetches if f.pages is not None), None),
-        "temp_files_left": report.temp_files_left,
-        "temp_bytes_left": report.temp_bytes_left,
-        "temp_peak_bytes": max((f.temp_bytes_after_fetch for f in fetches), default=0),
-        "cap_enforcement": report.cap_enforcement,
-        "retries": report.retries,
-        "child_pid": report.child_pid,
-        "task_index": report.task_index,
-        "retained_rss_bytes": report.retained_rss_bytes,
-        "recycled": report.recycled,
-        "details": (
-            fetches[0].details
-            if len(fetches) == 1
-            else {"fetches": [{**f.details, "retries": f.retries} for f in fetches]}
-        ),
-    }
+        return Outcome("timeout", f"Celery task time limit: {message}", kind)
+    return Outcome("error", message, kind)
 
 
 def _first_line(value: Any) -> str:

@@ -14,6 +14,8 @@ shows in no process list.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -24,6 +26,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from memharness_s3 import caps
 from memharness_s3.celery_executor.broker import (
@@ -32,11 +35,10 @@ from memharness_s3.celery_executor.broker import (
     require_password_off_loopback,
 )
 from memharness_s3.celery_executor.config import (
-    ACKS_LATE_ENV,
     BROKER_ENV,
+    CELERY_CONF_ENV,
     NODE_ENV,
     QUEUE,
-    REJECT_ON_WORKER_LOST_ENV,
     NodeConfig,
 )
 from memharness_s3.celery_executor.sampler import SOCKET_ENV, ChildSampler
@@ -44,6 +46,7 @@ from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.lifetime import die_with_parent
 from memharness_s3.measure import DEFAULT_SAMPLE_INTERVAL_S
 from memharness_s3.paths import TEMP_PREFIX
+from memharness_s3.settings import NODE_SETTINGS, RunSettings
 
 STOP_GRACE_S = 15.0
 DEFAULT_REGION = "us-east-1"
@@ -57,11 +60,8 @@ class NodeOptions:
     name: str = ""
     """Celery's node name (``-n``); default ``memharness-PID@HOST``."""
     concurrency: int = 1
-    max_memory_per_child_bytes: int | None = None
-    max_tasks_per_child: int | None = None
-    memory_limit_bytes: int | None = None
-    acks_late: bool = False
-    reject_on_worker_lost: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The node settings given (``settings.NODE_SETTINGS``), by ``RunSettings`` field."""
     endpoint_url: str | None = None
     service_endpoints: dict[str, str] = field(default_factory=dict)
     region: str | None = None
@@ -71,6 +71,21 @@ class NodeOptions:
     @property
     def node_name(self) -> str:
         return self.name or f"memharness-{os.getpid()}@{socket.gethostname()}"
+
+    def setting(self, name: str) -> Any:
+        """A node setting (a ``RunSettings`` field), its default when not given."""
+        if name in self.settings:
+            return self.settings[name]
+        return next(item.default for item in dataclasses.fields(RunSettings) if item.name == name)
+
+    @property
+    def memory_limit_bytes(self) -> int | None:
+        limit: int | None = self.setting("memory_limit_bytes")
+        return limit
+
+    def celery_conf(self) -> dict[str, Any]:
+        """The Celery settings the node settings set (``task_acks_late`` ...)."""
+        return {s.celery_conf: self.setting(s.field) for s in NODE_SETTINGS if s.celery_conf}
 
 
 def hide_broker_in_title(name: str) -> None:
@@ -104,19 +119,14 @@ def serve(options: NodeOptions) -> int:
             service_endpoints=options.service_endpoints,
             memory_limit_bytes=options.memory_limit_bytes,
             cap_enforcement=enforcement,
-            max_memory_per_child_kib=(
-                options.max_memory_per_child_bytes // 1024
-                if options.max_memory_per_child_bytes
-                else None
-            ),
+            max_memory_per_child_kib=_kib(options.setting("max_memory_per_child_bytes")),
         )
         env = {
             **os.environ,
             BROKER_ENV: options.broker_url,
             NODE_ENV: config.to_env(),
             SOCKET_ENV: str(sampler.path),
-            ACKS_LATE_ENV: "1" if options.acks_late else "0",
-            REJECT_ON_WORKER_LOST_ENV: "1" if options.reject_on_worker_lost else "0",
+            CELERY_CONF_ENV: json.dumps(options.celery_conf()),
             "PYTHONUNBUFFERED": "1",
             # billiard's own temp dirs (pymp-*) go with the node's, and are removed with them.
             "TMPDIR": str(tmp_root),
@@ -132,6 +142,10 @@ def serve(options: NodeOptions) -> int:
         if cgroup is not None:
             cgroup.remove()
         shutil.rmtree(tmp_root, ignore_errors=True)
+
+
+def _kib(num_bytes: int | None) -> int | None:
+    return num_bytes // 1024 if num_bytes else None
 
 
 def _node_cgroup(limit_bytes: int) -> caps.WorkerCgroup:
@@ -172,8 +186,8 @@ def _celery_argv(options: NodeOptions, config: NodeConfig) -> list[str]:
     ]
     if config.max_memory_per_child_kib:
         argv += ["--max-memory-per-child", str(config.max_memory_per_child_kib)]
-    if options.max_tasks_per_child:
-        argv += ["--max-tasks-per-child", str(options.max_tasks_per_child)]
+    if max_tasks := options.setting("max_tasks_per_child"):
+        argv += ["--max-tasks-per-child", str(max_tasks)]
     if options.log_file is not None:
         argv += ["--logfile", str(options.log_file)]
     return argv

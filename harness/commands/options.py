@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from memharness_s3.fixtures.catalog import DEFAULT_SEED
-from memharness_s3.settings import BY_KEY
+from memharness_s3.settings import BY_KEY, Setting
 
 
 def add_fixture_options(parser: argparse.ArgumentParser) -> None:
@@ -16,3 +16,14 @@ def add_fixture_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache-dir", type=Path, help="fixture cache (default: $MEMHARNESS_CACHE or ~/.cache)"
     )
+
+
+def add_setting_flag(parser: argparse.ArgumentParser, setting: Setting, help: str) -> None:
+    """The flag of a row of the settings table (``memharness run``'s, ``memharness worker``'s)."""
+    action = setting.kind.flag_action
+    if action == "store_true":
+        parser.add_argument(setting.option, action=action, help=help)
+    elif action == "append":
+        parser.add_argument(setting.option, action=action, metavar="SPEC", help=help)
+    else:
+        parser.add_argument(setting.option, help=help)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from memharness_s3 import registry
-from memharness_s3.commands.options import add_fixture_options
+from memharness_s3.commands.options import add_fixture_options, add_setting_flag
 from memharness_s3.errors import UsageError
 from memharness_s3.settings import SETTINGS, RunSettings, default_settings, from_meta
 
@@ -32,13 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for setting in SETTINGS:
         if setting.key == "sizes":  # added with the fixture options, shared with `fixtures`
             continue
-        action = setting.kind.flag_action
-        if action == "store_true":
-            parser.add_argument(setting.option, action=action, help=setting.help)
-        elif action == "append":
-            parser.add_argument(setting.option, action=action, metavar="SPEC", help=setting.help)
-        else:
-            parser.add_argument(setting.option, help=setting.help)
+        add_setting_flag(parser, setting, setting.help)
     parser.add_argument(
         "--param",
         action="append",

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 from memharness_s3.celery_executor.config import BROKER_ENV
+from memharness_s3.commands.options import add_setting_flag
 from memharness_s3.errors import UsageError
-from memharness_s3.sizes import parse_size
+from memharness_s3.settings import NODE_SETTINGS
 
 NAME = "worker"
 HELP = "run a Celery worker node that takes memharness tasks"
@@ -26,17 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--name", default="", help="node name (default: memharness-PID@HOST)")
     parser.add_argument("--concurrency", type=int, default=1, help="prefork children (default: 1)")
-    parser.add_argument(
-        "--max-memory-per-child", help="Celery's worker_max_memory_per_child, e.g. 300MiB"
-    )
-    parser.add_argument(
-        "--max-tasks-per-child", type=int, help="Celery's worker_max_tasks_per_child"
-    )
-    parser.add_argument("--memory-limit", help="hard cap on the whole node (a cgroup), e.g. 512MiB")
-    parser.add_argument("--acks-late", action="store_true", help="task_acks_late")
-    parser.add_argument(
-        "--reject-on-worker-lost", action="store_true", help="task_reject_on_worker_lost"
-    )
+    for setting in NODE_SETTINGS:
+        add_setting_flag(parser, setting, setting.node_help)
     parser.add_argument(
         "--endpoint-url", help="S3 endpoint the tasks fetch from (default: $AWS_ENDPOINT_URL)"
     )
@@ -51,17 +44,11 @@ def run(args: argparse.Namespace) -> int:
     broker = args.broker or os.environ.get(BROKER_ENV)
     if not broker:
         raise UsageError(f"give --broker URL or set {BROKER_ENV}")
-    if args.max_tasks_per_child is not None and args.max_tasks_per_child < 1:
-        raise UsageError("--max-tasks-per-child must be 1 or more")
     options = NodeOptions(
         broker_url=broker,
         name=args.name,
         concurrency=args.concurrency,
-        max_memory_per_child_bytes=_size(args.max_memory_per_child, "--max-memory-per-child"),
-        max_tasks_per_child=args.max_tasks_per_child,
-        memory_limit_bytes=_size(args.memory_limit, "--memory-limit"),
-        acks_late=args.acks_late,
-        reject_on_worker_lost=args.reject_on_worker_lost,
+        settings=node_settings(args),
         endpoint_url=args.endpoint_url,
         service_endpoints=(
             {"textract": args.textract_endpoint_url} if args.textract_endpoint_url else {}
@@ -73,10 +60,11 @@ def run(args: argparse.Namespace) -> int:
     return serve(options)
 
 
-def _size(text: str | None, flag: str) -> int | None:
-    if text is None:
-        return None
-    try:
-        return parse_size(text)
-    except UsageError as exc:
-        raise UsageError(f"{flag}: {exc}") from None
+def node_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The node settings given on the command line, parsed as ``memharness run`` parses them,
+    by ``RunSettings`` field."""
+    return {
+        setting.field: setting.kind.from_text(setting.option, given)
+        for setting in NODE_SETTINGS
+        if (given := getattr(args, setting.dest)) is not None and given is not False
+    }
