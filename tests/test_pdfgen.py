@@ -13,7 +13,6 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from memharness_s3 import pdfgen
 from memharness_s3.pdfgen import (
     DEFAULT_PAGE_BYTES,
     MAX_TARGET_BYTES,
