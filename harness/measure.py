@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from memharness_s3 import interrupts
 from memharness_s3.caps import WorkerCgroup
 from memharness_s3.lifetime import die_with_parent
 from memharness_s3.procfs import meminfo_bytes, peak_rss
@@ -187,6 +188,7 @@ def run_group(
                 if on_tick is not None:
                     on_tick(Tick(elapsed, len(alive), total, temp_total))
             tick += 1
+            interrupts.check()
             time.sleep(interval_s)
     except BaseException:
         for probe in probes.values():
@@ -203,22 +205,33 @@ def run_group(
 
 def _start(spawn: WorkerSpawn) -> subprocess.Popen[bytes]:
     cgroup = spawn.cgroup
+    # Ctrl-C and SIGTERM wait until the fork is done: a handler that ran during it would raise
+    # inside an at-fork callback, where Python drops the exception (``interrupts``). The worker
+    # gets the signal mask the harness had.
+    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)
 
     def in_child() -> None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
         die_with_parent()
         if cgroup is not None:
             cgroup.join()
 
-    with open(spawn.log_path, "wb") as log:
-        return subprocess.Popen(
-            spawn.argv,
-            env=dict(spawn.env),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=in_child,
-        )
+    try:
+        with open(spawn.log_path, "wb") as log:
+            return subprocess.Popen(
+                spawn.argv,
+                env=dict(spawn.env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=in_child,
+            )
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
+
+
+INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
 
 
 def _reaped(

@@ -137,8 +137,8 @@ def test_ctrl_c_exits_130_keeps_results_and_stops_everything(
     out = tmp_path / "out"
     proc = _start(out, tmp_path / "cache", sigint)
     children = _interrupt_after_two_runs(proc, out, sig)
-    assert proc.returncode == 130
     stderr = proc.stderr.read() if proc.stderr else ""
+    assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     _assert_all_gone(children)
     assert len(_lines(out)) >= 2
