@@ -9,8 +9,8 @@ import pytest
 from memharness_s3.analysis import wire_share
 from memharness_s3.analysis.cases import Analysis
 from memharness_s3.analysis.caveats import caveats
-from memharness_s3.records import RunResult, of_wire
-from memharness_s3.table import render
+from memharness_s3.model.records import RunResult, of_wire
+from memharness_s3.views.table import render
 from tests.test_report import CAP, MB, run
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3.backends.launcher import free_port, stop_process_group
-from memharness_s3.celery_executor.broker import launched_redis
+from memharness_s3.execution.celery.broker import launched_redis
+from memharness_s3.execution.processes import stop_process_group
+from memharness_s3.s3.backends.launcher import free_port
 
 from .conftest import serving, wait_until
 

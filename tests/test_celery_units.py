@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from memharness_s3.celery_executor.broker import redact, require_password_off_loopback
-from memharness_s3.celery_executor.task import MAX_PAYLOAD_BYTES, RejectedTask, parse_task
+from memharness_s3.config.settings import RunSettings
 from memharness_s3.errors import UsageError
-from memharness_s3.session import LocalExecutor, Session, Target
-from memharness_s3.settings import RunSettings
+from memharness_s3.execution.celery.broker import redact, require_password_off_loopback
+from memharness_s3.execution.celery.task import MAX_PAYLOAD_BYTES, RejectedTask, parse_task
+from memharness_s3.execution.session import LocalExecutor, Session, Target
 
 CASE = {"strategy": "chunked", "object_name": "x", "size_bytes": 10}
 OBJECT = {
@@ -89,3 +89,16 @@ def test_executor_params_name_only_what_differs_from_celerys_defaults() -> None:
     settings = RunSettings(sizes=[], strategies=[], executor="celery", soak=5, acks_late=True)
     assert settings.executor_params() == {"soak": 5, "acks_late": True}
     assert RunSettings(sizes=[], strategies=[], soak=5).executor_params() == {}
+
+
+def test_only_connection_errors_are_called_the_brokers_fault() -> None:
+    from kombu.exceptions import OperationalError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from memharness_s3.execution.celery.broker import broker_errors
+
+    caught = broker_errors()
+    for lost in (OperationalError("gone"), RedisConnectionError("gone"), ConnectionResetError()):
+        assert isinstance(lost, caught)
+    for bug in (TypeError("bad call"), KeyError("x"), ValueError("bad value")):
+        assert not isinstance(bug, caught)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3.backends import Backend
-from memharness_s3.backends.moto_server import free_port
-from memharness_s3.fixture_cache import Fixture
-from memharness_s3.s3_objects import make_client
+from memharness_s3.s3.backends import Backend
+from memharness_s3.s3.backends.moto_server import free_port
+from memharness_s3.s3.fixture_cache import Fixture
+from memharness_s3.s3.objects import make_client
 from tests.conftest import BUCKET, serving
 
 FAKE_SECRET = "memharness-FAKE-secret-0123456789abcdef"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3 import registry
+from memharness_s3.config import registry
 from memharness_s3.errors import UsageError
 from tests.test_cli import memharness, one_line_error
 
@@ -109,7 +109,13 @@ def test_version_and_a_closed_pipe(tmp_path: Path) -> None:
     assert len(piped.stdout.splitlines()) == 1
 
 
-LEAN = ("matplotlib", "jinja2", "memharness_s3.report", "memharness_s3.session", "memray")
+LEAN = (
+    "matplotlib",
+    "jinja2",
+    "memharness_s3.views.html",
+    "memharness_s3.execution.session",
+    "memray",
+)
 
 
 @pytest.mark.parametrize(

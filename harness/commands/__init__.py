@@ -1,1 +1,0 @@
-"""One module per ``memharness`` subcommand: ``NAME``, ``HELP``, ``add_arguments``, ``run``."""

@@ -1,0 +1,303 @@
+"""Does measuring change what is measured? ``python -m memharness_s3.experiments.fidelity``.
+
+``nox -s fidelity`` runs it with the defaults below.
+
+Each strategy's own fetch code runs three ways on the same object and server, interleaved
+(strategy by strategy, mode by mode, repeat after repeat) with dirty pages flushed before every
+run:
+
+- ``plain``: a bare process imports boto3 and the strategy, builds its client, fetches, and
+  times the fetch and reads its own ``VmHWM``: what a worker does with nobody watching;
+- ``sampled``: the same process, watched by the harness's own monitor (``measure.run_group``,
+  at the sampling interval given): what the sampler costs;
+- ``harness``: the case as ``memharness run`` measures it (``runner.run_case``).
+
+It prints, per strategy and mode, the median and range of MB/s (with the share of a plain GET of
+the object, ``wire``) and of the peak, and the ratios harness/plain. The goal the project set:
+harness/plain at least 0.95 for throughput, and the peak within max(5 %, 8 MiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+MODES = ("plain", "sampled", "harness")
+DEFAULT_STRATEGIES = ("read-all", "chunked", "readinto", "range", "transfer-manager")
+MIB = 2**20
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One fetch: its mode, and what it measured."""
+
+    strategy: str
+    mode: str
+    repeat: int
+    wall_s: float
+    mb_s: float
+    peak_bytes: int
+    baseline_bytes: int
+
+
+# ---------------------------------------------------------------------------------------------
+# The plain process: a strategy's fetch with nothing of the harness around it
+
+
+def fetch_plain(job: dict[str, Any], report_path: Path) -> None:
+    """Run one strategy's fetch as a bare worker would; write wall, bytes and VmHWM as JSON."""
+    import boto3
+
+    module, _, name = job["target"].partition(":")
+    strategy = getattr(importlib.import_module(module), name)()
+    from memharness_s3.execution.procfs import current_rss, own_peak_rss
+    from memharness_s3.strategies.base import FetchContext
+
+    session = boto3.session.Session(region_name=job["region"])
+    s3 = session.client("s3", endpoint_url=job["endpoint_url"])
+    tmp_dir = Path(tempfile.mkdtemp(prefix="memharness-fidelity-"))
+    try:
+        ctx = FetchContext(
+            s3=s3,
+            bucket=job["bucket"],
+            key=job["key"],
+            tmp_dir=tmp_dir,
+            params=job["params"],
+            make_client=lambda service: session.client(  # type: ignore[call-overload]
+                service, endpoint_url=job["endpoint_url"]
+            ),
+        )
+        gc.collect()
+        baseline = current_rss()
+        started = time.perf_counter()
+        fetched = strategy.fetch(ctx)
+        wall = time.perf_counter() - started
+        size = len(fetched.data) if fetched.data is not None else Path(fetched.path).stat().st_size
+        del fetched
+        report = {"wall_s": wall, "bytes": size, "peak": own_peak_rss(), "baseline": baseline}
+        report_path.write_text(json.dumps(report))
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The experiment
+
+
+def _plain_run(
+    job: dict[str, Any], env: dict[str, str], scratch: Path, interval_s: float | None
+) -> dict[str, Any]:
+    """The plain process, alone (``interval_s`` None) or watched by the harness's monitor."""
+    from memharness_s3.execution.local.measure import WorkerSpawn, run_group
+
+    report = scratch / "plain.json"
+    report.unlink(missing_ok=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "memharness_s3.experiments.fidelity",
+        "--fetch",
+        json.dumps(job),
+        str(report),
+    ]
+    if interval_s is None:
+        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, timeout=3600)
+    else:
+        spawn = WorkerSpawn(argv, env, scratch / "plain.log", scratch)
+        group = run_group([spawn], 3600.0, interval_s=interval_s)
+        if group.workers[0].exit_code != 0:
+            raise RuntimeError(f"plain fetch failed: see {scratch / 'plain.log'}")
+    found: dict[str, Any] = json.loads(report.read_text())
+    return found
+
+
+def run_experiment(
+    backend_name: str,
+    size_text: str,
+    strategies: Sequence[str],
+    repeats: int,
+    interval_s: float,
+    work_dir: Path,
+    log: Any = sys.stderr,
+) -> tuple[list[Sample], list[float]]:
+    """Every strategy x mode x repeat, interleaved; and the wire's MB/s measured around them."""
+    from memharness_s3.config import registry
+    from memharness_s3.execution.local.runner import run_case, settle_page_cache
+    from memharness_s3.fixtures.catalog import DEFAULT_SEED
+    from memharness_s3.model.records import Case
+    from memharness_s3.plan.runs import PlannedRun
+    from memharness_s3.results.writer import ResultsWriter
+    from memharness_s3.s3 import wire
+    from memharness_s3.s3.backends import open_backend
+    from memharness_s3.s3.fixture_cache import cache_root, ensure_fixture, resolve_fixture_size
+    from memharness_s3.s3.objects import ensure_bucket, fixture_ref, make_client, upload_fixture
+
+    name, size = resolve_fixture_size(size_text)
+    samples: list[Sample] = []
+    speeds: list[float] = []
+    with open_backend(backend_name, None, None, work_dir) as backend:
+        s3 = make_client(backend)
+        ensure_bucket(s3, backend, "fidelity", create=True)
+        fixture = ensure_fixture(name, size, DEFAULT_SEED, cache_root())
+        upload_fixture(s3, backend, "fidelity", fixture)
+        ref = fixture_ref("fidelity", fixture)
+        env = {**os.environ, **backend.worker_env}
+
+        def wire_speeds() -> list[float]:
+            keys = [ref.key]
+            found = wire.measure(backend.endpoint_url, backend.region, "fidelity", keys, env)
+            return found[ref.key]
+
+        speeds += wire_speeds()
+        print(f"wire before: {speeds} MB/s", file=log)
+        for repeat in range(repeats):
+            for strategy in strategies:
+                params = dict(registry.load(strategy).params)
+                job = {
+                    "target": registry.registered()[strategy].target,
+                    "endpoint_url": backend.endpoint_url,
+                    "region": backend.region,
+                    "bucket": "fidelity",
+                    "key": ref.key,
+                    "params": params,
+                }
+                for mode in MODES:
+                    scratch = work_dir / f"{strategy}-{mode}-{repeat}"
+                    scratch.mkdir(parents=True)
+                    settle_page_cache()
+                    if mode == "harness":
+                        case = Case(strategy, name, size, params=params)
+                        (result,) = run_case(
+                            PlannedRun.of(case, [ref], backend.name, repeat),
+                            backend,
+                            ResultsWriter(scratch),
+                            3600.0,
+                            sample_interval_s=interval_s,
+                        )
+                        if result.status != "ok" or not result.wall_s:
+                            raise RuntimeError(f"{strategy} in the harness: {result.error}")
+                        wall, peak = result.wall_s, result.peak_rss_bytes or 0
+                        baseline = result.baseline_rss_bytes or 0
+                    else:
+                        found = _plain_run(
+                            job, env, scratch, interval_s if mode == "sampled" else None
+                        )
+                        wall, peak, baseline = found["wall_s"], found["peak"], found["baseline"]
+                    sample = Sample(strategy, mode, repeat, wall, size / 1e6 / wall, peak, baseline)
+                    samples.append(sample)
+                    shutil.rmtree(scratch, ignore_errors=True)
+                    print(
+                        f"[{repeat + 1}/{repeats}] {strategy:16} {mode:8} {sample.mb_s:7.1f} MB/s "
+                        f"peak {peak / 1e6:7.1f} MB",
+                        file=log,
+                    )
+        speeds += wire_speeds()
+        print(f"wire after: {speeds[-3:]} MB/s", file=log)
+    return samples, speeds
+
+
+# ---------------------------------------------------------------------------------------------
+# The table
+
+
+def _median_cost(runs: Sequence[Sample]) -> float:
+    return statistics.median([s.peak_bytes - s.baseline_bytes for s in runs])
+
+
+def _span(values: Sequence[float], digits: int) -> str:
+    return (
+        f"{statistics.median(values):.{digits}f} "
+        f"({min(values):.{digits}f}-{max(values):.{digits}f})"
+    )
+
+
+def render(
+    samples: Sequence[Sample], wire_speeds: Sequence[float], size_text: str, interval_s: float
+) -> str:
+    """The fidelity table: per strategy and mode, medians (ranges); then harness/plain."""
+    wire_mb_s = statistics.median(wire_speeds)
+    repeats = len({s.repeat for s in samples})
+    lines = [
+        f"fidelity: {size_text} object, {repeats} interleaved repeats, sampling every "
+        f"{interval_s * 1000:g} ms, dirty pages flushed before every run; wire (plain GET, no "
+        f"SDK) {_span(wire_speeds, 0)} MB/s. Medians (min-max); MB = 10^6 bytes.",
+        "",
+        f"{'strategy':16} {'mode':8} {'MB/s':>18} {'of wire':>7} {'peak MB':>20} "
+        f"{'peak-base MB':>14}",
+    ]
+    strategies = list(dict.fromkeys(s.strategy for s in samples))
+    verdicts = []
+    for strategy in strategies:
+        by_mode = {
+            mode: [s for s in samples if s.strategy == strategy and s.mode == mode]
+            for mode in MODES
+        }
+        for mode, runs in by_mode.items():
+            speeds = [s.mb_s for s in runs]
+            lines.append(
+                f"{strategy:16} {mode:8} {_span(speeds, 0):>18} "
+                f"{statistics.median(speeds) / wire_mb_s:7.2f} "
+                f"{_span([s.peak_bytes / 1e6 for s in runs], 1):>20} "
+                f"{_median_cost(runs) / 1e6:14.1f}"
+            )
+        plain, harness = by_mode["plain"], by_mode["harness"]
+        ratio = statistics.median([s.mb_s for s in harness]) / statistics.median(
+            [s.mb_s for s in plain]
+        )
+        peak_plain, peak_harness = _median_cost(plain), _median_cost(harness)
+        allowed = max(0.05 * peak_plain, 8 * MIB)
+        verdicts.append(
+            f"{strategy}: harness/plain throughput {ratio:.2f} (goal >= 0.95: "
+            f"{'met' if ratio >= 0.95 else 'NOT met'}); peak-base {peak_harness / 1e6:.1f} vs "
+            f"{peak_plain / 1e6:.1f} MB (goal within {allowed / 1e6:.1f} MB: "
+            f"{'met' if abs(peak_harness - peak_plain) <= allowed else 'NOT met'})"
+        )
+    return "\n".join([*lines, "", *verdicts])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m memharness_s3.experiments.fidelity", description=__doc__
+    )
+    parser.add_argument("--backend", default="s3rver", help="moto or s3rver (default s3rver)")
+    parser.add_argument("--size", default="750MB", help="object size (default 750MB)")
+    parser.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES))
+    parser.add_argument("--repeat", type=int, default=8, help="interleaved repeats (default 8)")
+    parser.add_argument("--sample-interval", type=float, default=None, help="seconds")
+    parser.add_argument("--json", type=Path, help="also write every sample as JSON here")
+    parser.add_argument("--fetch", nargs=2, metavar=("JOB", "REPORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.fetch:
+        fetch_plain(json.loads(args.fetch[0]), Path(args.fetch[1]))
+        return 0
+    from memharness_s3.execution.local.measure import DEFAULT_SAMPLE_INTERVAL_S
+
+    interval = args.sample_interval or DEFAULT_SAMPLE_INTERVAL_S
+    strategies = [name.strip() for name in args.strategies.split(",") if name.strip()]
+    with tempfile.TemporaryDirectory(prefix="memharness-fidelity-") as work:
+        samples, speeds = run_experiment(
+            args.backend, args.size, strategies, args.repeat, interval, Path(work)
+        )
+    if args.json:
+        args.json.write_text(
+            json.dumps({"wire_mb_s": speeds, "samples": [asdict(s) for s in samples]}, indent=1)
+        )
+    print(render(samples, speeds, args.size, interval))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

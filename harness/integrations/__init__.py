@@ -1,0 +1,1 @@
+"""Ways other tools use memharness: the pytest plugin. May import anything public."""

@@ -1,0 +1,455 @@
+"""The report's four figures, drawn with matplotlib's Agg canvas and returned as PNG data URIs.
+
+PNG data URIs keep the HTML page one self-contained file (no network, no side files) and keep
+it small even for timelines of thousands of samples. No pyplot: each figure is a plain
+``Figure`` on an Agg canvas, so nothing touches a display or global state. Every strategy keeps
+its colour in every figure.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from memharness_s3.analysis.cases import Analysis, group_by_size, median_of
+from memharness_s3.config.sizes import format_size
+from memharness_s3.model.records import INFRA, RunResult
+
+# Every label is plain text: names from a results file (strategies, cases, runs) are not TeX, and
+# a `$x$` in one would otherwise start mathtext and fail the whole chart (or render as math).
+matplotlib.rcParams["text.parse_math"] = False
+
+MAX_TIMELINE_PANELS = 48
+"""More panels than this would be too small to read; the rest are listed as not drawn."""
+DPI = 150
+WIDTH_IN = 11.0
+MB = 1e6
+BUDGET_STYLE: dict[str, Any] = {"color": "#c0392b", "linestyle": "--", "linewidth": 1.2}
+CAP_STYLE: dict[str, Any] = {"color": "#7f1d1d", "linestyle": ":", "linewidth": 1.2}
+FAILED_MARKER: dict[str, Any] = {
+    "marker": "X",
+    "markersize": 9,
+    "markeredgecolor": "black",
+    "linestyle": "none",
+}
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A figure ready for an ``<img>``: its data URI, size in CSS pixels, and alt text."""
+
+    title: str
+    data_uri: str
+    width_px: int
+    height_px: int
+    alt: str
+    note: str = ""
+
+
+def palette(analysis: Analysis) -> dict[str, str]:
+    """One colour per series name (strategy, process step, pool), the same in every figure."""
+    colours = [
+        "#1f77b4",
+        "#ff7f0e",
+        "#2ca02c",
+        "#d62728",
+        "#9467bd",
+        "#8c564b",
+        "#e377c2",
+        "#7f7f7f",
+        "#bcbd22",
+        "#17becf",
+    ]
+    names = analysis.series_names
+    return {name: colours[i % len(colours)] for i, name in enumerate(names)}
+
+
+def peak_vs_size(analysis: Analysis, budget_bytes: int) -> Chart:
+    """Median peak RSS of ok runs against object size, one panel per concurrency level."""
+    results = analysis.results
+    colours = palette(analysis)
+    levels = sorted({r.concurrency for r in results})
+    fig = _figure(4.2)
+    axes = fig.subplots(1, len(levels), sharey=True, squeeze=False)[0]
+    top = max([budget_bytes, *(r.peak_rss_bytes or 0 for r in results)]) / MB * 1.12
+    for ax, level in zip(axes, levels, strict=True):
+        for series, runs in analysis.group_by_series(
+            r for r in results if r.concurrency == level
+        ).items():
+            colour = colours[series.name]
+            sizes, peaks = [], []
+            for size, group in group_by_size(runs).items():
+                peak = median_of([r for r in group if r.status == "ok"], lambda r: r.peak_rss_bytes)
+                if peak is not None:
+                    sizes.append(size)
+                    peaks.append(peak / MB)
+            ax.plot(sizes, peaks, marker="o", color=colour, label=series.name)
+            failed = [r for r in runs if r.status not in ("ok", INFRA) and r.peak_rss_bytes]
+            ax.plot(
+                [r.size_bytes for r in failed],
+                [(r.peak_rss_bytes or 0) / MB for r in failed],
+                color=colour,
+                **FAILED_MARKER,
+            )
+        ax.axhline(budget_bytes / MB, **BUDGET_STYLE)
+        _size_axis(ax, results)
+        ax.set_ylim(0, top)
+        ax.set_title(f"{_workers(level)} at once (peak per worker)")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("peak RSS (MB)")
+    _legend(fig, colours, budget_bytes, failed_marker=True)
+    return _chart(
+        fig,
+        "Peak RSS against object size",
+        "Median peak RSS of each strategy against object size, with the budget line; "
+        "crosses mark runs that failed.",
+    )
+
+
+def rss_timelines(analysis: Analysis, results_dir: Path, budget_bytes: int) -> Chart:
+    """Small multiples on one time axis: a panel per series and size that ran, every worker's
+    RSS over time (workers overlaid), the budget and caps drawn."""
+    results = analysis.results
+    colours = palette(analysis)
+    groups = analysis.group_by_series(results)
+    sizes = sorted({r.size_bytes for r in results})
+    panels = [
+        (series, size, runs)
+        for series in sorted(groups, key=lambda s: (s.concurrency, s))
+        for size, runs in group_by_size(groups[series]).items()
+    ]
+    drawn, dropped = panels[:MAX_TIMELINE_PANELS], panels[MAX_TIMELINE_PANELS:]
+    columns = min(len(sizes), 4, len(drawn))
+    rows = math.ceil(len(drawn) / columns)
+    caps = {r.memory_limit_bytes for r in results if r.memory_limit_bytes}
+    top = max([budget_bytes, *caps, *(r.peak_rss_bytes or 0 for r in results)]) / MB * 1.1
+    fig = _figure(1.6 * rows + 0.9)
+    grid = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False)
+    axes = [ax for row in grid for ax in row]
+    for ax, (series, size, runs) in zip(axes, drawn, strict=False):
+        _timeline_panel(ax, runs, results_dir, colours[series.name])
+        ax.axhline(budget_bytes / MB, **BUDGET_STYLE)
+        for cap in caps - {budget_bytes}:
+            ax.axhline(cap / MB, **CAP_STYLE)
+        ax.set_ylim(0, top)
+        ax.tick_params(labelsize=7)
+        ax.set_title(f"{series.label}, {format_size(size)}", fontsize=7, loc="left")
+    for ax in axes[len(drawn) :]:
+        ax.set_visible(False)
+    for row in grid:
+        row[0].set_ylabel("RSS (MB)", fontsize=8)
+    for ax in grid[-1]:
+        ax.set_xlabel("seconds", fontsize=8)
+    lines = [Line2D([], [], **BUDGET_STYLE)]
+    labels = [f"budget {format_size(budget_bytes)}"]
+    for cap in sorted(caps - {budget_bytes}):
+        lines.append(Line2D([], [], **CAP_STYLE))
+        labels.append(f"cap {format_size(cap)}")
+    lines.append(Line2D([], [], color="black", **FAILED_MARKER))
+    labels.append("run ended here (failed)")
+    fig.legend(
+        lines, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize=8
+    )
+    note = ""
+    if dropped:
+        note = f"Not drawn (panel limit {MAX_TIMELINE_PANELS}): " + ", ".join(
+            f"{series.label} {format_size(size)}" for series, size, _ in dropped
+        )
+    return _chart(
+        fig,
+        "RSS over time",
+        "RSS timeline of every run on one time axis: a panel per strategy, concurrency and size "
+        "that ran; concurrent workers overlaid.",
+        note,
+    )
+
+
+def aggregate_vs_concurrency(analysis: Analysis, budget_bytes: int) -> Chart:
+    """The largest simultaneous sum of a case's workers' RSS against concurrency, per size."""
+    results = analysis.results
+    colours = palette(analysis)
+    sizes = sorted({r.size_bytes for r in results})
+    levels = sorted({r.concurrency for r in results})
+    fig = _figure(3.8)
+    axes = fig.subplots(1, len(sizes), sharey=True, squeeze=False)[0]
+    for ax, size in zip(axes, sizes, strict=True):
+        same_size = [r for r in results if r.size_bytes == size]
+        for name in sorted({analysis.series_of(r).name for r in same_size}):
+            xs, ys, failed = [], [], []
+            for level in levels:
+                runs = [
+                    r
+                    for r in same_size
+                    if r.concurrency == level and analysis.series_of(r).name == name
+                ]
+                value = median_of(runs, lambda r: r.aggregate_peak_rss_bytes)
+                if value is None:
+                    continue
+                xs.append(level)
+                ys.append(value / MB)
+                if any(r.status not in ("ok", INFRA) for r in runs):
+                    failed.append((level, value / MB))
+            ax.plot(xs, ys, marker="o", color=colours[name], label=name)
+            ax.plot([x for x, _ in failed], [y for _, y in failed], **FAILED_MARKER)
+        ax.plot(levels, [level * budget_bytes / MB for level in levels], color="#999", ls="--")
+        ax.set_xticks(levels)
+        ax.set_xlabel("workers at once")
+        ax.set_title(format_size(size))
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("aggregate peak RSS (MB)")
+    extra: tuple[list[Artist], list[str]] = (
+        [Line2D([], [], color="#999", ls="--")],
+        ["workers \u00d7 budget"],
+    )
+    _legend(fig, colours, None, failed_marker=True, extra=extra)
+    return _chart(
+        fig,
+        "Aggregate peak against concurrency",
+        "Largest sum of the workers' simultaneous RSS against the number of workers, per size.",
+    )
+
+
+def throughput(analysis: Analysis) -> Chart:
+    """Median throughput of ok runs per strategy and size, one panel per concurrency level.
+
+    A missing bar is labelled with why: the runs failed (their status) or downloaded nothing.
+    """
+    results = analysis.results
+    colours = palette(analysis)
+    sizes = sorted({r.size_bytes for r in results})
+    levels = sorted({r.concurrency for r in results})
+    names = list(colours)
+    fig = _figure(3.8)
+    axes = fig.subplots(1, len(levels), sharey=True, squeeze=False)[0]
+    width = 0.8 / len(names)
+    for ax, level in zip(axes, levels, strict=True):
+        for index, name in enumerate(names):
+            for column, size in enumerate(sizes):
+                runs = [
+                    r
+                    for r in results
+                    if r.concurrency == level
+                    and r.size_bytes == size
+                    and analysis.series_of(r).name == name
+                ]
+                ok = [r for r in runs if r.status == "ok"]
+                value = median_of(ok, lambda r: r.throughput_mb_s)
+                x = column - 0.4 + width * (index + 0.5)
+                if value is not None:
+                    ax.bar(x, value, width=width, color=colours[name])
+                elif runs:
+                    why = "/".join(sorted({r.status for r in runs} - {"ok"})) or "no download"
+                    ax.text(x, 2, why, rotation=90, ha="center", va="bottom", fontsize=7)
+        ax.set_xticks(range(len(sizes)), [format_size(s) for s in sizes])
+        ax.set_xlim(-0.5, len(sizes) - 0.5)
+        ax.set_title(f"{_workers(level)} at once (per worker)")
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0].set_ylabel("throughput (MB/s)")
+    _legend(fig, colours, None, failed_marker=False, bars=True)
+    return _chart(
+        fig,
+        "Throughput",
+        "Median fetch throughput per worker for each strategy and size (MB = 10^6 bytes); "
+        "a gap is labelled with the failed status, or 'no download'.",
+    )
+
+
+def retained_vs_task_index(analysis: Analysis) -> Chart:
+    """Celery: what a long-lived child keeps after each task (solid) and each task's own peak
+    (dashed), against how many tasks the child had run before, per configuration."""
+    colours = palette(analysis)
+    fig = _figure(3.8)
+    ax = fig.subplots()
+    runs = [r for r in analysis.results if r.task_index is not None]
+    for name in sorted({analysis.series_of(r).name for r in runs}):
+        own = [r for r in runs if analysis.series_of(r).name == name]
+        indexes = sorted({r.task_index for r in own if r.task_index is not None})
+        kept = [median_of([r for r in own if r.task_index == i], _retained) for i in indexes]
+        peaks = [median_of([r for r in own if r.task_index == i], _peak) for i in indexes]
+        ax.plot(
+            [i for i, v in zip(indexes, kept, strict=True) if v is not None],
+            [v / MB for v in kept if v is not None],
+            marker="o",
+            color=colours[name],
+            label=name,
+        )
+        ax.plot(
+            [i for i, v in zip(indexes, peaks, strict=True) if v is not None],
+            [v / MB for v in peaks if v is not None],
+            color=colours[name],
+            ls="--",
+            alpha=0.6,
+        )
+    ax.set_xlabel("tasks the child ran before this one")
+    ax.set_ylabel("RSS (MB)")
+    ax.grid(True, alpha=0.3)
+    extra: tuple[list[Artist], list[str]] = (
+        [Line2D([], [], color="#555", marker="o"), Line2D([], [], color="#555", ls="--")],
+        ["kept after the task", "the task's peak"],
+    )
+    _legend(fig, colours, None, failed_marker=False, extra=extra)
+    return _chart(
+        fig,
+        "Retained RSS against task index (Celery)",
+        "RSS a prefork child keeps after each task, and each task's peak, against the number of "
+        "tasks the child had already run: the high-water mark a fresh process cannot show.",
+        "A child whose kept RSS climbs takes that memory into every later task; "
+        "worker_max_memory_per_child replaces it only after a task has passed the limit.",
+    )
+
+
+def _retained(result: RunResult) -> int | None:
+    return result.retained_rss_bytes
+
+
+def _peak(result: RunResult) -> int | None:
+    return result.peak_rss_bytes
+
+
+def read_timeline(results_dir: Path, relative: str) -> list[tuple[float, float]]:
+    """A run's ``t_s,rss_bytes`` CSV as (seconds, MB); empty if missing, unreadable, or
+    outside the results directory (the path comes from an untrusted results line)."""
+    root = results_dir.resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return []
+    points = []
+    try:
+        with path.open(newline="") as handle:
+            for row in csv.reader(handle):
+                try:
+                    t, rss = float(row[0]), float(row[1])
+                except (ValueError, IndexError):
+                    continue
+                if math.isfinite(t) and math.isfinite(rss):
+                    points.append((t, rss / MB))
+    except (OSError, UnicodeDecodeError):
+        return []
+    return points
+
+
+def _timeline_panel(ax: Axes, runs: Sequence[RunResult], results_dir: Path, colour: str) -> None:
+    drawn = 0
+    for run in runs:
+        points = read_timeline(results_dir, run.timeline_file) if run.timeline_file else []
+        if not points:
+            continue
+        drawn += 1
+        ax.plot([t for t, _ in points], [m for _, m in points], color=colour, lw=0.9, alpha=0.8)
+        if run.status != "ok":
+            ax.plot([points[-1][0]], [points[-1][1]], color=colour, **FAILED_MARKER)
+    statuses = sorted({r.status for r in runs})
+    if not runs:
+        ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes)
+    elif not drawn:
+        ax.text(0.5, 0.5, "no timeline", ha="center", va="center", transform=ax.transAxes)
+    if statuses and statuses != ["ok"]:
+        ax.text(
+            0.03,
+            0.9,
+            "/".join(statuses),
+            ha="left",
+            va="top",
+            transform=ax.transAxes,
+            fontsize=8,
+            color="#7f1d1d",
+            fontweight="bold",
+        )
+
+
+def _size_axis(ax: Axes, results: Sequence[RunResult]) -> None:
+    sizes = sorted({r.size_bytes for r in results})
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [format_size(s) for s in sizes])
+    ax.minorticks_off()
+    ax.set_xlim(sizes[0] / 1.6, sizes[-1] * 1.6)
+    ax.set_xlabel("object size (log scale)")
+
+
+def _legend(
+    fig: Figure,
+    colours: dict[str, str],
+    budget_bytes: int | None,
+    failed_marker: bool,
+    extra: tuple[list[Artist], list[str]] = ([], []),
+    bars: bool = False,
+) -> None:
+    handles: list[Artist] = [
+        Patch(color=c) if bars else Line2D([], [], color=c, marker="o") for c in colours.values()
+    ]
+    labels = list(colours)
+    if budget_bytes is not None:
+        handles.append(Line2D([], [], **BUDGET_STYLE))
+        labels.append(f"budget {format_size(budget_bytes)}")
+    if failed_marker:
+        handles.append(Line2D([], [], color="white", **FAILED_MARKER))
+        labels.append("failed run (oom, error, timeout)")
+    handles += extra[0]
+    labels += extra[1]
+    columns = len(labels) if len(labels) <= 6 else math.ceil(len(labels) / 2)
+    fig.legend(handles, labels, loc="outside lower center", ncol=columns, frameon=False)
+
+
+def _workers(level: int) -> str:
+    return "1 worker" if level == 1 else f"{level} workers"
+
+
+def _figure(height_in: float) -> Figure:
+    return Figure(figsize=(WIDTH_IN, height_in), layout="constrained")
+
+
+def _chart(fig: Figure, title: str, alt: str, note: str = "") -> Chart:
+    FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    width, height = fig.get_size_inches()
+    return Chart(
+        title=title,
+        data_uri=f"data:image/png;base64,{encoded}",
+        width_px=round(width * 100),
+        height_px=round(height * 100),
+        alt=alt,
+        note=note,
+    )
+
+
+def peak_history(
+    run_names: Sequence[str],
+    series: dict[str, list[float | None]],
+    steps: dict[str, list[int]],
+) -> Chart:
+    """Median peak of each case over the runs, in order; change points as dashed verticals."""
+    fig = _figure(4.2)
+    ax = fig.subplots()
+    xs = list(range(len(run_names)))
+    for name, levels in series.items():
+        points = [(x, level / MB) for x, level in zip(xs, levels, strict=True) if level]
+        (line,) = ax.plot([x for x, _ in points], [y for _, y in points], marker="o", label=name)
+        for index in steps.get(name, []):
+            ax.axvline(index - 0.5, color=line.get_color(), linestyle="--", linewidth=1)
+    ax.set_xticks(xs, run_names, rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel("median peak RSS (MB)")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _chart(
+        fig,
+        "Peak RSS over the runs",
+        "Median peak RSS of each case in each results directory, in the order given; dashed "
+        "lines mark where a new level starts.",
+    )

@@ -1,0 +1,513 @@
+"""``render_report``: one self-contained ``index.html`` for a results directory.
+
+This module turns the other report modules' dataclasses into display strings and hands them to
+a Jinja2 template with autoescaping on: every value that came from a results line or meta.json
+(object keys and error messages are free text) reaches the page as text, never as markup. The
+page needs no network and no other file, except memray flamegraphs, which it links relatively.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from memharness_s3.analysis import wire_share
+from memharness_s3.analysis.cases import Analysis, CaseRuns, Series, median_of
+from memharness_s3.analysis.caveats import (
+    NOT_MEASURED_BY_BACKEND,
+    WHY_NOT_MEASURED,
+    caveats,
+    unmeasured_by_backend,
+)
+from memharness_s3.analysis.decision import FITS, Cell, Column, Decision, decide
+from memharness_s3.analysis.shapes import Shape
+from memharness_s3.analysis.verdicts import NOT_MEASURED, judge
+from memharness_s3.config.sizes import format_mb, format_size
+from memharness_s3.model.records import INFRA, Expectation, RunResult
+from memharness_s3.paths import starts_with, write_no_follow
+from memharness_s3.results.loader import ResultsDir
+from memharness_s3.views.html import charts, fit
+from memharness_s3.views.html.budget import answer_questions, median_baselines
+from memharness_s3.views.html.source import Budget, load_source, resolve_budget
+
+REPORT_FILE = "index.html"
+
+_ENV = Environment(
+    loader=PackageLoader("memharness_s3.views.html", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One results line as the "every run" table shows it."""
+
+    cells: list[str]
+    status: str
+    object_key: str
+    error: str | None
+    flamegraph: str | None
+    """A relative link to the run's memray flamegraph, when it has a safe one."""
+
+
+def render_report(results_dir: Path, budget_bytes: int | None = None) -> Path:
+    """Write ``results_dir/index.html`` from the results there and return its path.
+
+    ``budget_bytes`` overrides the per-worker budget (default: the run's memory limit, else
+    512 MiB). A missing directory, a missing or empty results.jsonl, or a line that is not a
+    result raises UsageError with one line.
+    """
+    source = load_source(results_dir)
+    budget = resolve_budget(source, budget_bytes)
+    html = _ENV.get_template("report.html.j2").render(**_context(source, budget))
+    path = results_dir / REPORT_FILE
+    write_no_follow(path, html, owned=_is_report)
+    return path
+
+
+def _is_report(path: Path) -> bool:
+    """Whether ``path`` is a report memharness wrote (its title says so), so may be replaced."""
+    return starts_with(path, b"<title>memharness report: ")
+
+
+def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
+    results = source.results
+    analysis = Analysis(results)
+    safe = fit.safe_sizes(analysis, budget.bytes)
+    expectations = source.meta.expectations
+    heap = any(r.heap_peak_bytes is not None for r in results)
+    celery = any(r.executor == "celery" for r in results)
+    runs = [_run_row(source.path, r, heap, celery) for r in results]
+    unmeasured = _unmeasured(analysis, source.meta.raw)
+    return {
+        "decision": _decision(decide(analysis, budget.bytes), budget, unmeasured),
+        "caveats": caveats(analysis, source.meta.raw),
+        "title": f"memharness report: {source.path.resolve().name}",
+        "overview": _overview(results),
+        "environment": _environment(source),
+        "budget": _budget_line(budget),
+        "headroom": _headroom_line(results, budget),
+        "answers": answer_questions(analysis, safe),
+        "fits": [_fit_row(s, s.series in unmeasured) for s in safe],
+        "criteria": {"min_r_squared": fit.MIN_R_SQUARED, "flat_slope": fit.FLAT_SLOPE},
+        "case_columns": _case_columns(heap),
+        "cases": [
+            _case_row(
+                c, budget.bytes, expectations, heap, analysis.series_of(c.first) in unmeasured
+            )
+            for c in analysis.cases
+        ],
+        "expectations": [
+            f"{e.strategy} at {format_size(e.min_size_bytes)} and above: {e.status} ({e.reason})"
+            for e in expectations
+        ],
+        "charts": _charts(analysis, source.path, budget.bytes),
+        "run_columns": [c for c in RUN_COLUMNS if heap or c != "heap"]
+        + (CELERY_RUN_COLUMNS if celery else []),
+        "runs": runs,
+        "flamegraphs": [r for r in runs if r.flamegraph],
+    }
+
+
+def _unmeasured(analysis: Analysis, meta: dict[str, Any]) -> set[Series]:
+    """The series whose backend could not measure what they do (textract-direct against moto's
+    Textract): they are shown greyed, and no verdict is drawn for them."""
+    return {analysis.series_of(r) for r in analysis.results if unmeasured_by_backend(r, meta)}
+
+
+def _charts(analysis: Analysis, results_dir: Path, budget_bytes: int) -> list[charts.Chart]:
+    """The charts the run has data for: peak against size needs two sizes, the aggregate
+    against concurrency two concurrency levels, throughput a strategy that downloads, retained
+    RSS against task index a Celery child that ran more than one task."""
+    results = analysis.results
+    drawn = []
+    if len({r.size_bytes for r in results}) > 1:
+        drawn.append(charts.peak_vs_size(analysis, budget_bytes))
+    drawn.append(charts.rss_timelines(analysis, results_dir, budget_bytes))
+    if len({r.concurrency for r in results}) > 1:
+        drawn.append(charts.aggregate_vs_concurrency(analysis, budget_bytes))
+    if any(r.throughput_mb_s for r in results):
+        drawn.append(charts.throughput(analysis))
+    if any(r.task_index for r in results):
+        drawn.append(charts.retained_vs_task_index(analysis))
+    return drawn
+
+
+def _decision(decision: Decision, budget: Budget, unmeasured: set[Series]) -> dict[str, Any]:
+    """The decision matrix as the template shows it: a row per strategy, a column per size x
+    concurrency, each cell a verdict chip and its costs; the fastest fitting one starred. A
+    strategy the backend could not measure (``unmeasured``) is greyed, never fits or starred."""
+    greyed = {series.name for series in unmeasured}
+    fastest = {
+        (c.size_bytes, c.concurrency): _fastest_measured(c, greyed) for c in decision.columns
+    }
+    columns = [
+        {
+            "title": f"{format_size(c.size_bytes)} \u00d7 {c.concurrency}",
+            "answer": _answer(c, fastest[c.size_bytes, c.concurrency], greyed),
+        }
+        for c in decision.columns
+    ]
+    rows = []
+    for strategy in decision.strategies:
+        cells = []
+        for column in decision.columns:
+            cell = next((c for c in column.cells if c.strategy == strategy), None)
+            best = fastest[column.size_bytes, column.concurrency]
+            cells.append(
+                None
+                if cell is None
+                else _decision_cell(cell, column, best is cell, strategy in greyed)
+            )
+        rows.append({"strategy": strategy, "cells": cells})
+    limit = (1 - decision.headroom) * budget.bytes
+    legend = (
+        f"fits: every run ok, peak per worker at most {format_mb(limit)} MB "
+        f"({decision.headroom:.0%} headroom under the {format_mb(budget.bytes)} MB budget), and "
+        "the workers' simultaneous sum at most that many times it; tight: under the budget but "
+        "inside the headroom; over: a peak over the budget; failed: a run did not end ok. "
+        "\u2605 the fastest that fits (median fetch wall time)."
+    )
+    if greyed:
+        legend += (
+            f" {NOT_MEASURED_BY_BACKEND}: the backend cannot measure what the strategy does "
+            "(see below), so it gets no verdict."
+        )
+    return {"columns": columns, "rows": rows, "legend": legend}
+
+
+def _fastest_measured(column: Column, greyed: set[str]) -> Cell | None:
+    """The column's fastest fitting strategy among those the backend measured: the decision's
+    own, or, when that one is greyed, the next by the same rule (fits, downloads, least wall)."""
+    if column.fastest is not None and column.fastest not in greyed:
+        return next(c for c in column.cells if c.strategy == column.fastest)
+    timed = [
+        c
+        for c in column.cells
+        if c.verdict == FITS
+        and c.downloads
+        and c.median_wall_s is not None
+        and c.strategy not in greyed
+    ]
+    return min(timed, key=lambda c: (c.median_wall_s or 0.0, c.strategy)) if timed else None
+
+
+def _answer(column: Column, best: Cell | None, greyed: set[str]) -> str:
+    fitting = [c for c in column.cells if c.verdict == FITS and c.strategy not in greyed]
+    if best is None:
+        return "nothing fits with headroom" if not fitting else "fits, none downloads"
+    return (
+        f"{best.strategy}: {format_mb(best.max_peak_bytes)} MB peak, "
+        f"{_number(best.median_wall_s, 2)} s ({len(fitting)} fit)"
+    )
+
+
+def _decision_cell(cell: Cell, column: Column, fastest: bool, greyed: bool) -> dict[str, Any]:
+    costs = [
+        f"peak {format_mb(cell.max_peak_bytes)} MB",
+        f"+{format_mb(cell.median_cost_bytes)} over idle",
+    ]
+    if column.concurrency > 1 and cell.aggregate_bytes is not None:
+        costs.append(f"sum {format_mb(cell.aggregate_bytes)} MB")
+    if cell.temp_peak_bytes:
+        costs.append(f"temp {format_mb(cell.temp_peak_bytes)} MB")
+    if cell.median_wall_s is not None:
+        costs.append(f"{_number(cell.median_wall_s, 2)} s")
+    if cell.requests is not None:
+        costs.append(f"{cell.requests:g} request{'' if cell.requests == 1 else 's'}")
+    if cell.verdict in ("failed", "not measured"):
+        costs = [", ".join(f"{n} {status}" for status, n in cell.statuses.items())]
+    if cell.statuses.get(INFRA):
+        costs.append(f"{cell.statuses[INFRA]} {INFRA}: backend unresponsive, re-run")
+    return {
+        "verdict": NOT_MEASURED_BY_BACKEND if greyed else cell.verdict,
+        "class": "unmeasured" if greyed else cell.verdict.replace(" ", "-"),
+        "fastest": fastest,
+        "costs": " \u00b7 ".join(costs),
+    }
+
+
+def _overview(results: Sequence[RunResult]) -> str:
+    sizes = sorted({r.size_bytes for r in results})
+    levels = [str(c) for c in sorted({r.concurrency for r in results})]
+    statuses = Counter(r.status for r in results)
+    counted = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+    span = format_size(sizes[0]) + (f" to {format_size(sizes[-1])}" if len(sizes) > 1 else "")
+    concurrency = " and ".join([", ".join(levels[:-1]), levels[-1]] if len(levels) > 1 else levels)
+    return (
+        f"{len(results)} runs ({counted}) of {len({r.strategy for r in results})} strategies "
+        f"on objects of {span}, at concurrency {concurrency}"
+    )
+
+
+def _environment(source: ResultsDir) -> list[tuple[str, str]]:
+    """meta.json's description of the machine and run, label by label, as text."""
+    meta = source.meta.raw
+    if not meta:
+        return [("meta.json", "missing: the environment was not recorded")]
+    packages = meta.get("packages")
+    cap = "none"
+    if source.meta.memory_limit_bytes:
+        enforcement = meta.get("cap_enforcement") or "unknown"
+        cap = f"{_both_units(source.meta.memory_limit_bytes)}, enforced by {enforcement}"
+    memory = meta.get("total_memory_bytes")
+    pairs = [
+        ("Python", meta.get("python")),
+        (
+            "Packages",
+            ", ".join(f"{name} {ver}" for name, ver in sorted(packages.items()))
+            if isinstance(packages, dict)
+            else None,
+        ),
+        ("Backend", meta.get("backend")),
+        ("Endpoint", meta.get("endpoint_url")),
+        ("CPUs", meta.get("cpu_count")),
+        ("Memory", format_size(memory) if isinstance(memory, int) else memory),
+        ("Cap per worker", cap),
+        ("Executor", _executor(meta.get("executor"))),
+        ("Platform", meta.get("platform")),
+        ("Measured at", meta.get("timestamp")),
+    ]
+    return [(label, str(value)) for label, value in pairs if value is not None]
+
+
+def _executor(described: Any) -> str | None:
+    """meta.json's executor: a name (older runs) or ``{"name", "broker"}``."""
+    if isinstance(described, dict):
+        broker = described.get("broker")
+        name = str(described.get("name"))
+        return f"{name}, broker {broker}" if broker else name
+    return None if described is None else str(described)
+
+
+def _both_units(num_bytes: int) -> str:
+    """``537 MB (512 MiB)``: the decimal size, and the binary one when it is round."""
+    text = format_size(num_bytes)
+    if num_bytes % 2**20 == 0:
+        text += f" ({num_bytes // 2**20} MiB)"
+    return text
+
+
+def _budget_line(budget: Budget) -> str:
+    return f"{_both_units(budget.bytes)} per worker: {budget.origin}"
+
+
+def _headroom_line(results: Sequence[RunResult], budget: Budget) -> str:
+    """Baselines grouped to the megabyte, each with what it leaves of the budget."""
+    groups: dict[int, list[str]] = {}
+    for strategy, base in median_baselines(results).items():
+        groups.setdefault(round(base / 1e6), []).append(strategy)
+    return "; ".join(
+        f"{mb} MB for {', '.join(names)}, leaving {format_size(budget.bytes - mb * 1e6)}"
+        for mb, names in sorted(groups.items())
+    )
+
+
+def _fit_row(safe: fit.SafeSize, unmeasured: bool) -> dict[str, str]:
+    if unmeasured:
+        verdict = NOT_MEASURED_BY_BACKEND
+    elif safe.kind == "fit" and safe.safe_size_bytes is not None:
+        verdict = format_size(max(0.0, safe.safe_size_bytes))
+        if safe.interval is not None and safe.safe_size_bytes > 0:
+            low, high = safe.interval
+            verdict += f" ({format_size(low)} \u2013 {format_size(high)})"
+    elif safe.kind == "flat":
+        verdict = "no limit found"
+    elif safe.kind == "bracketed" and safe.limit.largest_ok_bytes is not None:
+        verdict = (
+            f"{format_size(safe.limit.largest_ok_bytes)} \u2013 "
+            f"{format_size(safe.limit.smallest_failed_bytes or 0)}"
+        )
+    elif safe.kind == "bracketed" and safe.shape is not None and safe.shape.name == "step":
+        verdict = f"{format_size(safe.shape.params[2])} \u2013 {format_size(safe.shape.params[3])}"
+    else:
+        verdict = "cannot tell"
+    return {
+        "series": safe.series.label,
+        "sizes": str(len(safe.points)),
+        "shape": _shape_text(safe.shape),
+        "safe": verdict,
+        "largest_ok": _size_or_dash(safe.oom.largest_ok_bytes),
+        "smallest_oom": _size_or_dash(safe.oom.smallest_failed_bytes),
+        "statement": f"{WHY_NOT_MEASURED}." if unmeasured else safe.statement,
+    }
+
+
+def _shape_text(shape: Shape | None) -> str:
+    """The chosen model and its parameters, e.g. ``linear: 52 MB + 1.00 x size``."""
+    if shape is None:
+        return "-"
+    if shape.name == "constant":
+        return f"constant: {format_mb(shape.params[0])} MB"
+    if shape.name == "linear":
+        return f"linear: {format_mb(shape.params[0])} MB + {shape.params[1]:.2f} x size"
+    low, high, below, at = shape.params
+    return (
+        f"step: {format_mb(low)} \u2192 {format_mb(high)} MB between {format_size(below)} and "
+        f"{format_size(at)}"
+    )
+
+
+def _size_or_dash(num_bytes: int | None) -> str:
+    return "-" if num_bytes is None else format_size(num_bytes)
+
+
+def _case_columns(heap: bool) -> list[str]:
+    columns = ["case", "runs", "statuses", "median peak MB"]
+    columns += ["median peak-base MB"]
+    if heap:
+        columns.append("median heap MB")
+    return [
+        *columns,
+        "median wall s",
+        "median MB/s",
+        "of wire",
+        "aggregate MB",
+        "verdict, peak/budget",
+    ]
+
+
+def _case_row(
+    case: CaseRuns,
+    budget_bytes: int,
+    expectations: Sequence[Expectation],
+    heap: bool,
+    unmeasured: bool,
+) -> dict[str, Any]:
+    judgement = judge(case, budget_bytes, expectations)
+    peak = format_mb(case.shown_peak)
+    if case.shown_peak is not None and not case.statuses.get("ok"):
+        peak = f"({peak})"
+    cells = [
+        case.label,
+        str(case.run_count),
+        ", ".join(f"{n} {status}" for status, n in case.statuses.items()),
+        peak,
+        format_mb(case.median_ok(lambda r: r.strategy_cost_bytes)),
+    ]
+    if heap:
+        cells.append(format_mb(case.median_ok(lambda r: r.heap_peak_bytes)))
+    cells += [
+        _number(case.median_ok(lambda r: r.wall_s), 2),
+        _number(case.median_ok(lambda r: r.throughput_mb_s), 1),
+        wire_share.text(case.median_ok(wire_share.shown_of_wire)),
+        format_mb(median_of(case.runs, lambda r: r.aggregate_peak_rss_bytes)),
+    ]
+    share = "" if case.max_peak is None else f"{case.max_peak / budget_bytes:.0%}"
+    reason = judgement.expectation.reason if judgement.expectation else ""
+    verdict, verdict_class = judgement.verdict, _verdict_class(judgement.verdict)
+    if unmeasured:
+        verdict, verdict_class, reason, share = NOT_MEASURED_BY_BACKEND, "not-measured", "", ""
+    return {
+        "group": f"{case.key.size_bytes}x{case.key.concurrency}",
+        "cells": cells,
+        "verdict": verdict,
+        "verdict_class": verdict_class,
+        "reason": reason,
+        "share": share,
+    }
+
+
+def _verdict_class(verdict: str) -> str:
+    if verdict.startswith("expected"):
+        return "expected"
+    if verdict == NOT_MEASURED:
+        return "not-measured"
+    if "(expected" in verdict:
+        return "warn"
+    return {"ok": "ok", "over budget": "over"}.get(verdict, "fail")
+
+
+RUN_COLUMNS = [
+    "run",
+    "strategy",
+    "object",
+    "conc",
+    "worker",
+    "rep",
+    "status",
+    "peak",
+    "base",
+    "peak-base",
+    "sampled",
+    "aggr",
+    "heap",
+    "wall s",
+    "MB/s",
+    "of wire",
+    "verified",
+    "tmp peak",
+    "left",
+]
+
+
+CELERY_RUN_COLUMNS = ["node", "task", "kept", "deliveries"]
+"""Celery runs: the node, the child's task count before this task, the RSS the child kept after
+it (MB), and how many times the task was delivered."""
+
+
+def _run_row(results_dir: Path, run: RunResult, heap: bool, celery: bool) -> RunRow:
+    cells = [
+        run.run_id,
+        run.strategy + (f" +{run.process}" if run.process != "none" else ""),
+        format_size(run.size_bytes),
+        str(run.concurrency) + (" threads" if run.pool == "threads" else ""),
+        str(run.worker),
+        str(run.repeat),
+        run.status,
+        format_mb(run.peak_rss_bytes),
+        format_mb(run.baseline_rss_bytes),
+        format_mb(run.strategy_cost_bytes),
+        format_mb(run.sampled_peak_rss_bytes),
+        format_mb(run.aggregate_peak_rss_bytes),
+        *([format_mb(run.heap_peak_bytes)] if heap else []),
+        _number(run.wall_s, 2),
+        _number(run.throughput_mb_s, 1),
+        wire_share.text(wire_share.shown_of_wire(run)),
+        {True: "yes", False: "NO", None: "-"}[run.verified],
+        format_mb(run.temp_peak_bytes),
+        str(run.temp_files_left),
+    ]
+    if celery:
+        cells += [
+            run.node or "-",
+            "-" if run.task_index is None else str(run.task_index),
+            format_mb(run.retained_rss_bytes),
+            "-" if run.deliveries is None else str(run.deliveries),
+        ]
+    return RunRow(
+        cells=cells,
+        status=run.status,
+        object_key=run.object_key,
+        error=run.error,
+        flamegraph=_relative_link(results_dir, run.flamegraph_file),
+    )
+
+
+def _relative_link(results_dir: Path, relative: str | None) -> str | None:
+    """A URL-quoted relative link to a file inside the results dir, or None when the path is
+    absent, absolute, leaves the directory or does not exist (it comes from a results line)."""
+    if not relative:
+        return None
+    pure = PurePosixPath(relative)
+    if pure.is_absolute() or ".." in pure.parts or ":" in pure.parts[0]:
+        return None
+    if not (results_dir / pure).is_file():
+        return None
+    return quote(pure.as_posix())
+
+
+def _number(value: float | None, digits: int) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:.{digits}f}"
