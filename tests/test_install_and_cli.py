@@ -45,6 +45,20 @@ def test_a_broken_entry_point_is_named_and_left_out() -> None:
     assert str(caught.value) == BROKEN
 
 
+@pytest.mark.usefixtures("broken_plugin")
+def test_a_run_of_the_default_strategies_warns_about_the_broken_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from memharness_s3 import log
+
+    log.configure(0)
+    registry.warn_broken.cache_clear()
+    names = registry.default_strategies()
+    registry.default_strategies()
+    assert "broken" not in names
+    assert capsys.readouterr().err == f"memharness: warning: {BROKEN}; it is left out\n"
+
+
 def test_strategies_lists_the_others_and_warns_once(
     tmp_path: Path, broken_plugin: dict[str, str]
 ) -> None:

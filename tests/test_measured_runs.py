@@ -104,6 +104,7 @@ def test_pages_step_counts_the_manifest_pages(
     result = _run(moto_backend, tmp_path, planned(fixture, strategy, process="pages"))
     assert result.status == "ok", result.error
     assert result.pages == fixture.pages
+    assert result.process_wall_s is not None and result.process_wall_s > 0
 
 
 @pytest.mark.parametrize("strategy", ["read-all", "range"])

@@ -25,9 +25,8 @@ baseline, and one PASS or FAIL line per cost bound with the measured cost and th
 
 from __future__ import annotations
 
-import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memharness_s3.analysis.cases import Analysis, CaseRuns
@@ -36,23 +35,20 @@ from memharness_s3.analysis.compare import (
     PeakChange,
     compare_peaks,
     pair_cases,
-    percent,
     why_disjoint,
 )
 from memharness_s3.analysis.expectations import Check
 from memharness_s3.analysis.identity import key_of_result
 from memharness_s3.analysis.noise import NoiseFloor
 from memharness_s3.analysis.verdicts import (
-    FAILED_STATUSES,
     NOT_MEASURED,
     covering_expectations,
     judge,
 )
-from memharness_s3.config.sizes import format_mb, format_size, parse_size_with_unit, resolve_size
+from memharness_s3.config.sizes import format_mb, format_size
 from memharness_s3.errors import UsageError
 from memharness_s3.model.case_fields import format_value
 from memharness_s3.model.records import INFRA, Expectation, RunResult
-from memharness_s3.printable import printable
 
 DEFAULT_TOLERANCE = "3%"
 DEFAULT_NOISE_FACTOR = 3.0
@@ -65,59 +61,6 @@ far the gate can be trusted"): with a floor from other runs of the same code, 3 
 none of 42 one-repeat and 12 three-repeat A/A pairs of the default matrix, caught every +8 MiB
 rise in every case but transfer-manager's at 250 MB (whose peak moves by up to 24 MB between
 runs), and failed the chunk_size 8 MiB -> 64 MiB change every time at one repeat."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Options
-
-
-def parse_expectation(text: str) -> Expectation:
-    """``--expect STRATEGY:MIN_SIZE:STATUS``, e.g. ``read-all:500MB:oom`` or ``read-all:large:oom``.
-
-    Only failure statuses: an expectation excuses a run that did not end ok.
-    """
-    parts = text.split(":")
-    if len(parts) != 3 or not all(part.strip() for part in parts):
-        raise UsageError(
-            f"malformed --expect {text!r}: expected STRATEGY:MIN_SIZE:STATUS, "
-            "e.g. read-all:500MB:oom"
-        )
-    strategy, size, status = (part.strip() for part in parts)
-    if status not in FAILED_STATUSES:
-        raise UsageError(
-            f"--expect {text!r}: status must be one of {', '.join(FAILED_STATUSES)}, got {status!r}"
-        )
-    try:
-        _, min_size = resolve_size(size)
-    except UsageError as exc:
-        raise UsageError(f"--expect {text!r}: {exc}") from None
-    return Expectation(strategy, min_size, status, f"--expect {text}")
-
-
-def parse_budget(text: str) -> int:
-    """``--budget 512MiB``: the largest peak RSS an ok worker run may reach, in bytes; a bare
-    number is refused (``512``: bytes or megabytes?)."""
-    return parse_size_with_unit(text, "--budget")
-
-
-def parse_tolerance(text: str, option: str = "--tolerance") -> float:
-    """``--tolerance 10%`` or ``0.1`` as a fraction; a bare number of 1 or more is ambiguous.
-
-    ``option`` names the option in errors (``--warn`` takes the same form)."""
-    cleaned = text.strip()
-    try:
-        value = float(cleaned.removesuffix("%"))
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise UsageError(f"malformed {option} {text!r}: expected a percentage such as 10% or 0.1")
-    if cleaned.endswith("%"):
-        return value / 100
-    if value >= 1:
-        raise UsageError(
-            f"ambiguous {option} {text!r}: write a percentage ({text}%) or a fraction below 1"
-        )
-    return value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -480,232 +423,3 @@ def _missing(case: CaseRuns, label: str, allowed: bool) -> CaseVerdict:
 
 REASONS_LIMIT = 2000
 """Characters of one printed reason, note or expectation (each may quote an error message)."""
-
-
-def _budget(budget_bytes: int) -> str:
-    binary = f" ({budget_bytes // 2**20} MiB)" if budget_bytes % 2**20 == 0 else ""
-    return f"{format_mb(budget_bytes)} MB{binary}"
-
-
-def _change(case: CaseVerdict) -> str:
-    return "-" if case.change_pct is None else f"{case.change_pct:+.1f}%"
-
-
-def _baseline_cell(case: CaseVerdict) -> str:
-    if case.in_baseline is False:
-        return "new"
-    cell = format_mb(case.baseline_median_peak_bytes)
-    return f"{cell} ({', '.join(case.changes)})" if case.changes else cell
-
-
-def _counts(verdict: Verdict) -> str:
-    counts = verdict.outcome_counts
-    order = sorted(
-        counts,
-        key=lambda outcome: (outcome != "pass", outcome == "FAIL", outcome == "WARN", outcome),
-    )
-    parts = [f"{counts[o]} {'failing' if o == 'FAIL' else o}" for o in order]
-    if "FAIL" not in counts:
-        parts.append("0 failing")
-    return f"{len(verdict.cases)} cases: {', '.join(parts)}"
-
-
-def _settings(verdict: Verdict) -> str:
-    """What the verdict compared: the budget, and how many cases against which baseline."""
-    checked = sum(1 for case in verdict.cases if case.statuses)
-    text = (
-        f"{checked} cases checked against the budget {_budget(verdict.budget_bytes)} peak RSS "
-        "per ok worker run"
-    )
-    if verdict.baseline is not None:
-        text += (
-            f"; {verdict.compared_count} compared with baseline {verdict.baseline} (tolerance "
-            f"{percent(verdict.tolerance)}"
-        )
-        if verdict.warn is not None:
-            text += f", warning above {percent(verdict.warn)}"
-        if verdict.compared_repeats:
-            text += f", medians of {verdict.compared_repeats} repeats"
-        text += (
-            f", rises within {verdict.noise_factor:g} standard errors of the difference of the "
-            "medians taken as noise"
-        )
-        if verdict.floors:
-            text += f", noise floor from {' and '.join(verdict.floors)}"
-        if (found := verdict.detectable_range) is not None:
-            low, high = found
-            shown = f"{low:.1f}%" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}-{high:.1f}%"
-            text += f"; detects rises above {shown}"
-        text += ")"
-    checks = verdict.checks
-    if checks or verdict.unmet:
-        held = sum(1 for check in checks if check.passed)
-        text += f"; {held} of {len(checks) + len(verdict.unmet)} expected cost bounds held"
-    return text
-
-
-def _compared(case: CaseVerdict) -> str:
-    """A compared case's change and the smallest rise its comparison could detect."""
-    change = case.peak_change
-    if change is None:
-        return ""
-    outcome = "" if change.outcome in ("pass", "noise", "WARN") else f"{change.outcome}: "
-    return f"{outcome}{change.message}; {change.detects}"
-
-
-def render_text(verdict: Verdict) -> str:
-    """What ``memharness gate`` prints: a line per failing, warned and compared case (each
-    comparison with the smallest rise it could detect), notes, then PASS or FAIL."""
-    lines = []
-    for case in verdict.failures:
-        numbers = (
-            f"median peak {format_mb(case.median_peak_bytes)} MB, "
-            f"max {format_mb(case.max_peak_bytes)} MB, budget {format_mb(verdict.budget_bytes)} MB"
-        )
-        if case.in_baseline:
-            numbers += f", baseline {format_mb(case.baseline_median_peak_bytes)} MB"
-            numbers += f" ({_change(case)})"
-        if case.changes:
-            numbers += f", baseline case {case.baseline_label}"
-        reasons = list(case.reasons)
-        if case.peak_change is not None and case.peak_change.outcome != "FAIL":
-            reasons.append(f"against the baseline: {_compared(case)}")
-        why = printable("; ".join(reasons), REASONS_LIMIT)
-        lines.append(f"FAIL {printable(case.label)} [{printable(case.case_id)}]: {numbers}: {why}")
-    passed = [case for case in verdict.cases if not case.failed and case.peak_change is not None]
-    order = {"WARN": 0, "pass": 2, "noise": 2}
-    for case in sorted(passed, key=lambda c: order.get(c.outcome, 1)):
-        word = {"WARN": "WARN", "pass": "PASS", "noise": "PASS"}.get(case.outcome, "SKIP")
-        compared = printable(_compared(case), REASONS_LIMIT)
-        lines.append(f"{word} {printable(case.label)} [{printable(case.case_id)}]: {compared}")
-    lines.extend(
-        f"{'PASS' if check.passed else 'FAIL'} expect {printable(check.text, REASONS_LIMIT)}"
-        for check in verdict.checks
-    )
-    lines.extend(f"FAIL expect: {printable(unmet, REASONS_LIMIT)}" for unmet in verdict.unmet)
-    lines.extend(f"note: {printable(note, REASONS_LIMIT)}" for note in verdict.notes)
-    word = "PASS" if verdict.passed else "FAIL"
-    settings = printable(_settings(verdict), REASONS_LIMIT)
-    lines.append(f"{word}: {_counts(verdict)}; {settings} (MB = 10^6 bytes)")
-    return "\n".join(lines)
-
-
-def _detects_cell(case: CaseVerdict) -> str:
-    change = case.peak_change
-    if change is None:
-        return "-"
-    if change.detectable_bytes is None:
-        return "nothing (no noise estimate)"
-    pct = change.detectable_bytes / change.old_median * 100
-    return f"{format_mb(change.detectable_bytes)} ({pct:.1f}%)"
-
-
-def _cell(text: str) -> str:
-    return printable(text, REASONS_LIMIT).replace("|", "\\|")
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> list[str]:
-    """A Markdown table; ``align`` has one letter per column: ``l`` text, ``r`` numbers."""
-    rules = [":---" if a == "l" else "---:" for a in align]
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(rules) + " |"]
-    lines.extend("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows)
-    return lines
-
-
-def render_markdown(verdict: Verdict) -> str:
-    """A pull-request summary: headline, failures, every case, notes."""
-    word = "PASS" if verdict.passed else "FAIL"
-    mark = "✅" if verdict.passed else "❌"
-    if verdict.passed and verdict.warnings:
-        mark = "⚠️"
-        count = len(verdict.warnings)
-        word += f" with {count} warning{'s' if count > 1 else ''}"
-    lines = [
-        f"## {mark} memharness gate: {word}",
-        "",
-        f"**{_counts(verdict)}.**",
-        "",
-        f"Checked against: {_settings(verdict)}. MB = 10^6 bytes; peak = the worker's kernel "
-        "high-water mark of resident memory (VmHWM).",
-    ]
-    if verdict.failures:
-        lines += ["", f"### Failures ({len(verdict.failures)})", ""]
-        lines += _table(
-            [
-                "case",
-                "id",
-                "median peak MB",
-                "max peak MB",
-                "budget MB",
-                "baseline MB",
-                "change",
-                "why",
-            ],
-            (
-                [
-                    case.label,
-                    f"`{case.case_id}`",
-                    format_mb(case.median_peak_bytes),
-                    format_mb(case.max_peak_bytes),
-                    format_mb(verdict.budget_bytes),
-                    _baseline_cell(case),
-                    _change(case),
-                    "; ".join(case.reasons),
-                ]
-                for case in verdict.failures
-            ),
-            align="llrrrrrl",
-        )
-    if verdict.warnings:
-        lines += ["", f"### Warnings ({len(verdict.warnings)})", ""]
-        lines += _table(
-            [
-                "case",
-                "id",
-                "median peak MB",
-                "baseline MB",
-                "change",
-                "detects rises above MB",
-                "why",
-            ],
-            (
-                [
-                    case.label,
-                    f"`{case.case_id}`",
-                    format_mb(case.median_peak_bytes),
-                    _baseline_cell(case),
-                    _change(case),
-                    _detects_cell(case),
-                    case.peak_change.message if case.peak_change else "",
-                ]
-                for case in verdict.warnings
-            ),
-            align="llrrrrl",
-        )
-    lines += ["", "### All cases", ""]
-    lines += _table(
-        ["case", "median peak MB", "baseline MB", "change", "detects rises above MB", "verdict"],
-        (
-            [
-                case.label,
-                format_mb(case.median_peak_bytes),
-                _baseline_cell(case),
-                _change(case),
-                _detects_cell(case),
-                f"**{case.outcome}**" if case.failed or case.warned else case.outcome,
-            ]
-            for case in verdict.cases
-        ),
-        align="lrrrrl",
-    )
-    if verdict.checks or verdict.unmet:
-        lines += ["", "### Expected costs (peak - baseline)", ""]
-        lines += [
-            f"- {'PASS' if check.passed else '**FAIL**'} {_cell(check.text)}"
-            for check in verdict.checks
-        ]
-        lines += [f"- **FAIL** {_cell(unmet)}" for unmet in verdict.unmet]
-    if verdict.notes:
-        lines += ["", "### Notes", ""]
-        lines += [f"- {_cell(note)}" for note in verdict.notes]
-    return "\n".join(lines) + "\n"

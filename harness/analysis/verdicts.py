@@ -29,7 +29,6 @@ from memharness_s3.analysis.expectations import Check, expectation_checks
 from memharness_s3.config.sizes import format_mb
 from memharness_s3.model.records import Expectation, RunResult
 
-FAILED_STATUSES = ("error", "oom", "timeout")
 NOT_MEASURED = "not measured"
 """The verdict of a case whose every run the backend broke (``infra``)."""
 

@@ -138,7 +138,10 @@ def available() -> list[str]:
 
 def default_strategies() -> list[str]:
     """What a run that names no strategies runs: those that load, less the opt-in ones
-    (``opt_in = True``: the client comparisons, which a matrix or ``--strategies`` names)."""
+    (``opt_in = True``: the client comparisons, which a matrix or ``--strategies`` names).
+
+    Says once which registered strategies are left out because they do not load."""
+    warn_broken()
     return [name for name in available() if not getattr(_load(name), "opt_in", False)]
 
 
@@ -154,8 +157,10 @@ def libraries(name: str) -> dict[str, str | None]:
     return found
 
 
+@cache
 def warn_broken() -> None:
-    """One warning on stderr per strategy that is registered but does not load."""
+    """One warning on stderr per strategy that is registered but does not load (once a process:
+    ``run``, ``strategies`` and a matrix all reach it)."""
     for problem in broken().values():
         _log.warning("%s; it is left out", problem)
 
@@ -163,7 +168,6 @@ def warn_broken() -> None:
 def parse_strategy_list(text: str | None) -> list[str]:
     """Names from a comma-separated list (the default ones when ``text`` is None), validated."""
     if text is None:
-        warn_broken()
         return default_strategies()
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:

@@ -121,6 +121,7 @@ def build_result(
     peak, source = peak_and_source(max(hwms, default=None), sampled)
     walls = [f.fetch_wall_s for f in fetches if f.fetch_wall_s is not None]
     wall_s = max(walls) if walls and len(walls) == len(fetches) else None
+    processing = [f.process_wall_s for f in fetches if f.process_wall_s is not None]
     fetched = sum(f.bytes_fetched for f in fetches)
     ok = outcome.status == "ok"
     throughput = round(fetched / 1e6 / wall_s, 2) if ok and wall_s and fetched else None
@@ -150,6 +151,7 @@ def build_result(
         sampled_peak_rss_bytes=sampled,
         samples=len(outside.timeline),
         wall_s=round(wall_s, 4) if wall_s is not None else None,
+        process_wall_s=round(max(processing), 4) if processing else None,
         total_wall_s=round(outside.total_wall_s, 4),
         throughput_mb_s=throughput,
         wire_mb_s=run.wire_mb_s,

@@ -223,7 +223,8 @@ def _verify_and_process(
 
     started = time.perf_counter()
     found = run_process_step(job.case.process, fetched, tmp_dir, job.case.process_params)
-    fetch.process_wall_s = time.perf_counter() - started
+    if job.case.process != "none":
+        fetch.process_wall_s = time.perf_counter() - started
     fetch.details.update(found)
     if "pages" in found:
         fetch.pages = int(found["pages"])

@@ -26,6 +26,8 @@ NO_FAULT = "none"
 """How an expectation names the cases run without a fault."""
 POOLS = ("processes", "threads")
 EXECUTORS = ("local", "celery")
+FAILED_STATUSES = ("error", "oom", "timeout")
+"""The ways a strategy's run can fail (``infra`` is the harness's, never the strategy's)."""
 
 
 def workers_of(concurrency: int, pool: str) -> int:
@@ -250,6 +252,9 @@ class RunResult:
     sampled_peak_rss_bytes: int | None = None
     samples: int = 0
     wall_s: float | None = None
+    process_wall_s: float | None = None
+    """The processing step's wall time after the fetch (the slowest of the worker's objects);
+    None when no step ran or a fetch failed before it."""
     total_wall_s: float = 0.0
     throughput_mb_s: float | None = None
     wire_mb_s: float | None = None
