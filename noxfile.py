@@ -40,7 +40,12 @@ def latest(session: nox.Session) -> None:
     session.install(".[celery]", "pytest>=8", "pytest-timeout>=2.3")
     session.install("--upgrade", *LATEST)
     session.run("pip", "list", "--format=freeze", silent=False)
-    session.run("pytest", "tests/test_smoke_matrix.py", "tests/test_object_readback.py", "-v")
+    session.run(
+        "pytest",
+        "tests/system/test_smoke_matrix.py",
+        "tests/integration/test_object_readback.py",
+        "-v",
+    )
 
 
 @nox.session(python=PYTHON)

@@ -1,0 +1,109 @@
+"""Measuring must not change what is measured: a flushed start, the wire as the yardstick, a
+cheap sampler, and the fidelity experiment's own arithmetic."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from memharness_s3.config.settings import RunSettings
+from memharness_s3.execution.local.measure import ProcessProbe
+from memharness_s3.execution.local.runner import run_case
+from memharness_s3.execution.procfs import current_rss, meminfo_bytes
+from memharness_s3.execution.session import Session, Target
+from memharness_s3.experiments.fidelity import Sample, render
+from memharness_s3.model.records import of_wire
+from memharness_s3.results.loader import load
+from memharness_s3.results.writer import ResultsWriter
+from memharness_s3.s3 import wire
+from memharness_s3.s3.backends import Backend, open_backend
+from memharness_s3.s3.fixture_cache import Fixture
+from memharness_s3.s3.objects import ensure_bucket, fixture_ref, make_client, upload_fixture
+from tests.support.services import planned
+
+MB = 10**6
+DIRTY_BYTES = 256 * MB
+
+
+@pytest.mark.integration
+def test_every_run_starts_with_dirty_pages_flushed_and_says_so(
+    tmp_path: Path, moto_backend: Backend, uploaded: Callable[[int], Fixture]
+) -> None:
+    """Leave 256 MB of dirty pages behind, as a run that wrote a file does; the next run starts
+    from a flushed page cache and records how much was still dirty."""
+    fixture = uploaded(4 * MB)
+    with open(tmp_path / "dirty.bin", "wb") as file:
+        for _ in range(DIRTY_BYTES // MB):
+            file.write(os.urandom(MB))
+    dirty_before = meminfo_bytes("Dirty")["Dirty"]
+    if dirty_before < DIRTY_BYTES // 2:
+        pytest.skip(f"the kernel wrote the pages back at once (Dirty {dirty_before} bytes)")
+    (result,) = run_case(planned(fixture, "chunked"), moto_backend, ResultsWriter(tmp_path), 60)
+    assert result.status == "ok"
+    assert result.dirty_bytes_at_start is not None and result.writeback_bytes_at_start is not None
+    assert result.dirty_bytes_at_start < DIRTY_BYTES // 4
+
+
+def test_the_probe_reads_rss_as_the_kernel_counts_it() -> None:
+    probe = ProcessProbe(os.getpid())
+    try:
+        assert abs(probe.rss() - current_rss()) < 4 * MB
+    finally:
+        probe.close()
+    assert ProcessProbe(2**22 + 12345).rss() == 0  # no such process
+
+
+@pytest.mark.integration
+def test_wire_throughput_of_a_known_object_on_a_real_server(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    """Plain GETs of a 16 MB object on a real s3rver process (the wire process checks every byte
+    against Content-Length): a positive MB/s per GET; a run records it on every line, with the
+    strategy's share of it."""
+    from memharness_s3.s3.fixture_cache import ensure_fixture
+
+    fixture = ensure_fixture("16MB", 16 * MB, "tests", cache_dir)
+    with open_backend("s3rver", None, None, tmp_path) as backend:
+        s3 = make_client(backend)
+        ensure_bucket(s3, backend, "wire", create=True)
+        upload_fixture(s3, backend, "wire", fixture)
+        key = fixture_ref("wire", fixture).key
+        env = {**os.environ, **backend.worker_env}
+        speeds = wire.measure(backend.endpoint_url, backend.region, "wire", [key], env, repeats=2)
+        assert list(speeds) == [key] and len(speeds[key]) == 2
+        assert all(speed > 0 for speed in speeds[key])
+        with pytest.raises(OSError, match="HTTP 404"):
+            wire.measure(backend.endpoint_url, backend.region, "wire", ["nope.pdf"], env)
+
+        settings = RunSettings(sizes=[("16MB", 16 * MB)], strategies=["chunked"], repeat=2)
+        target = Target(bucket="wire", seed="tests", cache_dir=cache_dir.parent / "wire-cache")
+        results = Session(settings, target, tmp_path / "out").run(backend)
+    assert len(results) == 2
+    for result in results:
+        assert result.status == "ok"
+        assert result.wire_mb_s is not None and result.wire_mb_s > 0
+        share = of_wire(result)
+        assert share is not None and share > 0
+    meta = load(tmp_path / "out").meta.raw
+    (samples,) = meta["wire_mb_s"].values()
+    assert len(samples) == wire.DEFAULT_REPEATS
+
+
+def _samples(mode: str, mb_s: float, peak: int) -> list[Sample]:
+    return [Sample("chunked", mode, r, 1.0, mb_s + r, peak, 50 * MB) for r in range(3)]
+
+
+def test_the_fidelity_table_states_each_goal_from_the_medians() -> None:
+    samples = [
+        *_samples("plain", 500, 70 * MB),
+        *_samples("sampled", 480, 70 * MB),
+        *_samples("harness", 460, 71 * MB),
+    ]
+    text = render(samples, [600.0, 620.0, 640.0], "750MB", 0.01)
+    assert "3 interleaved repeats, sampling every 10 ms" in text
+    assert "wire (plain GET, no SDK) 620 (600-640) MB/s" in text
+    assert "chunked: harness/plain throughput 0.92 (goal >= 0.95: NOT met)" in text
+    assert "peak-base 21.0 vs 20.0 MB (goal within 8.4 MB: met)" in text

@@ -1,0 +1,256 @@
+"""Result lines and results directories built by hand: the one set of factories every view, gate
+and analysis test uses (numbers in MB = 10^6 bytes unless a name says MiB).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from memharness_s3.analysis.cases import Analysis, Series
+from memharness_s3.analysis.identity import key_of_case
+from memharness_s3.model.records import Case, RunResult, to_json
+
+MB = 10**6
+MIB = 2**20
+BUDGET = 512 * MIB
+"""The memory cap every factory's case carries (the source document's 512 MiB worker)."""
+CAP = BUDGET
+STARTED_AT = "2026-01-01T00:00:00+00:00"
+XSS = "<script>alert(1)</script>"
+
+
+def line(
+    case: Case,
+    *,
+    repeat: int = 0,
+    worker: int = 0,
+    backend: str = "moto",
+    object_key: str | None = None,
+    run_id: str | None = None,
+    group_id: str | None = None,
+    status: str = "ok",
+    **fields: Any,
+) -> RunResult:
+    """The one factory: a result line of ``case`` as a run writes it, its case id derived the way
+    the harness derives it (from the case, the object key and the backend); ``fields`` set the
+    numbers a test cares about."""
+    key = object_key or f"fixtures/{case.object_name}.pdf"
+    case_id = key_of_case(case, key, backend).case_id
+    return RunResult.for_case(
+        case,
+        repeat,
+        worker,
+        case_id=case_id,
+        run_id=run_id or f"{case_id[:8]}-{repeat}-{worker}",
+        group_id=group_id or f"{case_id[:8]}-{repeat}",
+        object_key=key,
+        status=status,
+        backend=backend,
+        started_at=STARTED_AT,
+        **fields,
+    )
+
+
+def make_case(strategy: str = "chunked", size: int = 250 * MB, concurrency: int = 1) -> Case:
+    return Case(
+        strategy=strategy,
+        object_name=f"{size}B",
+        size_bytes=size,
+        concurrency=concurrency,
+        memory_limit_bytes=BUDGET,
+    )
+
+
+def cid(case: Case) -> str:
+    """The case id the results of ``runs`` carry."""
+    return key_of_case(case, f"fixtures/{case.object_name}.pdf", "s3rver").case_id
+
+
+def runs(
+    case: Case, peaks_mb: Sequence[Sequence[float]], status: str = "ok", tag: str = "a"
+) -> list[RunResult]:
+    """One line per worker per repeat on s3rver: ``peaks_mb[repeat][worker]`` in MB."""
+    oom = "killed by the kernel at the 537 MB cgroup limit"
+    return [
+        line(
+            case,
+            repeat=repeat,
+            worker=worker,
+            backend="s3rver",
+            run_id=f"{tag}{cid(case)[:4]}{repeat}{worker}",
+            group_id=f"{tag}{cid(case)[:4]}{repeat}",
+            status=status,
+            peak_rss_bytes=round(peak * MB),
+            wall_s=0.5,
+            error=oom if status == "oom" else None,
+        )
+        for repeat, workers in enumerate(peaks_mb)
+        for worker, peak in enumerate(workers)
+    ]
+
+
+def write(directory: Path, results: Sequence[RunResult], expect: Sequence[object] = ()) -> Path:
+    """A results directory of ``results`` with a minimal meta.json (s3rver, ``expect``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "results.jsonl").write_text("".join(to_json(r) + "\n" for r in results))
+    meta = {"backend": "s3rver", "settings": {"expect": list(expect)}}
+    (directory / "meta.json").write_text(json.dumps(meta))
+    return directory
+
+
+def result(case: Case, peak_mb: float, repeat: int = 0, backend: str = "moto") -> RunResult:
+    """One worker's ok line of ``case`` at ``peak_mb`` MB over a 52 MB baseline."""
+    return line(
+        case,
+        repeat=repeat,
+        backend=backend,
+        object_key=f"fixtures/memharness-{case.size_bytes}B.pdf",
+        run_id=f"r{repeat}-{case.strategy}-{case.fault}-{sorted(case.params.items())}",
+        group_id=f"g{repeat}",
+        peak_rss_bytes=round(peak_mb * MB),
+        baseline_rss_bytes=52 * MB,
+        wall_s=0.5,
+    )
+
+
+def chunked(size: int = 250 * MB, chunk: int = 8 * MIB, fault: str | None = None) -> Case:
+    return Case("chunked", f"{size}B", size, params={"chunk_size": chunk}, fault=fault)
+
+
+def repeats(case: Case, *peaks: float) -> list[RunResult]:
+    return [result(case, peak, repeat) for repeat, peak in enumerate(peaks)]
+
+
+def run(
+    strategy: str,
+    size: int,
+    peak: int | None,
+    *,
+    status: str = "ok",
+    concurrency: int = 1,
+    worker: int = 0,
+    repeat: int = 0,
+    pool: str = "processes",
+    **fields: Any,
+) -> RunResult:
+    """A result line of ``strategy`` at ``size`` bytes on moto, capped at :data:`CAP`, with the
+    numbers a test cares about (``peak`` in bytes)."""
+    case = Case(
+        strategy, f"{size}B", size, concurrency=concurrency, pool=pool, memory_limit_bytes=CAP
+    )
+    values: dict[str, Any] = {
+        "peak_rss_bytes": peak,
+        "baseline_rss_bytes": 52 * MB if status == "ok" else None,
+        "wall_s": 0.5 if status == "ok" else None,
+        "throughput_mb_s": size / MB / 0.5 if status == "ok" else None,
+        "aggregate_peak_rss_bytes": (peak or 0) * concurrency,
+        "error": None if status == "ok" else f"killed by the kernel at the {CAP} cap",
+    }
+    values.update(fields)
+    return line(
+        case,
+        repeat=repeat,
+        worker=worker,
+        object_key=f"fixtures/{size}.pdf",
+        run_id=f"{strategy}-{size}-{concurrency}-{worker}-{repeat}",
+        group_id=f"g-{strategy}-{size}-{concurrency}-{repeat}",
+        status=status,
+        **values,
+    )
+
+
+def series_of(runs: list[RunResult]) -> Series:
+    """The one series ``runs`` belong to."""
+    (series,) = Analysis(runs).group_by_series()
+    return series
+
+
+def matrix_runs() -> list[RunResult]:
+    """read-all (peak = base + size, oom from 700 MB) and chunked (flat) at concurrency 1 and 2."""
+    runs = []
+    for concurrency in (1, 2):
+        for size in (10 * MB, 100 * MB, 300 * MB, 700 * MB):
+            for worker in range(concurrency):
+                if size < 500 * MB:
+                    runs.append(
+                        run(
+                            "read-all", size, 52 * MB + size, concurrency=concurrency, worker=worker
+                        )
+                    )
+                else:
+                    runs.append(
+                        run(
+                            "read-all",
+                            size,
+                            CAP + MB,
+                            status="oom",
+                            concurrency=concurrency,
+                            worker=worker,
+                        )
+                    )
+                runs.append(
+                    run(
+                        "chunked",
+                        size,
+                        61 * MB + (worker % 2) * MB,
+                        concurrency=concurrency,
+                        worker=worker,
+                    )
+                )
+    return runs
+
+
+def meta(**settings: Any) -> dict[str, Any]:
+    return {
+        "timestamp": "2026-01-01T00:00:00+00:00",
+        "python": "3.11.7",
+        "platform": "Linux",
+        "packages": {"boto3": "1.44.8"},
+        "backend": "moto",
+        "endpoint_url": "http://127.0.0.1:1",
+        "cpu_count": 2,
+        "total_memory_bytes": 24 * 10**9,
+        "cap_enforcement": "watchdog",
+        "settings": {"memory_limit_bytes": CAP, **settings},
+    }
+
+
+def write_results_dir(
+    path: Path, runs: list[RunResult], meta_json: dict[str, Any] | None = None
+) -> Path:
+    """A results directory as `memharness run` leaves it: results.jsonl, meta.json, timelines."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "timelines").mkdir(exist_ok=True)
+    lines = []
+    for result in runs:
+        result.timeline_file = f"timelines/{result.run_id}.csv"
+        peak = result.peak_rss_bytes or 0
+        rows = [f"{i * 0.01:.2f},{30 * MB + (peak - 30 * MB) * i // 20}" for i in range(21)]
+        (path / result.timeline_file).write_text("t_s,rss_bytes\n" + "\n".join(rows) + "\n")
+        lines.append(to_json(result))
+    (path / "results.jsonl").write_text("\n".join(lines) + "\n")
+    if meta_json is not None:
+        (path / "meta.json").write_text(json.dumps(meta_json))
+    return path
+
+
+def synthetic_report_dir(path: Path) -> Path:
+    """The matrix with hostile text in an object key, an error message and meta.json."""
+    runs = matrix_runs()
+    runs[0].object_key = f"{XSS}.pdf"
+    oom = next(r for r in runs if r.status == "oom")
+    oom.error = f"boom {XSS} & more"
+    expect = [
+        {
+            "strategy": "read-all",
+            "min_size_bytes": 500 * MB,
+            "status": "oom",
+            "reason": f"cannot fit {XSS}",
+        }
+    ]
+    document = meta(expect=expect)
+    document["backend"] = XSS
+    return write_results_dir(path, runs, document)

