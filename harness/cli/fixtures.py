@@ -6,8 +6,10 @@ import argparse
 import time
 
 from memharness_s3.cli.options import add_fixture_options
+from memharness_s3.config.settings import BY_KEY
 from memharness_s3.config.sizes import format_size
-from memharness_s3.s3.fixture_cache import cache_root, ensure_fixture, resolve_sizes
+from memharness_s3.fixtures.catalog import DEFAULT_RUN_SIZES
+from memharness_s3.s3.fixture_cache import cache_root, ensure_fixture
 
 NAME = "fixtures"
 HELP = "generate (if needed) and list PDF fixtures"
@@ -19,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     root = args.cache_dir or cache_root()
-    sizes = resolve_sizes(args.sizes)
+    # the same parser as `run --sizes` and a matrix's `sizes`: one rule for the one flag
+    sizes = BY_KEY["sizes"].kind.from_text("--sizes", args.sizes or ",".join(DEFAULT_RUN_SIZES))
     print(f"{'name':8} {'size':>9} {'pages':>6}  {'sha256':12}  {'time':>6}  path")
     for name, size in sizes:
         started = time.monotonic()

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from memharness_s3.config.sizes import format_size, resolve_size
 from memharness_s3.errors import RunFailed, UsageError
-from memharness_s3.fixtures.catalog import DEFAULT_RUN_SIZES
 from memharness_s3.paths import make_writable_dir
 from memharness_s3.s3.pdfgen import DEFAULT_PAGE_BYTES, target_bytes_problem, write_pdf
 
@@ -62,17 +61,6 @@ def check_fixture_size(name: str, size_bytes: int) -> None:
     """Raise UsageError, naming the limit, when no fixture of ``size_bytes`` can be generated."""
     if (problem := target_bytes_problem(size_bytes)) is not None:
         raise UsageError(f"size {name!r} is {problem}")
-
-
-def resolve_sizes(text: str | None) -> list[tuple[str, int]]:
-    """``--sizes`` (comma-separated; the default run sizes when None) as (name, bytes) pairs.
-
-    Each is a fixture size, checked against the generator's range.
-    """
-    items = [item for item in (text or ",".join(DEFAULT_RUN_SIZES)).split(",") if item.strip()]
-    if not items:
-        raise UsageError("empty --sizes list")
-    return [resolve_fixture_size(item) for item in items]
 
 
 def ensure_fixture(

@@ -34,7 +34,7 @@ TOO_SMALL = "size '1KB' is below the smallest PDF the generator writes (4 KiB, 4
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["fixtures", "--sizes", "12GB", "--cache-dir", "cache"], TOO_BIG),
+        (["fixtures", "--sizes", "12GB", "--cache-dir", "cache"], "--sizes: " + TOO_BIG),
         (
             ["run", "--sizes", "1KB", "--strategies", "read-all", "--out", "out"],
             "--sizes: " + TOO_SMALL,

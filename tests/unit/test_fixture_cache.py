@@ -8,16 +8,22 @@ from pathlib import Path
 
 import pytest
 
+from memharness_s3.config.settings import BY_KEY
 from memharness_s3.config.sizes import resolve_size
 from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.s3.fixture_cache import (
     ensure_fixture,
     resolve_fixture_size,
-    resolve_sizes,
 )
 from memharness_s3.s3.pdfgen import MAX_TARGET_BYTES, MIN_TARGET_BYTES
 
 SIZE = 300_000
+
+
+def resolve_sizes(text: str) -> list[tuple[str, int]]:
+    """``--sizes`` as ``run``, ``fixtures`` and a matrix's ``sizes`` all read it."""
+    sizes: list[tuple[str, int]] = BY_KEY["sizes"].kind.from_text("--sizes", text)
+    return sizes
 
 
 def test_an_intact_entry_is_reused(tmp_path: Path) -> None:
@@ -96,7 +102,7 @@ def test_fixture_sizes_outside_the_generator_range_are_usage_errors(
     assert str(caught.value) == message
     with pytest.raises(UsageError) as caught:
         resolve_sizes(f"small,{text}")
-    assert str(caught.value) == message
+    assert str(caught.value) == f"--sizes: {message}"
 
 
 def test_fixture_sizes_at_the_generator_limits_are_accepted() -> None:
