@@ -105,3 +105,10 @@ def resolve_size(text: str) -> tuple[str, int]:
     if text.lower() in NAMED_SIZES:
         return text.lower(), NAMED_SIZES[text.lower()]
     return text, parse_size(text)
+
+
+def format_budget(limit_bytes: int, scope: str) -> str:
+    """A memory limit with what it caps, as every view prints it: ``512 MiB per worker``,
+    ``512 MiB shared by the node``."""
+    amount = f"{limit_bytes // 2**20} MiB" if limit_bytes % 2**20 == 0 else format_size(limit_bytes)
+    return f"{amount} shared by the node" if scope == "node" else f"{amount} per worker"

@@ -25,7 +25,7 @@ from memharness_s3 import log
 from memharness_s3.analysis.identity import key_of_case
 from memharness_s3.config import registry
 from memharness_s3.config.settings import RunSettings, check_bounds, to_meta
-from memharness_s3.config.sizes import format_size
+from memharness_s3.config.sizes import format_budget, format_size
 from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.execution.caps import enforcement_available
 from memharness_s3.execution.local.runner import run_all, sweep_stale_temp_dirs
@@ -201,6 +201,11 @@ class Session:
             )
         if not self.settings.sizes and not self.target.keys:
             raise UsageError("nothing to fetch: give sizes or --key")
+        if self.settings.executor == "celery" and self.settings.scope == "worker":
+            raise UsageError(
+                "--memory-scope worker cannot be had with --executor celery: a node's prefork "
+                "children share its cap (drop --memory-scope, or use --executor local)"
+            )
         self.executor.check(self.settings)
 
     def run(self, backend: Backend | None = None) -> list[RunResult]:
@@ -275,6 +280,8 @@ class Session:
             completed_runs(load(self.out_dir, allow_empty=True).results) if self.resume else set()
         )
         progress.say(f"backend: {backend.name} at {backend.display_url}; results: {self.out_dir}")
+        if limit := settings.memory_limit_bytes:
+            progress.say(f"memory cap: {format_budget(limit, settings.scope)}")
         copies = self._prepare_objects(backend)
         wire_samples = self._measure_wire(backend, copies)
         wire_mb_s = {key: median_mb_s(samples) for key, samples in wire_samples.items()}
@@ -299,6 +306,8 @@ class Session:
             memray=settings.memray,
             executor=settings.executor,
             executor_params=settings.executor_params(),
+            memory_scope=settings.scope,
+            env=settings.env,
         )
         planned, unrunnable = plan(cases, copies, settings.repeat, done, backend, wire_mb_s)
         for result in unrunnable:
@@ -359,6 +368,7 @@ class Session:
                 }
                 for name in self.settings.strategies
             },
+            "isolation": self.settings.isolation,
             "cap_enforcement": (
                 enforcement_available() if self.settings.memory_limit_bytes else None
             ),
@@ -403,6 +413,14 @@ class Session:
         if limit is None:
             return
         total = psutil.virtual_memory().total
+        if self.settings.scope == "node":
+            if limit > total:
+                _log.warning(
+                    "a cap of %s is more than this machine's %s",
+                    format_budget(limit, "node"),
+                    format_size(total),
+                )
+            return
         for workers in self.settings.concurrency:
             if workers * limit > total:
                 _log.warning(

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from memharness_s3.config.settings import NODE_SETTINGS, RunSettings
+from memharness_s3.config.sizes import format_budget
 from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.execution import caps
 from memharness_s3.execution.celery.broker import (
@@ -134,10 +135,14 @@ def serve(options: NodeOptions) -> int:
         print(
             f"memharness worker {options.node_name}: broker {redact(options.broker_url)}, "
             f"S3 {config.endpoint_url or 'AWS'}, {options.concurrency} prefork children"
-            + (f", {enforcement} cap {options.memory_limit_bytes} bytes" if enforcement else ""),
+            + (
+                f", cap {format_budget(options.memory_limit_bytes, 'node')} ({enforcement})"
+                if options.memory_limit_bytes and enforcement
+                else ""
+            ),
             flush=True,
         )
-        return _run_celery(_celery_argv(options, config), env, cgroup)
+        return _run_celery(_celery_argv(options, config), env, cgroup, sampler)
     finally:
         if cgroup is not None:
             cgroup.remove()
@@ -193,7 +198,9 @@ def _celery_argv(options: NodeOptions, config: NodeConfig) -> list[str]:
     return argv
 
 
-def _run_celery(argv: list[str], env: dict[str, str], cgroup: caps.WorkerCgroup | None) -> int:
+def _run_celery(
+    argv: list[str], env: dict[str, str], cgroup: caps.WorkerCgroup | None, sampler: ChildSampler
+) -> int:
     def enter() -> None:
         die_with_parent()
         if cgroup is not None:
@@ -201,6 +208,10 @@ def _run_celery(argv: list[str], env: dict[str, str], cgroup: caps.WorkerCgroup 
 
     start: Callable[[], None] = enter
     proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, preexec_fn=start)
+    if cgroup is not None:
+        sampler.watch_node(proc.pid, cgroup.path, cgroup.flavour)
+    else:
+        sampler.watch_node(proc.pid, None, None)
     try:
         return proc.wait()
     except KeyboardInterrupt:
