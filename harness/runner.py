@@ -281,7 +281,7 @@ def _spawn(worker: _Worker, case: Case, backend: Backend, route: FaultRoute | No
             str(job_path),
             str(worker.scratch / "report.json"),
         ],
-        env={**os.environ, **backend.worker_env, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, **backend.worker_env, **case.env, "PYTHONUNBUFFERED": "1"},
         log_path=worker.scratch / "worker.log",
         tmp_dir=worker.tmp_dir,
         cgroup=worker.cgroup,
