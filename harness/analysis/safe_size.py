@@ -66,10 +66,10 @@ class Probe:
         if self.killed_runs:
             return (
                 f"{where}{self.killed_tasks} of {self.tasks} workers killed in "
-                f"{self.killed_runs} of {self.tries} tries"
+                f"{self.killed_runs} of {tries_text(self.tries)}"
             )
         if self.verdict == FITS:
-            return f"{where}no kill in {self.tries} tries ({self.tasks} workers)"
+            return f"{where}no kill in {tries_text(self.tries)} ({self.tasks} workers)"
         parts = [f"{self.ok_runs} ok"]
         if self.failed_runs:
             parts.append(f"{self.failed_runs} errored or timed out")
@@ -78,7 +78,12 @@ class Probe:
         missing = self.tries - self.ok_runs - self.failed_runs - self.infra_runs
         if missing > 0:
             parts.append(f"{missing} with no result")
-        return f"{where}of {self.tries} tries {', '.join(parts)}"
+        return f"{where}of {tries_text(self.tries)} {', '.join(parts)}"
+
+
+def tries_text(tries: int) -> str:
+    """``1 try``, ``3 tries``."""
+    return "1 try" if tries == 1 else f"{tries} tries"
 
 
 def probe_of(size_bytes: int, tries: int, lines: Sequence[RunResult]) -> Probe:

@@ -31,7 +31,7 @@ from memharness_s3.analysis.shapes import Shape
 from memharness_s3.analysis.verdicts import NOT_MEASURED, judge
 from memharness_s3.paths import starts_with, write_no_follow
 from memharness_s3.records import INFRA, Expectation, RunResult
-from memharness_s3.report import charts, fit
+from memharness_s3.report import charts, fit, largest_safe
 from memharness_s3.report.budget import answer_questions, median_baselines
 from memharness_s3.report.source import Budget, load_source, resolve_budget
 from memharness_s3.results.loader import ResultsDir
@@ -92,6 +92,7 @@ def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
     return {
         "decision": _decision(decide(analysis, budget.bytes), budget, unmeasured),
         "caveats": caveats(analysis, source.meta.raw),
+        "largest_safe": largest_safe.section(source.path),
         "title": f"memharness report: {source.path.resolve().name}",
         "overview": _overview(results),
         "environment": _environment(source),
