@@ -266,6 +266,16 @@ def test_the_rules_name_only_measured_sizes() -> None:
     assert "none: killed at 10 MB" in text
 
 
+def test_without_a_strategy_that_survived_every_size_the_rule_says_so() -> None:
+    text = render([limit("read-all", 53 * MB, 58 * MB), limit("range", 300 * MB, 330 * MB)])
+    setting = "at 4 workers at once in 512 MiB shared by the node"
+    assert f"range up to 300 MB {setting} (killed at 330 MB)" in text
+    assert f"read-all up to 53 MB {setting} (killed at 58 MB)" in text
+    assert text.index("range up to") < text.index("read-all up to")  # largest first
+    assert f"{setting}, no strategy searched was safe at every size up to 2 GB" in text
+    assert "else" not in text
+
+
 def test_the_report_shows_the_largest_safe_size_section(tmp_path: Path) -> None:
     out = write(tmp_path / "run", runs(make_case("read-all", 53 * MB, 4), [[100.0] * 4]))
     safe_sizes.append(out, limit("read-all", 53 * MB, 58 * MB))

@@ -59,7 +59,8 @@ def _setting(limit: SizeLimit) -> str:
 
 def rules(limits: Sequence[SizeLimit]) -> list[str]:
     """One line per strategy with a limit (or an early stop), grouped by workers and budget, in
-    the order searched; a group where nothing was killed gets one line saying so."""
+    the order searched; a group where nothing was killed gets one line saying so, and one where
+    every strategy was killed somewhere a last line saying that."""
     groups: dict[tuple[int, int, str], list[SizeLimit]] = {}
     for limit in limits:
         key = (limit.concurrency, limit.memory_limit_bytes, limit.memory_scope)
@@ -68,36 +69,37 @@ def rules(limits: Sequence[SizeLimit]) -> list[str]:
     for group in groups.values():
         setting = _setting(group[0])
         unlimited = [limit.strategy for limit in group if limit.unlimited]
-        otherwise = (
-            f"else {' or '.join(unlimited)}"
-            if unlimited
-            else "else none of the strategies tried (each was killed at a size measured)"
-        )
         limited = [limit for limit in group if not limit.unlimited]
         limited.sort(key=lambda limit: -(limit.largest_ok_bytes or 0))
-        for limit in limited:
-            if limit.stopped is not None:
-                so_far = (
-                    f"no kill up to {format_size(limit.largest_ok_bytes)} so far"
-                    if limit.largest_ok_bytes
-                    else "nothing settled"
-                )
-                lines.append(
-                    f"{limit.strategy} at {setting}: search stopped ({limit.stopped}); {so_far}"
-                )
-            elif limit.largest_ok_bytes is None:
-                lines.append(
-                    f"{limit.strategy} at {setting}: killed even at the smallest size tried, "
-                    f"{format_size(limit.smallest_killed_bytes or limit.min_size_bytes)}"
-                )
-            else:
-                lines.append(
-                    f"{limit.strategy} up to {format_size(limit.largest_ok_bytes)} at {setting}, "
-                    f"{otherwise}"
-                )
+        lines += [_rule(limit, setting, unlimited) for limit in limited]
+        largest = format_size(group[0].max_size_bytes)
         if unlimited and not limited:
             lines.append(
-                f"{' and '.join(unlimited)} at {setting}: no kill up to "
-                f"{format_size(group[0].max_size_bytes)}, the largest size tried"
+                f"{' and '.join(unlimited)} at {setting}: no kill up to {largest}, the largest "
+                "size tried"
+            )
+        if not unlimited:
+            lines.append(
+                f"at {setting}, no strategy searched was safe at every size up to {largest}"
             )
     return lines
+
+
+def _rule(limit: SizeLimit, setting: str, unlimited: list[str]) -> str:
+    """The line of a strategy that was killed somewhere (or whose search stopped)."""
+    if limit.stopped is not None:
+        so_far = (
+            f"no kill up to {format_size(limit.largest_ok_bytes)} so far"
+            if limit.largest_ok_bytes
+            else "nothing settled"
+        )
+        return f"{limit.strategy} at {setting}: search stopped ({limit.stopped}); {so_far}"
+    if limit.largest_ok_bytes is None:
+        return (
+            f"{limit.strategy} at {setting}: killed even at the smallest size tried, "
+            f"{format_size(limit.smallest_killed_bytes or limit.min_size_bytes)}"
+        )
+    rule = f"{limit.strategy} up to {format_size(limit.largest_ok_bytes)} at {setting}"
+    if unlimited:
+        return f"{rule}, else {' or '.join(unlimited)}"
+    return f"{rule} (killed at {format_size(limit.smallest_killed_bytes or 0)})"
