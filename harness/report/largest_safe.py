@@ -22,7 +22,7 @@ from memharness_s3.sizes import format_size
 @dataclass(frozen=True)
 class Row:
     cells: list[str]
-    probes: str
+    probes: list[str]
     """Every size tried, smallest first, with the workers killed there."""
     stopped: str | None
 
@@ -53,12 +53,12 @@ def section(results_dir: Path) -> Section | None:
     return Section(HEADERS, rows, rules(limits), note)
 
 
-def _probes(limit: SizeLimit) -> str:
-    """``10 MB: 0 of 12 · 53 MB: 0 of 12 · 62 MB: 2 of 12 · 2 GB: 12 of 12``."""
+def _probes(limit: SizeLimit) -> list[str]:
+    """``10 MB: 0 of 12 killed``, ``62 MB: 2 of 12 killed`` ..., smallest first."""
     shown = []
     for probe in sorted(limit.probes, key=lambda p: p.size_bytes):
         counted = f"{probe.killed_tasks} of {probe.tasks} killed"
         if probe.infra_runs or probe.failed_runs:
             counted += f", {probe.describe().split(': ', 1)[1]}"
         shown.append(f"{format_size(probe.size_bytes)}: {counted}")
-    return " · ".join(shown) or "none"
+    return shown
