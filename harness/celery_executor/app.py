@@ -49,6 +49,8 @@ def make_app(broker_url: str, conf: Mapping[str, Any] | None = None) -> Any:
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=3,
         result_expires=3600,
+        # The coordinator restarts a node's pool between cases (fresh children, ``isolation``).
+        worker_pool_restarts=True,
     )
     app.conf.update(conf or {})
     return app
@@ -60,6 +62,7 @@ def _from_environment() -> Any:
         os.environ.get(BROKER_ENV, "redis://127.0.0.1:6379/0"),
         json.loads(os.environ.get(CELERY_CONF_ENV, "{}")),
     )
+    from memharness_s3.celery_executor import control  # noqa: F401 (registers the command)
     from memharness_s3.celery_executor.task import register
 
     register(app)
