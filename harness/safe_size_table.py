@@ -33,6 +33,10 @@ def render(limits: Sequence[SizeLimit]) -> str:
         )
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
+    lines.append(
+        "peak there = the highest peak at the largest safe size of what the limit caps (the "
+        "node's charged peak, node scope; a worker's peak RSS, worker scope), as a share of it"
+    )
     lines += ["", "In your worker:"]
     lines += [f"  {printable(rule, 1000)}" for rule in rules(limits)]
     return "\n".join(lines)

@@ -230,7 +230,9 @@ def test_a_results_directory_that_is_not_empty_is_refused(
 
 def limit(strategy: str, ok: int | None, killed: int | None, **fields: Any) -> safe_sizes.SizeLimit:
     probes = [
-        Probe(size, 3, 3 if size == ok else 0, 0 if size == ok else 3, 12, 0 if size == ok else 2)
+        Probe(size, 3, 3, 0, 12, 0, peak_bytes=483 * MB)
+        if size == ok
+        else Probe(size, 3, 0, 3, 12, 2, peak_bytes=536 * MB)
         for size in (ok, killed)
         if size is not None
     ]
@@ -263,6 +265,7 @@ def test_the_rules_name_only_measured_sizes() -> None:
     assert f"range {setting}: killed even at the smallest size tried, 10 MB" in text
     assert "transfer-manager at 4 workers" in text and "search stopped (unsettled" in text
     assert "2 of 12 workers" in text
+    assert "483 MB (90%)" in text  # the peak at the largest safe size, against 536.9 MB
     assert "none: killed at 10 MB" in text
 
 

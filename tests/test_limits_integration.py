@@ -47,6 +47,9 @@ def test_read_all_gets_a_finite_limit_and_chunked_none(
     assert read_all["largest_ok_bytes"] is not None
     assert 10 * MB <= read_all["largest_ok_bytes"] < read_all["smallest_killed_bytes"] <= MAX_SIZE
     assert (chunked["largest_ok_bytes"], chunked["smallest_killed_bytes"]) == (MAX_SIZE, None)
+    # the node's charged peak at the largest safe size: measured, and under the shared limit
+    (at_ok,) = [p for p in read_all["probes"] if p["size_bytes"] == read_all["largest_ok_bytes"]]
+    assert 0 < at_ok["peak_bytes"] <= 256 * 2**20
 
     # every probe is there as ordinary result lines, and the kills counted are the oom lines
     lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]

@@ -163,8 +163,15 @@ def test_the_search_refuses_an_empty_range() -> None:
 # --- counting result lines into a probe --------------------------------------------------------
 
 
-def line(repeat: int, worker: int, status: str) -> RunResult:
-    case = Case("read-all", "100MB", 100 * MB, concurrency=2, memory_limit_bytes=256 * 2**20)
+def line(repeat: int, worker: int, status: str, node_peak: int | None = None) -> RunResult:
+    case = Case(
+        "read-all",
+        "100MB",
+        100 * MB,
+        concurrency=2,
+        memory_limit_bytes=256 * 2**20,
+        memory_scope="node",
+    )
     return RunResult.for_case(
         case,
         repeat,
@@ -176,6 +183,8 @@ def line(repeat: int, worker: int, status: str) -> RunResult:
         status=status,
         backend="moto",
         started_at="2026-01-01T00:00:00+00:00",
+        peak_rss_bytes=160 * MB,
+        node_charged_peak_bytes=node_peak,
     )
 
 
@@ -191,6 +200,12 @@ def test_probe_of_counts_tries_kills_and_workers() -> None:
     assert (probe.ok_runs, probe.killed_runs, probe.tasks, probe.killed_tasks) == (1, 2, 6, 3)
     assert probe.verdict == KILLED
     assert probe.describe() == "100 MB: 3 of 6 workers killed in 2 of 3 tries"
+
+
+def test_probe_of_takes_the_nodes_charged_peak_under_a_node_scoped_limit() -> None:
+    lines = [line(0, 0, "ok", 250 * MB), line(0, 1, "ok", 250 * MB), line(1, 0, "ok", 262 * MB)]
+    lines += [line(1, 1, "ok", 262 * MB), line(2, 0, "infra", 400 * MB)]
+    assert probe_of(100 * MB, 3, lines).peak_bytes == 262 * MB  # not the infra run's
 
 
 def test_probe_of_leaves_infra_lines_out_of_the_kill_count() -> None:

@@ -49,6 +49,9 @@ class Probe:
     """Runs the harness's setup broke, never re-run to an outcome: neither a kill nor a fit."""
     failed_runs: int = 0
     """Runs with no kill in which a worker errored or timed out."""
+    peak_bytes: int | None = None
+    """The highest peak of the tries against what the limit caps: the node's charged peak
+    (node scope) or a worker's peak RSS (worker scope); None when not measured."""
 
     @property
     def verdict(self) -> str:
@@ -93,6 +96,7 @@ def probe_of(size_bytes: int, tries: int, lines: Sequence[RunResult]) -> Probe:
     for line in lines:
         by_try.setdefault(line.repeat, []).append(line)
     ok = killed = infra = failed = tasks = killed_tasks = 0
+    peaks = [p for p in map(_capped_peak, lines) if p is not None]
     for runs in by_try.values():
         counted = [r for r in runs if r.status != INFRA]
         tasks += len(counted)
@@ -106,7 +110,17 @@ def probe_of(size_bytes: int, tries: int, lines: Sequence[RunResult]) -> Probe:
             ok += 1
         else:
             failed += 1
-    return Probe(size_bytes, tries, ok, killed, tasks, killed_tasks, infra, failed)
+    peak = max(peaks) if peaks else None
+    return Probe(size_bytes, tries, ok, killed, tasks, killed_tasks, infra, failed, peak)
+
+
+def _capped_peak(line: RunResult) -> int | None:
+    """The line's peak of what its memory limit caps (``Probe.peak_bytes``)."""
+    if line.status == INFRA:
+        return None
+    if line.memory_scope == "node":
+        return line.node_charged_peak_bytes
+    return line.peak_rss_bytes
 
 
 @dataclass(frozen=True)

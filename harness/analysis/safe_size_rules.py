@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from memharness_s3.results.safe_sizes import SizeLimit
 from memharness_s3.sizes import format_budget, format_size
 
-HEADERS = ("strategy", "workers", "budget", "largest safe", "smallest killed", "killed there")
+HEADERS = (
+    "strategy",
+    "workers",
+    "budget",
+    "largest safe",
+    "peak there",
+    "smallest killed",
+    "killed there",
+)
 
 
 def largest_safe(limit: SizeLimit) -> str:
@@ -25,6 +33,15 @@ def largest_safe(limit: SizeLimit) -> str:
         return "not settled"
     size = format_size(limit.largest_ok_bytes)
     return f"{size} (largest tried)" if limit.unlimited else size
+
+
+def peak_at_largest_safe(limit: SizeLimit) -> str:
+    """``513 MB (96 %)``: the highest peak of what the limit caps at the largest safe size, and
+    its share of the limit (how close to a kill the safe size ran), or ``-``."""
+    probe = next((p for p in limit.probes if p.size_bytes == limit.largest_ok_bytes), None)
+    if probe is None or probe.peak_bytes is None:
+        return "-"
+    return f"{format_size(probe.peak_bytes)} ({probe.peak_bytes / limit.memory_limit_bytes:.0%})"
 
 
 def smallest_killed(limit: SizeLimit) -> str:
@@ -47,6 +64,7 @@ def cells(limit: SizeLimit) -> list[str]:
         str(limit.concurrency),
         format_budget(limit.memory_limit_bytes, limit.memory_scope),
         largest_safe(limit),
+        peak_at_largest_safe(limit),
         smallest_killed(limit),
         kill_rate(limit),
     ]

@@ -45,7 +45,10 @@ def section(results_dir: Path) -> Section | None:
         "Found by memharness limits: for each strategy, workers at once and memory limit, "
         "object sizes were bisected between the smallest and the largest size tried, "
         f"{tries} at each size. Largest safe = the largest size with no worker killed in any "
-        "try; smallest killed = the smallest size with a kill, and how many workers died there. "
+        "try, and peak there its highest peak of what the limit caps (the node's charged peak "
+        "for a node-scoped limit, a worker's peak RSS for a per-worker one) as a share of the "
+        "limit: how close to a kill the safe size ran; smallest killed = the smallest size with "
+        "a kill, and how many workers died there. "
         "Runs the harness's own setup broke (infra) never count as kills. Sizes tried are "
         "listed with the workers killed at each; nothing is said of sizes not tried."
     )
