@@ -37,6 +37,7 @@ from memharness_s3.settings import SETTINGS, Choice, PositiveInt, RunSettings, S
 if TYPE_CHECKING:
     from memharness_s3.results.safe_sizes import SizeLimit
     from memharness_s3.safe_size_probe import Series, SessionProber
+    from memharness_s3.session import Executor, Target
 
 NAME = "limits"
 HELP = "find the largest object size each strategy survives under a memory limit"
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     """Exit 0 when every search ran to its resolution (kills are what it looks for, not
     failures); 1 when one stopped early, after printing what was found."""
     plan = _plan(args)
-    from memharness_s3.session import Session, Target, executor_for
+    from memharness_s3.session import Target, executor_for
 
     target = Target(
         endpoint_url=args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
@@ -131,15 +132,59 @@ def run(args: argparse.Namespace) -> int:
     if broker and plan.base.executor != "celery":
         raise UsageError("--broker is for --executor celery")
     executor = executor_for(plan.base, broker)
-    from memharness_s3.safe_size_probe import SessionProber
-
     out_dir: Path = args.out or Path("reports") / _utc_stamp()
-    for series in plan.series:  # every probe's settings refused now, not after an hour
+    _check_probes(plan, target, executor, out_dir)
+    with _results_dir(out_dir):
+        found = _search_all(plan, target, executor, out_dir, args.json)
+    _show(found, out_dir, args.json)
+    stopped = [limit for limit in found if limit.stopped is not None]
+    if stopped:
+        reasons = "; ".join(f"{lim.strategy} x{lim.concurrency}: {lim.stopped}" for lim in stopped)
+        raise RunFailed(
+            f"{len(stopped)} of {len(found)} searches stopped before their resolution: {reasons}"
+        )
+    return 0
+
+
+def _check_probes(plan: SearchPlan, target: Target, executor: Executor, out_dir: Path) -> None:
+    """Refuse now, not after an hour, what a probe's session would refuse (UsageError)."""
+    from memharness_s3.session import Session
+
+    for series in plan.series:
         for size in (plan.min_bytes, plan.max_bytes):
             settings = series.settings(plan.base, size, plan.tries)
             Session(settings, target, out_dir, executor=executor).check()
             check_bounds(settings)
-    overall = dataclasses.replace(
+
+
+def _search_all(
+    plan: SearchPlan, target: Target, executor: Executor, out_dir: Path, as_json: bool
+) -> list[SizeLimit]:
+    """Every search, on one backend kept up throughout, after meta.json: the probes are sessions
+    resumed into ``out_dir``."""
+    from memharness_s3.backends import open_backend
+    from memharness_s3.results.writer import write_meta
+    from memharness_s3.safe_size_probe import SessionProber
+    from memharness_s3.session import Session
+
+    with open_backend(
+        plan.base.backend or "moto",
+        target.endpoint_url,
+        target.region,
+        out_dir,
+        target.textract_endpoint_url,
+    ) as backend:
+        meta = Session(_overall(plan), target, out_dir, executor=executor).meta()
+        meta["limits"] = _describe(plan)
+        write_meta(out_dir, backend.name, backend.endpoint_url, meta)
+        prober = SessionProber(plan.base, target, out_dir, executor, backend, plan.tries)
+        return [_search(series, plan, prober, out_dir, as_json) for series in plan.series]
+
+
+def _overall(plan: SearchPlan) -> RunSettings:
+    """The settings meta.json records: every strategy and worker count searched, the size range,
+    the first limit and scope (each search's own are on its ``limits.jsonl`` line)."""
+    return dataclasses.replace(
         plan.base,
         sizes=[_size_named(plan.min_bytes), _size_named(plan.max_bytes)],
         strategies=list(dict.fromkeys(s.strategy for s in plan.series)),
@@ -148,32 +193,6 @@ def run(args: argparse.Namespace) -> int:
         memory_scope=plan.series[0].memory_scope,
         repeat=plan.tries,
     )
-    with _results_dir(out_dir):
-        from memharness_s3.backends import open_backend
-        from memharness_s3.results.writer import write_meta
-
-        with open_backend(
-            plan.base.backend or "moto",
-            target.endpoint_url,
-            target.region,
-            out_dir,
-            target.textract_endpoint_url,
-        ) as backend:
-            meta = Session(overall, target, out_dir, executor=executor).meta()
-            meta["limits"] = _describe(plan)
-            write_meta(out_dir, backend.name, backend.endpoint_url, meta)
-            prober = SessionProber(plan.base, target, out_dir, executor, backend, plan.tries)
-            found = [_search(series, plan, prober, out_dir, args.json) for series in plan.series]
-    _show(found, out_dir, args.json)
-    stopped = [limit for limit in found if limit.stopped is not None]
-    if stopped:
-        raise RunFailed(
-            f"{len(stopped)} of {len(found)} searches stopped before their resolution: "
-            + "; ".join(
-                f"{limit.strategy} x{limit.concurrency}: {limit.stopped}" for limit in stopped
-            )
-        )
-    return 0
 
 
 def _search(
