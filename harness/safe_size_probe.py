@@ -17,12 +17,12 @@ from pathlib import Path
 
 from memharness_s3.analysis.reruns import settled
 from memharness_s3.analysis.safe_size import Probe, probe_of
-from memharness_s3.backends import Backend
-from memharness_s3.progress import Progress
-from memharness_s3.records import RunResult
-from memharness_s3.session import Executor, Session, Target
-from memharness_s3.settings import RunSettings
-from memharness_s3.sizes import format_budget
+from memharness_s3.config.settings import RunSettings
+from memharness_s3.config.sizes import format_budget
+from memharness_s3.execution.session import Executor, Session, Target
+from memharness_s3.model.records import RunResult
+from memharness_s3.s3.backends import Backend
+from memharness_s3.views.progress import Progress
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,17 @@ from typing import Any, ClassVar
 
 import pytest
 
-from memharness_s3 import backends, safe_size_probe
 from memharness_s3.analysis.safe_size import INTERRUPTED, Probe, SearchOutcome
-from memharness_s3.backends import Backend
 from memharness_s3.cli import main
 from memharness_s3.errors import UsageError
-from memharness_s3.report.html import render_report
+from memharness_s3.execution import safe_size_probe
 from memharness_s3.results import safe_sizes
-from memharness_s3.safe_size_table import render
-from tests.test_cli import memharness, one_line_error
-from tests.test_gate import make_case, runs, write
+from memharness_s3.s3 import backends
+from memharness_s3.s3.backends import Backend
+from memharness_s3.views.html.page import render_report
+from memharness_s3.views.safe_size_table import render
+from tests.support.cli import memharness, one_line_error
+from tests.support.results import make_case, runs, write
 
 MB = 10**6
 MIB = 2**20

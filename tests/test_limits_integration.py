@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from memharness_s3.results.safe_sizes import LIMITS_FILE
-from tests.test_cli import memharness
+from tests.support.cli import memharness
 
 pytestmark = pytest.mark.integration
 

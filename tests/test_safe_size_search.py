@@ -21,7 +21,7 @@ from memharness_s3.analysis.safe_size import (
     probe_of,
     search_sizes,
 )
-from memharness_s3.records import Case, RunResult
+from memharness_s3.model.records import Case, RunResult
 
 MB = 10**6
 MIN, MAX = 10 * MB, 2000 * MB

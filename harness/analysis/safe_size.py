@@ -21,8 +21,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from memharness_s3.records import INFRA, RunResult
-from memharness_s3.sizes import format_size
+from memharness_s3.config.sizes import format_size
+from memharness_s3.model.records import INFRA, RunResult
 
 FITS = "fits"
 KILLED = "killed"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from memharness_s3.config.sizes import format_budget, format_size
 from memharness_s3.results.safe_sizes import SizeLimit
-from memharness_s3.sizes import format_budget, format_size
 
 HEADERS = (
     "strategy",

@@ -22,22 +22,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from memharness_s3 import registry
-from memharness_s3.commands.options import (
+from memharness_s3.cli.options import (
     add_fixture_options,
     add_setting_flag,
     add_target_options,
     with_endpoint,
 )
+from memharness_s3.config import registry
+from memharness_s3.config.bounds import MAX_LIST, MAX_REPEAT
+from memharness_s3.config.settings import (
+    SETTINGS,
+    Choice,
+    PositiveInt,
+    RunSettings,
+    Size,
+    check_bounds,
+)
 from memharness_s3.errors import RunFailed, UsageError
-from memharness_s3.limits import MAX_LIST, MAX_REPEAT
-from memharness_s3.records import MEMORY_SCOPES
-from memharness_s3.settings import SETTINGS, Choice, PositiveInt, RunSettings, Size, check_bounds
+from memharness_s3.model.records import MEMORY_SCOPES
 
 if TYPE_CHECKING:
+    from memharness_s3.execution.safe_size_probe import Series, SessionProber
+    from memharness_s3.execution.session import Executor, Target
     from memharness_s3.results.safe_sizes import SizeLimit
-    from memharness_s3.safe_size_probe import Series, SessionProber
-    from memharness_s3.session import Executor, Target
 
 NAME = "limits"
 HELP = "find the largest object size each strategy survives under a memory limit"
@@ -118,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     """Exit 0 when every search ran to its resolution (kills are what it looks for, not
     failures); 1 when one stopped early, after printing what was found."""
     plan = _plan(args)
-    from memharness_s3.session import Target, executor_for
+    from memharness_s3.execution.session import Target, executor_for
 
     target = Target(
         endpoint_url=args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
@@ -148,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_probes(plan: SearchPlan, target: Target, executor: Executor, out_dir: Path) -> None:
     """Refuse now, not after an hour, what a probe's session would refuse (UsageError)."""
-    from memharness_s3.session import Session
+    from memharness_s3.execution.session import Session
 
     for series in plan.series:
         for size in (plan.min_bytes, plan.max_bytes):
@@ -162,10 +169,10 @@ def _search_all(
 ) -> list[SizeLimit]:
     """Every search, on one backend kept up throughout, after meta.json: the probes are sessions
     resumed into ``out_dir``."""
-    from memharness_s3.backends import open_backend
+    from memharness_s3.execution.safe_size_probe import SessionProber
+    from memharness_s3.execution.session import Session
     from memharness_s3.results.writer import write_meta
-    from memharness_s3.safe_size_probe import SessionProber
-    from memharness_s3.session import Session
+    from memharness_s3.s3.backends import open_backend
 
     with open_backend(
         plan.base.backend or "moto",
@@ -201,8 +208,8 @@ def _search(
     """One size search, its line appended to ``limits.jsonl`` (a partial one when it is
     interrupted or fails, before the exception goes on)."""
     from memharness_s3.analysis.safe_size import INTERRUPTED, SizeSearch, tries_text
+    from memharness_s3.config.sizes import format_size
     from memharness_s3.results import safe_sizes
-    from memharness_s3.sizes import format_size
 
     search = SizeSearch(plan.min_bytes, plan.max_bytes)
 
@@ -264,10 +271,10 @@ def _describe(plan: SearchPlan) -> dict[str, Any]:
 
 
 def _show(found: list[SizeLimit], out_dir: Path, as_json: bool) -> None:
-    from memharness_s3.report.html import render_report
     from memharness_s3.results.safe_sizes import LIMITS_FILE
     from memharness_s3.results.writer import RESULTS_FILE
-    from memharness_s3.safe_size_table import render
+    from memharness_s3.views.html.page import render_report
+    from memharness_s3.views.safe_size_table import render
 
     stream = sys.stderr if as_json else sys.stdout
     if not as_json:
@@ -298,8 +305,8 @@ def _results_dir(out_dir: Path) -> Iterator[None]:
 
 def _plan(args: argparse.Namespace) -> SearchPlan:
     """The settings and searches the arguments ask for; UsageError on anything malformed."""
-    from memharness_s3.fixture_cache import resolve_fixture_size
-    from memharness_s3.safe_size_probe import Series
+    from memharness_s3.execution.safe_size_probe import Series
+    from memharness_s3.s3.fixture_cache import resolve_fixture_size
 
     changes: dict[str, Any] = {}
     for setting in SETTINGS:
@@ -369,7 +376,7 @@ def _list(text: str, option: str, check: Any) -> list[Any]:
 
 
 def _size_named(size_bytes: int) -> tuple[str, int]:
-    from memharness_s3.safe_size_probe import fixture_name
+    from memharness_s3.execution.safe_size_probe import fixture_name
 
     return fixture_name(size_bytes), size_bytes
 

@@ -6,9 +6,9 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from memharness_s3.config.settings import BY_KEY, RunSettings, Setting
 from memharness_s3.errors import UsageError
 from memharness_s3.fixtures.catalog import DEFAULT_SEED
-from memharness_s3.settings import BY_KEY, RunSettings, Setting
 
 
 def add_fixture_options(parser: argparse.ArgumentParser, with_sizes: bool = True) -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from memharness_s3.analysis.safe_size import tries_text
 from memharness_s3.analysis.safe_size_rules import HEADERS, cells, rules
+from memharness_s3.config.sizes import format_size
 from memharness_s3.results import safe_sizes
 from memharness_s3.results.safe_sizes import SizeLimit
-from memharness_s3.sizes import format_size
 
 
 @dataclass(frozen=True)

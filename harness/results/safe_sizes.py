@@ -19,8 +19,8 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from memharness_s3.analysis.safe_size import Probe, SearchOutcome
 from memharness_s3.errors import UsageError
+from memharness_s3.model.records import MEMORY_SCOPES
 from memharness_s3.printable import printable
-from memharness_s3.records import MEMORY_SCOPES
 
 LIMITS_FILE = "limits.jsonl"
 MAX_LINE_CHARS = 1_000_000
