@@ -15,7 +15,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from memharness_s3.cli.options import add_fixture_options, add_setting_flag
+from memharness_s3.cli.options import (
+    add_fixture_options,
+    add_setting_flag,
+    add_target_options,
+    with_endpoint,
+)
 from memharness_s3.config import registry
 from memharness_s3.config.settings import SETTINGS, RunSettings, default_settings, from_meta
 from memharness_s3.errors import UsageError
@@ -41,17 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="STRATEGY.NAME=VALUE",
         help="override a strategy parameter, e.g. chunked.chunk_size=16MiB (repeatable)",
     )
-    parser.add_argument(
-        "--endpoint-url",
-        help="S3 endpoint URL to measure against; implies --backend endpoint (which without it "
-        "reads AWS_ENDPOINT_URL)",
-    )
-    parser.add_argument(
-        "--textract-endpoint-url",
-        help="Textract endpoint (default: moto's own, or a moto started beside s3rver/minio)",
-    )
-    parser.add_argument("--region", help="region for the clients (default: us-east-1)")
-    parser.add_argument("--bucket", default="memharness", help="bucket (default: memharness)")
+    add_target_options(parser)
     parser.add_argument(
         "--key",
         action="append",
@@ -59,11 +54,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fetch this existing object instead of generated fixtures (repeatable)",
     )
     parser.add_argument("--out", type=Path, help="results directory (default: reports/<UTC time>)")
-    parser.add_argument(
-        "--broker",
-        help="celery: broker URL, e.g. redis://:PASSWORD@HOST:6379/0 (default: "
-        "$MEMHARNESS_BROKER_URL, else a private redis-server the run starts and stops)",
-    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         settings, keys, bucket = _settings(args), list(args.key), args.bucket
         out_dir = args.out or Path("reports") / _utc_stamp()
-    settings = _with_endpoint(settings, args.endpoint_url)
+    settings = with_endpoint(settings, args.endpoint_url)
     from memharness_s3.execution.session import Session, Target, executor_for
 
     target = Target(
@@ -99,19 +89,6 @@ def run(args: argparse.Namespace) -> int:
 
     counted = settled(results)
     return 0 if all(r.status in ("ok", "oom") or _expected(r, settings) for r in counted) else 1
-
-
-def _with_endpoint(settings: RunSettings, endpoint_url: str | None) -> RunSettings:
-    """``--endpoint-url`` names the backend: it implies ``--backend endpoint`` when no backend
-    is given, and contradicts any other (it would be ignored, and moto measured instead)."""
-    if endpoint_url is None or settings.backend == "endpoint":
-        return settings
-    if settings.backend is not None:
-        raise UsageError(
-            f"--endpoint-url is for --backend endpoint, but the backend is {settings.backend!r} "
-            "(the harness launches that one itself): drop one of them"
-        )
-    return dataclasses.replace(settings, backend="endpoint")
 
 
 def _expected(result: Any, settings: RunSettings) -> bool:

@@ -351,6 +351,12 @@ class Session:
             _log.warning("wire throughput not measured: %s", exc)
             return {}
 
+    def meta(self) -> dict[str, Any]:
+        """What meta.json records of the session before anything is measured: ``memharness
+        limits`` writes it once for a search whose probes are sessions resumed into one
+        directory."""
+        return self._meta()
+
     def _meta(self) -> dict[str, Any]:
         strategies = registry.registered()
         return {

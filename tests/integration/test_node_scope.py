@@ -17,6 +17,7 @@ from memharness_s3.plan.runs import PlannedRun
 from memharness_s3.results.writer import ResultsWriter
 from memharness_s3.s3.backends import Backend
 from memharness_s3.s3.fixture_cache import Fixture
+from memharness_s3.views.table import render
 from tests.support.services import planned
 
 pytestmark = pytest.mark.integration
@@ -66,6 +67,7 @@ def test_a_node_cap_is_shared_by_the_cases_workers(
     expected = caps.WATCHDOG if enforcement == "watchdog" else caps.enforcement_available()
     assert {r.cap_enforcement for r in lines} == {f"{expected} per node"}
     assert {r.memory_scope for r in lines} == {"node"}
+    assert "memory cap: 170 MB shared by the node (" in render(lines)
     for line in chunked:
         assert line.node_charged_peak_bytes is not None
         assert line.node_charged_peak_bytes <= CAP

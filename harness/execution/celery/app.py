@@ -49,8 +49,6 @@ def make_app(broker_url: str, conf: Mapping[str, Any] | None = None) -> Any:
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=3,
         result_expires=3600,
-        # The coordinator restarts a node's pool between cases (fresh children, ``isolation``).
-        worker_pool_restarts=True,
     )
     app.conf.update(conf or {})
     return app

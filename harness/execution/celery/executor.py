@@ -396,9 +396,11 @@ class _Coordinator:
         }
 
     def fresh_children(self) -> None:
-        """Restart every node's pool (Celery's ``pool_restart``) and wait until each has as many
-        children as before, none of them an old one, their RSS settled: the next run starts on
-        fresh children, so one case's leftovers never count against the next."""
+        """Replace every node's children (Celery's ``pool_grow`` then ``pool_shrink``; its
+        ``pool_restart`` leaves an idle child of an async pool in place until it gets a task)
+        and wait until each node has as many children as before, none of them an old one, their
+        RSS settled: the next run starts on fresh children, so one case's leftovers never count
+        against the next."""
         before = {
             name: set(answer.get("children", []))
             for name, answer in self.ask_nodes("children").items()
@@ -406,9 +408,18 @@ class _Coordinator:
         if not before:
             return
         try:
-            self.app.control.pool_restart(
-                destination=sorted(before), reply=True, timeout=CONTROL_TIMEOUT_S
-            )
+            for name, old in before.items():
+                # Grow first, then shrink by as many: billiard shrinks the idle children first
+                # in, the old ones, and forks the new ones in their place.
+                for command in ("pool_grow", "pool_shrink"):
+                    self.app.control.broadcast(
+                        command,
+                        arguments={"n": len(old)},
+                        destination=[name],
+                        reply=True,
+                        timeout=CONTROL_TIMEOUT_S,
+                        limit=1,
+                    )
         except Exception as exc:  # kombu's connection errors: the broker is gone
             raise RunFailed(f"broker lost: {_first_line(exc)}") from None
         deadline = time.monotonic() + RESTART_TIMEOUT_S

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 SOCKET_ENV = "MEMHARNESS_SAMPLER_SOCKET"
 NODE_VERBS = ("mark", "peak", "children")
 NODE_SLOW_EVERY_TICKS = 10
-"""Without a cgroup the node's charged figure (a sum of PSS) is read every this many ticks."""
+"""The node's processes are listed again, and without a cgroup its charged figure (a sum of PSS)
+read, every this many ticks."""
 MAX_SAMPLES = 20_000
 """A task longer than this many intervals keeps every other sample (the timeline is a view)."""
 
@@ -156,17 +157,20 @@ class ChildSampler:
 
     def _sample(self) -> None:
         tick = 0
+        pids: list[int] = []
         while True:
             now = time.monotonic()
             with self._lock:
                 for recording in self._recordings.values():
                     recording.sample(now)
-            pids = self._node_pids()
+            slow = tick % NODE_SLOW_EVERY_TICKS == 0
+            if slow:  # a child forked since is counted from the next slow tick
+                pids = self._node_pids()
             with self._lock:
                 meter = self._meter
                 if meter is not None and pids:
                     meter.sample_rss_sum(sum(_rss(pid) for pid in pids))
-                    if meter.cheap or tick % NODE_SLOW_EVERY_TICKS == 0:
+                    if meter.cheap or slow:
                         meter.sample_charged(pids)
             tick += 1
             time.sleep(self.interval_s)

@@ -33,7 +33,7 @@ from memharness_s3.config.sizes import format_mb, format_size
 from memharness_s3.model.records import INFRA, Expectation, RunResult
 from memharness_s3.paths import starts_with, write_no_follow
 from memharness_s3.results.loader import ResultsDir
-from memharness_s3.views.html import charts, fit
+from memharness_s3.views.html import charts, fit, largest_safe
 from memharness_s3.views.html.budget import answer_questions, median_baselines
 from memharness_s3.views.html.source import Budget, load_source, resolve_budget
 
@@ -92,6 +92,7 @@ def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
     return {
         "decision": _decision(decide(analysis, budget.bytes), budget, unmeasured),
         "caveats": caveats(analysis, source.meta.raw),
+        "largest_safe": largest_safe.section(source.path),
         "title": f"memharness report: {source.path.resolve().name}",
         "overview": _overview(results),
         "environment": _environment(source),
