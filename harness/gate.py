@@ -5,7 +5,11 @@ merge, and a run that merely wobbles does not. Cases, their names, the budget an
 and the pairing with a baseline are the analysis layer's (``memharness_s3.analysis``), the same
 the HTML report uses; this module adds what the gate decides from them:
 
-- every case is judged against the budget and the expected failures (``analysis.verdicts``);
+- every case is judged against the budget and the expected failures (``analysis.verdicts``), by
+  the figure its limit's scope makes the kernel enforce: each worker's peak RSS when the limit is
+  per worker, the node's charged peak when the node's workers share it (Celery runs and
+  ``--memory-scope node``), where any kill fails whatever is expected
+  (``analysis.budget_scope``);
 - with a baseline, every case is paired with its baseline case (``analysis.compare``: the same
   case, or the same case with changed strategy parameters) and its median peak compared; a rise
   over the tolerance fails, with the parameter change in the message;
@@ -17,8 +21,10 @@ the HTML report uses; this module adds what the gate decides from them:
   did not run proves nothing); with no object in its range it is a note (the corpus run at
   other sizes, as CI runs it).
 
-Every PASS says what it checked: how many cases against the budget, how many compared with the
-baseline, and one PASS or FAIL line per cost bound with the measured cost and the bound.
+Every PASS says what it checked: how many cases against the budget by which figure and scope,
+how many compared with the baseline, one PASS or FAIL line per node-scoped case with its node's
+charged peak and kills, and one PASS or FAIL line per cost bound with the measured cost and the
+bound.
 ``evaluate`` returns one :class:`Verdict`; ``render_text`` is what ``memharness gate`` prints and
 ``render_markdown`` the pull-request summary. MB is 10^6 bytes, as everywhere.
 """
@@ -30,6 +36,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from memharness_s3.analysis.budget_scope import NODE, SCOPES, WORKER, figure_name
 from memharness_s3.analysis.cases import Analysis, CaseRuns
 from memharness_s3.analysis.compare import (
     Pair,
@@ -157,6 +164,17 @@ class CaseVerdict:
     """The cost bounds of the expectations covering the case, each with what it compared."""
     peak_change: PeakChange | None = None
     """The comparison with the baseline case, with the smallest rise it could detect."""
+    scope: str = WORKER
+    """``worker`` or ``node``: which figure the budget was checked against."""
+    budget_peak_bytes: int | None = None
+    """The largest budget figure of an ok run: a worker's peak, or the node's charged peak."""
+    killed: int = 0
+    measured: int = 0
+
+    @property
+    def budget_text(self) -> str:
+        """``node charged peak 474.0 MB``: what the budget was checked against."""
+        return f"{figure_name(self.scope)} {format_mb(self.budget_peak_bytes)} MB"
 
     @property
     def failed(self) -> bool:
@@ -440,6 +458,10 @@ def _check_case(
         changes=pair.changes if pair else (),
         checks=judgement.checks,
         peak_change=change,
+        scope=case.scope,
+        budget_peak_bytes=case.budget_peak,
+        killed=case.killed,
+        measured=len(case.measured_runs),
     )
     return verdict, notes
 
@@ -510,12 +532,30 @@ def _counts(verdict: Verdict) -> str:
     return f"{len(verdict.cases)} cases: {', '.join(parts)}"
 
 
+def _by_scope(verdict: Verdict) -> str:
+    """Which figure the budget was held against, with how many cases of each scope."""
+    checked = [case for case in verdict.cases if case.statuses]
+    said = []
+    for scope in SCOPES:
+        count = sum(1 for case in checked if case.scope == scope)
+        if not count:
+            continue
+        if scope == WORKER:
+            what = "peak RSS per ok worker run"
+        else:
+            what = "the node's charged peak per ok run, and any kill fails"
+        scoped = f" ({count} {scope}-scoped)" if len({c.scope for c in checked}) > 1 else ""
+        said.append(f"{what}{scoped}")
+    return " and ".join(said) or "peak RSS per ok worker run"
+
+
 def _settings(verdict: Verdict) -> str:
-    """What the verdict compared: the budget, and how many cases against which baseline."""
+    """What the verdict compared: the budget, by which figure, and how many cases against which
+    baseline."""
     checked = sum(1 for case in verdict.cases if case.statuses)
     text = (
-        f"{checked} cases checked against the budget {_budget(verdict.budget_bytes)} peak RSS "
-        "per ok worker run"
+        f"{checked} cases checked against the budget {_budget(verdict.budget_bytes)} "
+        f"{_by_scope(verdict)}"
     )
     if verdict.baseline is not None:
         text += (
@@ -562,6 +602,12 @@ def render_text(verdict: Verdict) -> str:
             f"median peak {format_mb(case.median_peak_bytes)} MB, "
             f"max {format_mb(case.max_peak_bytes)} MB, budget {format_mb(verdict.budget_bytes)} MB"
         )
+        if case.scope == NODE:
+            numbers = (
+                f"{case.budget_text} against the node's budget "
+                f"{format_mb(verdict.budget_bytes)} MB, {case.killed} of {case.measured} killed, "
+                f"median worker peak {format_mb(case.median_peak_bytes)} MB"
+            )
         if case.in_baseline:
             numbers += f", baseline {format_mb(case.baseline_median_peak_bytes)} MB"
             numbers += f" ({_change(case)})"
@@ -576,8 +622,13 @@ def render_text(verdict: Verdict) -> str:
     order = {"WARN": 0, "pass": 2, "noise": 2}
     for case in sorted(passed, key=lambda c: order.get(c.outcome, 1)):
         word = {"WARN": "WARN", "pass": "PASS", "noise": "PASS"}.get(case.outcome, "SKIP")
-        compared = printable(_compared(case), REASONS_LIMIT)
+        compared = printable(_compared(case) + _node_check(case), REASONS_LIMIT)
         lines.append(f"{word} {printable(case.label)} [{printable(case.case_id)}]: {compared}")
+    lines.extend(
+        f"PASS {printable(case.label)} [{printable(case.case_id)}]: {_node_check(case)[2:]}"
+        for case in verdict.cases
+        if case.scope == NODE and not case.failed and case.peak_change is None and case.statuses
+    )
     lines.extend(
         f"{'PASS' if check.passed else 'FAIL'} expect {printable(check.text, REASONS_LIMIT)}"
         for check in verdict.checks
@@ -588,6 +639,14 @@ def render_text(verdict: Verdict) -> str:
     settings = printable(_settings(verdict), REASONS_LIMIT)
     lines.append(f"{word}: {_counts(verdict)}; {settings} (MB = 10^6 bytes)")
     return "\n".join(lines)
+
+
+def _node_check(case: CaseVerdict) -> str:
+    """For a node-scoped case that passed: what its budget check compared (with a leading
+    ``; ``); empty for a per-worker case (the last line says what those compared)."""
+    if case.scope != NODE:
+        return ""
+    return f"; {case.budget_text} within the node's budget, 0 of {case.measured} killed"
 
 
 def _detects_cell(case: CaseVerdict) -> str:
@@ -626,7 +685,9 @@ def render_markdown(verdict: Verdict) -> str:
         f"**{_counts(verdict)}.**",
         "",
         f"Checked against: {_settings(verdict)}. MB = 10^6 bytes; peak = the worker's kernel "
-        "high-water mark of resident memory (VmHWM).",
+        "high-water mark of resident memory (VmHWM); node charged peak = the node's resident "
+        "memory without page cache as its cgroup charges it (the figure the kernel kills by "
+        "when the node's workers share the limit).",
     ]
     if verdict.failures:
         lines += ["", f"### Failures ({len(verdict.failures)})", ""]
@@ -684,10 +745,19 @@ def render_markdown(verdict: Verdict) -> str:
         )
     lines += ["", "### All cases", ""]
     lines += _table(
-        ["case", "median peak MB", "baseline MB", "change", "detects rises above MB", "verdict"],
+        [
+            "case",
+            "budget checked by",
+            "median peak MB",
+            "baseline MB",
+            "change",
+            "detects rises above MB",
+            "verdict",
+        ],
         (
             [
                 case.label,
+                f"{case.scope} scope: {case.budget_text}" if case.statuses else "-",
                 format_mb(case.median_peak_bytes),
                 _baseline_cell(case),
                 _change(case),
@@ -696,7 +766,7 @@ def render_markdown(verdict: Verdict) -> str:
             ]
             for case in verdict.cases
         ),
-        align="lrrrrl",
+        align="llrrrrl",
     )
     if verdict.checks or verdict.unmet:
         lines += ["", "### Expected costs (peak - baseline)", ""]

@@ -270,7 +270,8 @@ def test_a_new_case_is_listed_and_a_missing_one_fails_unless_allowed() -> None:
     (missing,) = verdict.failures
     assert missing.label == "range 250MB x1"
     assert "missing from these results" in missing.reasons[0]
-    assert "| read-all 250MB x1 | 302.0 | new | - | - | pass |" in render_markdown(verdict)
+    row = "| read-all 250MB x1 | worker scope: peak RSS per worker 302.0 MB | 302.0 | new | - | - |"
+    assert f"{row} pass |" in render_markdown(verdict)
     allowed = evaluate(
         new, budget_bytes=BUDGET, baseline=old, allow_missing=True, floors=[floor_for(old)]
     )

@@ -1,0 +1,130 @@
+"""What Celery's ``worker_max_memory_per_child`` would and would not have done, from the runs.
+
+billiard checks the setting after a task ends: when the child's ``ru_maxrss`` (its peak, here
+the task's own, reset at the task's start) passed the limit, the child is replaced before its
+next task. So it can only give back what a child *keeps* after a task (``retained_rss_bytes``
+above a fresh child's idle RSS); it never stops a spike inside a task, and a task the kernel
+kills mid-way is killed whatever the setting. Each node-scoped case is read that way: its
+in-task peak, the RSS its children kept after the task, and what a limit would change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from memharness_s3.analysis.budget_scope import NODE
+from memharness_s3.analysis.cases import KILLED, Analysis, CaseRuns
+from memharness_s3.records import RunResult
+from memharness_s3.sizes import format_mb
+
+
+@dataclass(frozen=True)
+class Recycling:
+    """One node-scoped case against ``worker_max_memory_per_child``."""
+
+    label: str
+    killed: int
+    measured: int
+    in_task_peak_bytes: int | None
+    """The largest peak a child of the case reached inside a task (killed tasks included,
+    where their last peak was recorded)."""
+    retained_bytes: int | None
+    """The largest RSS a child kept after a task of the case (its data dropped)."""
+    fresh_idle_bytes: int | None
+    """A fresh child's baseline RSS (first task of the child), the floor recycling returns to."""
+
+    @property
+    def kept_above_fresh_bytes(self) -> int | None:
+        """What a recycle after the task would give back to the node."""
+        if self.retained_bytes is None or self.fresh_idle_bytes is None:
+            return None
+        return max(0, self.retained_bytes - self.fresh_idle_bytes)
+
+    @property
+    def effect(self) -> str:
+        """What a limit would and would not have done for this case, in words."""
+        said = []
+        if self.killed:
+            peak = (
+                f" at in-task peaks up to {format_mb(self.in_task_peak_bytes)} MB"
+                if self.in_task_peak_bytes
+                else ""
+            )
+            said.append(
+                f"{self.killed} of {self.measured} tasks killed mid-task{peak}: not prevented "
+                "by any limit (checked only after a task ends)"
+            )
+        kept = self.kept_above_fresh_bytes
+        if kept is not None and self.in_task_peak_bytes is not None:
+            said.append(
+                f"a limit under {format_mb(self.in_task_peak_bytes)} MB recycles the child "
+                f"after the task, giving back {format_mb(kept)} MB it kept "
+                f"({format_mb(self.retained_bytes)} MB retained against a fresh child's "
+                f"{format_mb(self.fresh_idle_bytes)} MB) before the next task; the task's own "
+                "peak is the same"
+            )
+        return "; ".join(said) if said else "no in-task peak or retained RSS recorded"
+
+
+def recycling(analysis: Analysis) -> list[Recycling]:
+    """Every node-scoped case that ran on Celery (it has per-task retained RSS), in order."""
+    return [_of(case) for case in analysis.cases if _on_celery_node(case)]
+
+
+def _on_celery_node(case: CaseRuns) -> bool:
+    return case.scope == NODE and case.first.executor == "celery"
+
+
+def _of(case: CaseRuns) -> Recycling:
+    measured = case.measured_runs
+    peaks = [r.peak_rss_bytes for r in measured if r.peak_rss_bytes]
+    retained = [r.retained_rss_bytes for r in measured if r.retained_rss_bytes]
+    return Recycling(
+        label=case.label,
+        killed=sum(1 for r in measured if r.status == KILLED),
+        measured=len(measured),
+        in_task_peak_bytes=max(peaks, default=None),
+        retained_bytes=max(retained, default=None),
+        fresh_idle_bytes=_fresh_idle(measured),
+    )
+
+
+def _fresh_idle(runs: Sequence[RunResult]) -> int | None:
+    """The smallest baseline of a child's first task: what a recycled child starts from."""
+    fresh = [r.baseline_rss_bytes for r in runs if r.task_index == 0 and r.baseline_rss_bytes]
+    return min(fresh, default=None)
+
+
+def summary(rows: Sequence[Recycling]) -> list[str]:
+    """The section's sentences: what the setting would not and would have prevented here."""
+    if not rows:
+        return []
+    killed = [row for row in rows if row.killed]
+    said = [
+        "Celery checks worker_max_memory_per_child after a task ends (the child's peak against "
+        "the limit, then a new child before the next task), so it never stops a spike inside "
+        "a task."
+    ]
+    if killed:
+        tasks = sum(row.killed for row in killed)
+        peaks = [row.in_task_peak_bytes for row in killed if row.in_task_peak_bytes]
+        peak = f", at in-task peaks up to {format_mb(max(peaks))} MB" if peaks else ""
+        said.append(
+            f"Not prevented: the {tasks} tasks the kernel killed here ({len(killed)} cases"
+            f"{peak}); no value of the setting would have saved them."
+        )
+    kept = [row for row in rows if row.kept_above_fresh_bytes]
+    if kept:
+        most = max(kept, key=lambda row: row.kept_above_fresh_bytes or 0)
+        said.append(
+            f"Prevented: memory a child keeps for its next task. Children kept up to "
+            f"{format_mb(most.kept_above_fresh_bytes)} MB above a fresh child after a task "
+            f"({most.label}); a limit under the task's peak recycles such a child and returns "
+            "that to the node before the next task."
+        )
+    else:
+        said.append(
+            "Nothing to prevent here: no child kept more after a task than a fresh child holds."
+        )
+    return said
