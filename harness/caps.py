@@ -33,6 +33,13 @@ class CgroupFlavour:
     peak: str
     events: str
     swap_limit: str
+    resident: str
+    """The ``memory.stat`` key of the cgroup's resident memory without page cache."""
+
+    @property
+    def resident_source(self) -> str:
+        """How results name a figure read from it: ``cgroup-total_rss``, ``cgroup-anon``."""
+        return f"cgroup-{self.resident}"
 
 
 V1 = CgroupFlavour(
@@ -41,8 +48,11 @@ V1 = CgroupFlavour(
     "memory.max_usage_in_bytes",
     "memory.oom_control",
     "memory.memsw.limit_in_bytes",
+    "total_rss",
 )
-V2 = CgroupFlavour("cgroup-v2", "memory.max", "memory.peak", "memory.events", "memory.swap.max")
+V2 = CgroupFlavour(
+    "cgroup-v2", "memory.max", "memory.peak", "memory.events", "memory.swap.max", "anon"
+)
 
 
 def _own_cgroup(controller_line: str) -> str | None:
@@ -85,8 +95,22 @@ def enforcement_available() -> str:
     return found[0].name if found else WATCHDOG
 
 
+def resident_bytes(path: Path, flavour: CgroupFlavour) -> int | None:
+    """The ``flavour.resident`` figure of the cgroup at ``path``; None when it cannot be read."""
+    key = flavour.resident.encode() + b" "
+    try:
+        with open(path / "memory.stat", "rb") as stat:
+            for line in stat:
+                if line.startswith(key):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 class WorkerCgroup:
-    """One worker's cgroup with a hard memory limit; removed by :meth:`remove`."""
+    """A cgroup with a hard memory limit (one worker's, or every worker of a node's); removed
+    by :meth:`remove`."""
 
     def __init__(self, flavour: CgroupFlavour, parent: Path, limit_bytes: int) -> None:
         self.flavour = flavour
@@ -112,6 +136,11 @@ class WorkerCgroup:
             return int((self.path / self.flavour.peak).read_text())
         except (OSError, ValueError):
             return None
+
+    def resident_bytes(self) -> int | None:
+        """What the cgroup charges now for its processes' own memory, page cache left out
+        (``total_rss`` of v1's memory.stat, ``anon`` of v2's): what a cap is really spent on."""
+        return resident_bytes(self.path, self.flavour)
 
     def oom_kills(self) -> int:
         """How many processes the kernel killed in this cgroup for hitting the limit."""

@@ -209,6 +209,25 @@ CASE_FIELDS: list[CaseField] = [
         mapping=True,
         added=True,
     ),
+    CaseField(
+        "memory_scope",
+        str,
+        "worker",
+        label="memory scopes",
+        facet="scope",
+        shown=lambda scope: f"{scope} scope",
+        added=True,
+    ),
+    CaseField(
+        "env",
+        dict[str, str],
+        {},
+        label="environments",
+        disjoint=lambda k: " ".join(f"{name}={value}" for name, value in k.env) or "none",
+        facet="env",
+        mapping=True,
+        added=True,
+    ),
 ]
 """Every dimension of a case, in the order cases sort in."""
 

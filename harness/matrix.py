@@ -11,7 +11,10 @@ comment gives another::
     concurrency = [1, 4]       # worker counts, each its own set of cases (default: 1); 4 alone ok
     pool = "processes"         # processes: N worker processes; threads: N threads in one
     shared_object = false      # true: concurrent fetches share one object, else a copy each
-    memory_limit = "512MiB"    # hard cap per worker (default: none; omit the key for none)
+    memory_limit = "512MiB"    # hard cap (default: none; omit the key for none)
+    memory_scope = "worker"    # what it caps: worker (each its own; local default) or node
+                               # (shared by a case's workers, as in one container; Celery's)
+    env = { MALLOC_ARENA_MAX = "2" }  # set for the workers, part of every case (default: none)
     process = "none"           # after fetching: none, pages(-bytes/-mmap), text(-shrink), split
                                # (a list: each its own set of cases)
     split_part_size = "100MB"  # largest part the split step writes

@@ -31,6 +31,7 @@ from pathlib import Path
 from memharness_s3 import interrupts
 from memharness_s3.caps import WorkerCgroup
 from memharness_s3.lifetime import die_with_parent
+from memharness_s3.node_memory import NodeMeter
 from memharness_s3.procfs import meminfo_bytes, peak_rss
 
 DEFAULT_SAMPLE_INTERVAL_S = 0.01
@@ -78,6 +79,7 @@ class WorkerSpawn:
 class Measurement:
     """What the parent saw of one worker process."""
 
+    pid: int | None = None
     exit_code: int | None = None
     signal: int | None = None
     timed_out: bool = False
@@ -122,21 +124,32 @@ def run_group(
     on_tick: Callable[[Tick], None] | None = None,
     interval_s: float = DEFAULT_SAMPLE_INTERVAL_S,
     abort: Callable[[], bool] | None = None,
+    node: NodeMeter | None = None,
+    watchdog_node_bytes: int | None = None,
 ) -> GroupMeasurement:
     """Start every worker, sample them until all exit (or the timeout), and reap them.
 
+    ``node``: the workers as one node, whose charged memory is read before they start (its idle
+    floor) and sampled with them (every tick from a cgroup, every tenth as a sum of PSS).
+
     With ``watchdog_limit_bytes``, a worker whose sampled RSS passes the limit is killed and
-    marked ``watchdog_killed``. Once ``abort()`` is true (checked every tick: it must be cheap,
-    e.g. an Event's ``is_set``; the backend health watch runs elsewhere), the workers still
-    running are killed and marked ``aborted``.
+    marked ``watchdog_killed``; with ``watchdog_node_bytes``, once what ``node`` charges
+    passes it, the largest of them is (as the kernel's OOM killer picks in a shared cgroup).
+    Once ``abort()`` is true (checked every tick: it must be cheap, e.g. an Event's
+    ``is_set``; the backend health watch runs elsewhere), the workers still running are killed
+    and marked ``aborted``.
     """
     measurements = [Measurement() for _ in spawns]
     procs: list[subprocess.Popen[bytes]] = []
     probes: dict[int, ProcessProbe] = {}
     started = time.monotonic()
+    if node is not None:
+        node.start([])
     try:
         for spawn in spawns:
             procs.append(_start(spawn))
+        for proc, measurement in zip(procs, measurements, strict=True):
+            measurement.pid = proc.pid
         probes.update({proc.pid: ProcessProbe(proc.pid) for proc in procs})
         alive = set(range(len(procs)))
         aggregate: int | None = None
@@ -169,9 +182,10 @@ def run_group(
             slow = tick % SLOW_EVERY_TICKS == 0
             if slow:
                 temp_total = 0
+            sizes: dict[int, int] = {}
             for index in alive:
                 proc, measurement = procs[index], measurements[index]
-                rss = _sample(probes[proc.pid], elapsed, measurement, slow)
+                rss = sizes[index] = _sample(probes[proc.pid], elapsed, measurement, slow)
                 total += rss
                 if watchdog_limit_bytes is not None and rss > watchdog_limit_bytes:
                     measurement.watchdog_killed = True
@@ -182,6 +196,15 @@ def run_group(
                     temp_total += used
             if total:
                 aggregate = max(aggregate or 0, total)
+            charged = None
+            if node is not None:
+                node.sample_rss_sum(total)
+                if node.cheap or slow:
+                    charged = node.sample_charged(procs[index].pid for index in alive)
+            if watchdog_node_bytes is not None and (charged or 0) > watchdog_node_bytes:
+                largest = max(sizes, key=lambda index: sizes[index])
+                measurements[largest].watchdog_killed = True
+                _kill_group(procs[largest].pid)
             if slow:
                 available = meminfo_bytes("MemAvailable")["MemAvailable"]
                 min_available = min(min_available or available, available)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from memharness_s3.node_memory import NodeFigures
 from memharness_s3.plan import PlannedRun
 from memharness_s3.records import RunResult, WorkerReport
 
@@ -101,6 +102,10 @@ class Outside:
     child_pid: int | None = None
     """The child that ran the task, for a task that ended without a report."""
     deliveries: int | None = None
+    node_figures: NodeFigures | None = None
+    """The memory of the node the worker ran on (``node_memory``)."""
+    killed_pid: int | None = None
+    """The process that died under the cap, when the worker's run is an ``oom``."""
 
 
 def build_result(
@@ -124,6 +129,7 @@ def build_result(
     throughput = round(fetched / 1e6 / wall_s, 2) if ok and wall_s and fetched else None
     verdicts = [f.verified for f in fetches]
     verified = False if False in verdicts else (True if verdicts and all(verdicts) else None)
+    node = outside.node_figures or NodeFigures(None, None, None, None)
     files_left, bytes_left = outside.temp_left or (
         (report.temp_files_left, report.temp_bytes_left) if report is not None else (0, 0)
     )
@@ -180,6 +186,11 @@ def build_result(
         retained_rss_bytes=report.retained_rss_bytes if report is not None else None,
         recycled=report.recycled if report is not None else None,
         deliveries=outside.deliveries,
+        node_charged_peak_bytes=node.charged_peak_bytes,
+        node_charged_source=node.charged_source,
+        node_rss_sum_peak_bytes=node.rss_sum_peak_bytes,
+        node_idle_bytes=node.idle_bytes,
+        killed_pid=outside.killed_pid if outcome.status == "oom" else None,
         details=_details(report),
     )
 

@@ -26,6 +26,9 @@ NO_FAULT = "none"
 """How an expectation names the cases run without a fault."""
 POOLS = ("processes", "threads")
 EXECUTORS = ("local", "celery")
+MEMORY_SCOPES = ("worker", "node")
+"""What a memory limit caps: each worker process on its own, or all the workers of a node (a
+container, a Celery node: main process and prefork children) together."""
 
 
 def workers_of(concurrency: int, pool: str) -> int:
@@ -75,6 +78,10 @@ class Case:
     fault: str | None = None
     executor: str = "local"
     executor_params: dict[str, Any] = field(default_factory=dict)
+    memory_scope: str = "worker"
+    """What ``memory_limit_bytes`` caps (:data:`MEMORY_SCOPES`): each worker, or the node."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment variables set for the workers (``MALLOC_ARENA_MAX``: ``2`` ...)."""
 
     @property
     def workers(self) -> int:
@@ -293,6 +300,22 @@ class RunResult:
     retained_rss_bytes: int | None = None
     recycled: str | None = None
     deliveries: int | None = None
+    memory_scope: str = "worker"
+    env: dict[str, str] = field(default_factory=dict)
+    node_charged_peak_bytes: int | None = None
+    """The node's resident peak as the kernel charges it (the case's workers for the local
+    executor, the Celery node's main process and children), sampled during the run: the cgroup's
+    ``anon`` (v2) or ``total_rss`` (v1), page cache excluded; without a cgroup the sum of the
+    processes' PSS. The same on every line of one run."""
+    node_charged_source: str | None = None
+    """Where that figure was read: ``cgroup-anon``, ``cgroup-total_rss`` or ``pss-sum``."""
+    node_rss_sum_peak_bytes: int | None = None
+    """The largest plain sum of the node's processes' RSS (counts pages a forked child shares
+    with its parent once per child)."""
+    node_idle_bytes: int | None = None
+    """The node's charged figure just before the run: its idle floor."""
+    killed_pid: int | None = None
+    """The PID of the process the kernel killed (an ``oom`` line), as the node saw it die."""
     details: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -46,6 +46,7 @@ from memharness_s3.measure import (
     WorkerSpawn,
     run_group,
 )
+from memharness_s3.node_memory import NodeMeter
 from memharness_s3.outcome import Outcome
 from memharness_s3.paths import TEMP_PREFIX, count_files
 from memharness_s3.plan import PlannedRun
@@ -61,7 +62,7 @@ from memharness_s3.records import (
 )
 from memharness_s3.results.writer import ResultsWriter
 from memharness_s3.run_limit import describe_limit, run_limit_s
-from memharness_s3.sizes import format_size
+from memharness_s3.sizes import format_budget
 
 WORK_DIR = ".work"
 
@@ -201,8 +202,13 @@ def _measure_run(
     enforcement = None
     if case.memory_limit_bytes:
         enforcement = cgroup_parent[0].name if cgroup_parent else caps.WATCHDOG
+        if case.memory_scope == "node":
+            enforcement += " per node"
     workers: list[_Worker] = []
+    shared: caps.WorkerCgroup | None = None
     try:
+        if cgroup_parent is not None and case.memory_limit_bytes and case.memory_scope == "node":
+            shared = caps.WorkerCgroup(*cgroup_parent, case.memory_limit_bytes)
         for objects in run.per_worker:
             run_id = outcome.new_id()
             scratch = writer.out_dir / WORK_DIR / run_id
@@ -212,7 +218,9 @@ def _measure_run(
             workers.append(worker)
             if case.memray:
                 worker.memray_file = writer.artifact_path("memray", f"{run_id}.bin")
-            if cgroup_parent is not None and case.memory_limit_bytes:
+            if shared is not None:
+                worker.cgroup = shared
+            elif cgroup_parent is not None and case.memory_limit_bytes:
                 flavour, parent = cgroup_parent
                 worker.cgroup = caps.WorkerCgroup(flavour, parent, case.memory_limit_bytes)
         with ExitStack() as fault:
@@ -223,10 +231,22 @@ def _measure_run(
                     inject(parse_fault(case.fault), backend, run.objects, logs)
                 )
             spawns = [_spawn(worker, case, backend, route) for worker in workers]
-            watchdog = case.memory_limit_bytes if enforcement == caps.WATCHDOG else None
+            watched = case.memory_limit_bytes and cgroup_parent is None
+            watchdog = case.memory_limit_bytes if watched else None
+            node_scope = case.memory_scope == "node"
+            node = NodeMeter([(cg.path, cg.flavour) for cg in _cgroups(workers)])
             start_state = settle_page_cache()
             abort = watch.failed.is_set if watch is not None else None
-            group = run_group(spawns, limit_s, watchdog, on_tick, sample_interval_s, abort)
+            group = run_group(
+                spawns,
+                limit_s,
+                None if node_scope else watchdog,
+                on_tick,
+                sample_interval_s,
+                abort,
+                node,
+                watchdog if node_scope else None,
+            )
             injected = route.injections() if route is not None else None
         common = outcome.RunCommon(
             run,
@@ -240,13 +260,13 @@ def _measure_run(
         )
         limit = describe_limit(limit_s, timeout_s)
         results = [
-            _result(common, index, worker, group.workers[index], enforcement, limit, writer)
+            _result(common, index, worker, group.workers[index], enforcement, limit, writer, node)
             for index, worker in enumerate(workers)
         ]
     finally:
+        for cgroup in _cgroups(workers) or ([shared] if shared is not None else []):
+            cgroup.remove()
         for worker in workers:
-            if worker.cgroup is not None:
-                worker.cgroup.remove()
             shutil.rmtree(worker.scratch, ignore_errors=True)
             shutil.rmtree(worker.tmp_dir, ignore_errors=True)
         with contextlib.suppress(OSError):
@@ -255,6 +275,15 @@ def _measure_run(
     for result in results:
         writer.append(result)
     return results, outage
+
+
+def _cgroups(workers: list[_Worker]) -> list[caps.WorkerCgroup]:
+    """The cgroups the workers are in, each once (a node-scoped case's workers share one)."""
+    found: dict[Path, caps.WorkerCgroup] = {}
+    for worker in workers:
+        if worker.cgroup is not None:
+            found.setdefault(worker.cgroup.path, worker.cgroup)
+    return list(found.values())
 
 
 def _spawn(worker: _Worker, case: Case, backend: Backend, route: FaultRoute | None) -> WorkerSpawn:
@@ -281,7 +310,7 @@ def _spawn(worker: _Worker, case: Case, backend: Backend, route: FaultRoute | No
             str(job_path),
             str(worker.scratch / "report.json"),
         ],
-        env={**os.environ, **backend.worker_env, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, **backend.worker_env, **case.env, "PYTHONUNBUFFERED": "1"},
         log_path=worker.scratch / "worker.log",
         tmp_dir=worker.tmp_dir,
         cgroup=worker.cgroup,
@@ -296,6 +325,7 @@ def _result(
     enforcement: str | None,
     time_limit: str,
     writer: ResultsWriter,
+    node: NodeMeter,
 ) -> RunResult:
     report = _read_report(worker.scratch / "report.json")
     ended = _outcome(common.run.case, measurement, report, worker, time_limit)
@@ -319,6 +349,8 @@ def _result(
         heap_peak_bytes=heap_peak,
         memray_file=memray_file,
         flamegraph_file=flamegraph,
+        node_figures=node.figures(),
+        killed_pid=measurement.pid,
     )
     return outcome.build_result(common, index, ended, report, outside)
 
@@ -330,11 +362,14 @@ def _outcome(
     worker: _Worker,
     time_limit: str,
 ) -> Outcome:
-    limit = format_size(case.memory_limit_bytes or 0)
+    limit = format_budget(case.memory_limit_bytes or 0, case.memory_scope)
     if measurement.watchdog_killed:
-        return Outcome("oom", f"RSS passed the {limit} cap; killed by the watchdog", "MemoryCap")
+        what = "the workers' PSS together" if case.memory_scope == "node" else "RSS"
+        return Outcome(
+            "oom", f"{what} passed the cap of {limit}; killed by the watchdog", "MemoryCap"
+        )
     if worker.cgroup is not None and measurement.signal and worker.cgroup.oom_kills():
-        return Outcome("oom", f"killed by the kernel at the {limit} cgroup limit", "MemoryCap")
+        return Outcome("oom", f"killed by the kernel at the cgroup limit of {limit}", "MemoryCap")
     if measurement.timed_out:
         return Outcome("timeout", f"worker still running after {time_limit}", "Timeout")
     if measurement.aborted:

@@ -61,7 +61,7 @@ from memharness_s3.s3_objects import (
     s3_errors,
 )
 from memharness_s3.settings import RunSettings, check_bounds, to_meta
-from memharness_s3.sizes import format_size
+from memharness_s3.sizes import format_budget, format_size
 from memharness_s3.wire import median_mb_s
 
 DISK_MARGIN_BYTES = 256 * 10**6
@@ -198,6 +198,11 @@ class Session:
             )
         if not self.settings.sizes and not self.target.keys:
             raise UsageError("nothing to fetch: give sizes or --key")
+        if self.settings.executor == "celery" and self.settings.scope == "worker":
+            raise UsageError(
+                "--memory-scope worker cannot be had with --executor celery: a node's prefork "
+                "children share its cap (drop --memory-scope, or use --executor local)"
+            )
         self.executor.check(self.settings)
 
     def run(self, backend: Backend | None = None) -> list[RunResult]:
@@ -272,6 +277,8 @@ class Session:
             completed_runs(load(self.out_dir, allow_empty=True).results) if self.resume else set()
         )
         progress.say(f"backend: {backend.name} at {backend.display_url}; results: {self.out_dir}")
+        if limit := settings.memory_limit_bytes:
+            progress.say(f"memory cap: {format_budget(limit, settings.scope)}")
         copies = self._prepare_objects(backend)
         wire_samples = self._measure_wire(backend, copies)
         wire_mb_s = {key: median_mb_s(samples) for key, samples in wire_samples.items()}
@@ -296,6 +303,8 @@ class Session:
             memray=settings.memray,
             executor=settings.executor,
             executor_params=settings.executor_params(),
+            memory_scope=settings.scope,
+            env=settings.env,
         )
         planned, unrunnable = plan(cases, copies, settings.repeat, done, backend, wire_mb_s)
         for result in unrunnable:
@@ -393,6 +402,14 @@ class Session:
         if limit is None:
             return
         total = psutil.virtual_memory().total
+        if self.settings.scope == "node":
+            if limit > total:
+                print(
+                    f"memharness: warning: a cap of {format_budget(limit, 'node')} is more than "
+                    f"this machine's {format_size(total)}",
+                    file=sys.stderr,
+                )
+            return
         for workers in self.settings.concurrency:
             if workers * limit > total:
                 print(

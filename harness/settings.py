@@ -22,6 +22,7 @@ import dataclasses
 import difflib
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +41,7 @@ from memharness_s3.limits import (
     MAX_WORKER_RUNS,
 )
 from memharness_s3.measure import DEFAULT_SAMPLE_INTERVAL_S
-from memharness_s3.records import EXECUTORS, POOLS, Expectation, workers_of
+from memharness_s3.records import EXECUTORS, MEMORY_SCOPES, POOLS, Expectation, workers_of
 from memharness_s3.sizes import parse_size
 from memharness_s3.strategies.processing import DEFAULT_SPLIT_PART_BYTES, PROCESS_STEPS
 
@@ -82,6 +83,19 @@ class RunSettings:
     max_tasks_per_child: int | None = None
     acks_late: bool = False
     reject_on_worker_lost: bool = False
+    memory_scope: str | None = None
+    """What ``memory_limit_bytes`` caps: ``worker`` or ``node``; None: the executor's own
+    (:attr:`scope`)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment variables set for the workers (the Celery nodes' processes)."""
+
+    @property
+    def scope(self) -> str:
+        """The memory scope of the run's cases: as given, else ``node`` for Celery (a node's
+        children share its cgroup) and ``worker`` for the local executor."""
+        if self.memory_scope is not None:
+            return self.memory_scope
+        return "node" if self.executor == "celery" else "worker"
 
     def executor_params(self) -> dict[str, Any]:
         """The node settings that change what a Celery task measures, those not at default."""
@@ -178,6 +192,8 @@ class Kind:
 
     flag_action: str | None = None
     """argparse's action for the flag (``store_true``, ``append``), None for one value."""
+    metavar = "SPEC"
+    """What the help calls one value of an ``append`` flag."""
 
     def check(self, name: str, value: Any) -> Any:
         """The typed value of ``value`` as a matrix file (TOML) gives it."""
@@ -340,6 +356,53 @@ class Steps(Kind):
     def from_text(self, name: str, text: Any) -> Any:
         items = [item.strip() for item in str(text).split(",") if item.strip()]
         return self.check(name, items[0] if len(items) == 1 else items)
+
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_ENV_CHARS = 4096
+"""Characters of one ``--env`` value: a setting, not a file."""
+RESERVED_ENV_PREFIX = "MEMHARNESS_"
+"""The harness's own variables (a node's broker URL, config ...): not the user's to set."""
+
+
+class EnvVars(Kind):
+    """``NAME=VALUE`` pairs (a matrix file's table of strings), as a dict sorted by name."""
+
+    flag_action = "append"
+    metavar = "NAME=VALUE"
+
+    def check(self, name: str, value: Any) -> dict[str, str]:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise UsageError(
+                f'{name} must be a table of strings such as {{ MALLOC_ARENA_MAX = "2" }}, got '
+                f"{_cut(show(value))}"
+            )
+        _bounded(name, list(value))
+        for key, text in value.items():
+            if not ENV_NAME.fullmatch(key):
+                raise UsageError(
+                    f"{name}: {_cut(repr(key))} is not an environment variable name (letters, "
+                    "digits and _, not starting with a digit)"
+                )
+            if key.upper().startswith(RESERVED_ENV_PREFIX):
+                raise UsageError(f"{name}: {key} is the harness's own variable, not settable")
+            if "\0" in text or len(text) > MAX_ENV_CHARS:
+                raise UsageError(
+                    f"{name}: the value of {key} must be text of at most {MAX_ENV_CHARS:,} "
+                    "characters without NUL"
+                )
+        return dict(sorted(value.items()))
+
+    def from_text(self, name: str, text: Any) -> Any:
+        pairs: dict[str, str] = {}
+        for item in list(text):
+            key, sep, value = str(item).partition("=")
+            if not sep:
+                raise UsageError(f"{name} takes NAME=VALUE, got {_cut(repr(item))}")
+            if key in pairs:
+                raise UsageError(f"{name} sets {_cut(key)} twice")
+            pairs[key] = value
+        return self.check(name, pairs)
 
 
 class Flag(Kind):
@@ -516,7 +579,8 @@ SETTINGS: tuple[Setting, ...] = (
         "memory_limit",
         "memory_limit_bytes",
         Size(),
-        "hard cap per worker, e.g. 512MiB (default: none)",
+        "hard cap, e.g. 512MiB, on each worker or shared by the workers of a node: see "
+        "--memory-scope (default: none)",
         node_help="hard cap on the whole node (a cgroup), e.g. 512MiB",
     ),
     Setting(
@@ -622,6 +686,21 @@ SETTINGS: tuple[Setting, ...] = (
         node_help="task_reject_on_worker_lost",
         celery_conf="task_reject_on_worker_lost",
         executor_param=True,
+    ),
+    Setting(
+        "memory_scope",
+        "memory_scope",
+        Choice(MEMORY_SCOPES, "memory scope"),
+        "what --memory-limit caps: worker (each worker process has the whole limit; the local "
+        "default) or node (all workers of a case share it, as a container's processes do; "
+        "always so with --executor celery)",
+    ),
+    Setting(
+        "env",
+        "env",
+        EnvVars(),
+        "set NAME=VALUE in the environment of the workers (celery: of the nodes the run "
+        "starts), e.g. MALLOC_ARENA_MAX=2; part of every case (repeatable)",
     ),
 )
 

@@ -92,3 +92,10 @@ def format_size(num_bytes: float) -> str:
 def format_mb(num_bytes: float | None) -> str:
     """Render bytes as decimal megabytes with one decimal, or ``-`` when unknown."""
     return "-" if num_bytes is None else f"{num_bytes / 1e6:.1f}"
+
+
+def format_budget(limit_bytes: int, scope: str) -> str:
+    """A memory limit with what it caps, as every view prints it: ``512 MiB per worker``,
+    ``512 MiB shared by the node``."""
+    amount = f"{limit_bytes // 2**20} MiB" if limit_bytes % 2**20 == 0 else format_size(limit_bytes)
+    return f"{amount} shared by the node" if scope == "node" else f"{amount} per worker"

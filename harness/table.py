@@ -8,7 +8,7 @@ from memharness_s3.analysis import wire_share
 from memharness_s3.analysis.cases import Analysis
 from memharness_s3.printable import printable
 from memharness_s3.records import INFRA, RunResult
-from memharness_s3.sizes import format_mb, format_size
+from memharness_s3.sizes import format_budget, format_mb, format_size
 
 Column = tuple[str, str, Callable[[RunResult], str]]
 
@@ -88,14 +88,14 @@ def render(results: Sequence[RunResult]) -> str:
         )
     caps = sorted(
         {
-            f"{format_size(r.memory_limit_bytes)} ({r.cap_enforcement})"
+            f"{format_budget(r.memory_limit_bytes, r.memory_scope)} ({r.cap_enforcement})"
             for r in results
             if r.memory_limit_bytes
         }
     )
     lines.append("")
     if caps:
-        lines.append(f"memory cap per worker: {', '.join(caps)}")
+        lines.append(f"memory cap: {', '.join(caps)}")
     if any(r.status == INFRA for r in results):
         lines.append(
             f"{INFRA} = the backend stopped answering during the run (the harness's fault, not "

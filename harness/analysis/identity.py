@@ -3,8 +3,10 @@
 Two runs are the same case when everything that changes what they measure is equal: the
 strategy and its parameters, the object, the processing step and its parameters, how many
 workers at once and in what pool, whether they share one object, the memory cap, memray
-tracking, the injected fault, the S3 backend, and the executor with its node settings (a task
-in a long-lived Celery child is not a fresh worker process): the fields listed, in order, in
+tracking, the injected fault, the S3 backend, the executor with its node settings (a task
+in a long-lived Celery child is not a fresh worker process), what the memory cap caps (each
+worker, or the workers of a node together) and the environment set for the workers: the fields
+listed, in order, in
 ``case_fields.CASE_FIELDS``, from which the key, its digest and the names are derived. The
 ``case_id`` written to results.jsonl is a digest of exactly these fields
 (:attr:`CaseKey.case_id`), and every view (gate, report, terminal summary, exports) groups runs
@@ -72,6 +74,8 @@ class CaseKey:
     process_params: Params
     executor: str = "local"
     executor_params: Params = ()
+    memory_scope: str = "worker"
+    env: Params = ()
 
     def __lt__(self, other: CaseKey) -> bool:
         return self.order < other.order

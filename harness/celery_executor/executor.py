@@ -199,7 +199,7 @@ def _launched_node(
     if "textract" in backend.service_endpoints:
         argv += ["--textract-endpoint-url", backend.service_endpoints["textract"]]
     argv += settings.node_argv()
-    env = {**os.environ, **backend.worker_env, BROKER_ENV: broker_url}
+    env = {**os.environ, **backend.worker_env, **settings.env, BROKER_ENV: broker_url}
     with open(logs / f"node{index + 1}.log", "wb") as log:
         proc = subprocess.Popen(
             argv,

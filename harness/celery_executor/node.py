@@ -47,6 +47,7 @@ from memharness_s3.lifetime import die_with_parent
 from memharness_s3.measure import DEFAULT_SAMPLE_INTERVAL_S
 from memharness_s3.paths import TEMP_PREFIX
 from memharness_s3.settings import NODE_SETTINGS, RunSettings
+from memharness_s3.sizes import format_budget
 
 STOP_GRACE_S = 15.0
 DEFAULT_REGION = "us-east-1"
@@ -134,7 +135,11 @@ def serve(options: NodeOptions) -> int:
         print(
             f"memharness worker {options.node_name}: broker {redact(options.broker_url)}, "
             f"S3 {config.endpoint_url or 'AWS'}, {options.concurrency} prefork children"
-            + (f", {enforcement} cap {options.memory_limit_bytes} bytes" if enforcement else ""),
+            + (
+                f", cap {format_budget(options.memory_limit_bytes, 'node')} ({enforcement})"
+                if options.memory_limit_bytes and enforcement
+                else ""
+            ),
             flush=True,
         )
         return _run_celery(_celery_argv(options, config), env, cgroup)

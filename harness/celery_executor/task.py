@@ -37,7 +37,14 @@ from memharness_s3.celery_executor.config import node_config
 from memharness_s3.celery_executor.sampler import SamplerClient
 from memharness_s3.paths import count_files
 from memharness_s3.procfs import current_rss, own_peak_rss
-from memharness_s3.records import Case, FetchTask, ObjectRef, WorkerJob, WorkerReport
+from memharness_s3.records import (
+    MEMORY_SCOPES,
+    Case,
+    FetchTask,
+    ObjectRef,
+    WorkerJob,
+    WorkerReport,
+)
 from memharness_s3.strategies.processing import PROCESS_STEPS
 
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -83,6 +90,14 @@ def run_task(payload: Any, node: str) -> dict[str, Any]:
     except RejectedTask as exc:
         log.warning("rejected a task: %s", exc)
         report.error, report.error_type = f"rejected: {exc}", "RejectedTask"
+        return asdict(report)
+    unlike = [name for name, value in task.case.env.items() if os.environ.get(name) != value]
+    if unlike:
+        report.error = (
+            f"node {node} does not run with {', '.join(unlike)} as the case sets "
+            "(start the node with them in its environment)"
+        )
+        report.error_type = "EnvMismatch"
         return asdict(report)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f"task-{task.run_id}-", dir=config.tmp_root))
     job = WorkerJob(
@@ -184,6 +199,11 @@ def _case(data: Any) -> Case:
         raise RejectedTask(f"unknown process step {data.get('process')!r}")
     if data.get("memray") or data.get("fault"):
         raise RejectedTask("memray and faults are not run on Celery nodes")
+    env = data.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise RejectedTask("env must be a JSON object of strings")
+    if data.get("memory_scope", "node") not in MEMORY_SCOPES:
+        raise RejectedTask(f"unknown memory scope {data.get('memory_scope')!r}")
     process_params = data.get("process_params", {})
     _only(process_params, {"split_part_bytes"}, "process_params")
     if not all(isinstance(v, int) and v > 0 for v in process_params.values()):

@@ -24,6 +24,6 @@ def add_setting_flag(parser: argparse.ArgumentParser, setting: Setting, help: st
     if action == "store_true":
         parser.add_argument(setting.option, action=action, help=help)
     elif action == "append":
-        parser.add_argument(setting.option, action=action, metavar="SPEC", help=help)
+        parser.add_argument(setting.option, action=action, metavar=setting.kind.metavar, help=help)
     else:
         parser.add_argument(setting.option, help=help)

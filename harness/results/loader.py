@@ -22,7 +22,15 @@ from memharness_s3.analysis.expectations import parse_cost_bound
 from memharness_s3.errors import UsageError
 from memharness_s3.limits import MAX_CONCURRENCY
 from memharness_s3.printable import printable
-from memharness_s3.records import EXECUTORS, POOLS, STATUSES, Expectation, RunResult, from_dict
+from memharness_s3.records import (
+    EXECUTORS,
+    MEMORY_SCOPES,
+    POOLS,
+    STATUSES,
+    Expectation,
+    RunResult,
+    from_dict,
+)
 from memharness_s3.results.writer import META_FILE, RESULTS_FILE
 from memharness_s3.sizes import MAX_SIZE_BYTES
 
@@ -50,7 +58,12 @@ POSITIVE_WHEN_OK = ("size_bytes", "peak_rss_bytes")
 """1 or more on an ok run; a failed one may have 0 (the error line of a ``--key`` object that
 is missing, a worker sampled only after it exited)."""
 SIGNED = {"exit_code"}
-CHOICES: dict[str, tuple[str, ...]] = {"status": STATUSES, "pool": POOLS, "executor": EXECUTORS}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "status": STATUSES,
+    "pool": POOLS,
+    "executor": EXECUTORS,
+    "memory_scope": MEMORY_SCOPES,
+}
 UPPER = {"size_bytes": MAX_SIZE_BYTES, "concurrency": MAX_CONCURRENCY}
 
 
