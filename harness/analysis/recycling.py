@@ -18,6 +18,9 @@ from memharness_s3.analysis.cases import KILLED, Analysis, CaseRuns
 from memharness_s3.records import RunResult
 from memharness_s3.sizes import format_mb
 
+KEPT_WORTH_SAYING = 2**20
+"""Kept memory above a fresh child's below this (a MiB) is noise, not something to recycle."""
+
 
 @dataclass(frozen=True)
 class Recycling:
@@ -27,8 +30,9 @@ class Recycling:
     killed: int
     measured: int
     in_task_peak_bytes: int | None
-    """The largest peak a child of the case reached inside a task (killed tasks included,
-    where their last peak was recorded)."""
+    """The largest peak a child of the case reached inside a task that ended ok."""
+    killed_peak_bytes: int | None
+    """The largest peak recorded for a task the kernel killed (its last sample)."""
     retained_bytes: int | None
     """The largest RSS a child kept after a task of the case (its data dropped)."""
     fresh_idle_bytes: int | None
@@ -47,8 +51,8 @@ class Recycling:
         said = []
         if self.killed:
             peak = (
-                f" at in-task peaks up to {format_mb(self.in_task_peak_bytes)} MB"
-                if self.in_task_peak_bytes
+                f" (last recorded peak {format_mb(self.killed_peak_bytes)} MB)"
+                if self.killed_peak_bytes
                 else ""
             )
             said.append(
@@ -64,7 +68,14 @@ class Recycling:
                 f"{format_mb(self.fresh_idle_bytes)} MB) before the next task; the task's own "
                 "peak is the same"
             )
-        return "; ".join(said) if said else "no in-task peak or retained RSS recorded"
+        if not said:
+            said.append("no RSS kept after a task was recorded")
+        return "; ".join(said)
+
+    @property
+    def worth_saying(self) -> bool:
+        """Whether a limit would change anything here: a kill, or memory kept after a task."""
+        return bool(self.killed or (self.kept_above_fresh_bytes or 0) >= KEPT_WORTH_SAYING)
 
 
 def recycling(analysis: Analysis) -> list[Recycling]:
@@ -78,13 +89,15 @@ def _on_celery_node(case: CaseRuns) -> bool:
 
 def _of(case: CaseRuns) -> Recycling:
     measured = case.measured_runs
-    peaks = [r.peak_rss_bytes for r in measured if r.peak_rss_bytes]
+    peaks = [r.peak_rss_bytes for r in measured if r.status == "ok" and r.peak_rss_bytes]
+    killed = [r.peak_rss_bytes for r in measured if r.status == KILLED and r.peak_rss_bytes]
     retained = [r.retained_rss_bytes for r in measured if r.retained_rss_bytes]
     return Recycling(
         label=case.label,
         killed=sum(1 for r in measured if r.status == KILLED),
         measured=len(measured),
         in_task_peak_bytes=max(peaks, default=None),
+        killed_peak_bytes=max(killed, default=None),
         retained_bytes=max(retained, default=None),
         fresh_idle_bytes=_fresh_idle(measured),
     )
@@ -108,8 +121,8 @@ def summary(rows: Sequence[Recycling]) -> list[str]:
     ]
     if killed:
         tasks = sum(row.killed for row in killed)
-        peaks = [row.in_task_peak_bytes for row in killed if row.in_task_peak_bytes]
-        peak = f", at in-task peaks up to {format_mb(max(peaks))} MB" if peaks else ""
+        peaks = [row.killed_peak_bytes for row in killed if row.killed_peak_bytes]
+        peak = f", last recorded peaks up to {format_mb(max(peaks))} MB" if peaks else ""
         said.append(
             f"Not prevented: the {tasks} tasks the kernel killed here ({len(killed)} cases"
             f"{peak}); no value of the setting would have saved them."

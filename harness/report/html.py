@@ -104,7 +104,7 @@ def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
         "decision": _decision(decision, budget),
         "recycling": {
             "summary": recycling.summary(recycled),
-            "rows": [_recycling_row(row) for row in recycled],
+            "rows": [_recycling_row(row) for row in recycled if row.worth_saying],
         },
         "caveats": caveats(analysis, source.meta.raw),
         "title": f"memharness report: {source.path.resolve().name}",
@@ -258,6 +258,7 @@ def _recycling_row(row: recycling.Recycling) -> dict[str, str]:
         "case": row.label,
         "killed": f"{row.killed} of {row.measured}",
         "peak": format_mb(row.in_task_peak_bytes),
+        "killed_peak": format_mb(row.killed_peak_bytes),
         "retained": format_mb(row.retained_bytes),
         "fresh": format_mb(row.fresh_idle_bytes),
         "effect": row.effect,
