@@ -174,6 +174,8 @@ class CaseVerdict:
     @property
     def budget_text(self) -> str:
         """``node charged peak 474.0 MB``: what the budget was checked against."""
+        if self.budget_peak_bytes is None:
+            return f"{figure_name(self.scope)} not recorded"
         return f"{figure_name(self.scope)} {format_mb(self.budget_peak_bytes)} MB"
 
     @property
@@ -543,7 +545,7 @@ def _by_scope(verdict: Verdict) -> str:
         if scope == WORKER:
             what = "peak RSS per ok worker run"
         else:
-            what = "the node's charged peak per ok run, and any kill fails"
+            what = "by the node's charged peak per ok run, and any kill fails"
         scoped = f" ({count} {scope}-scoped)" if len({c.scope for c in checked}) > 1 else ""
         said.append(f"{what}{scoped}")
     return " and ".join(said) or "peak RSS per ok worker run"

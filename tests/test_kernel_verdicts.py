@@ -476,7 +476,7 @@ def test_max_memory_per_child_never_stops_an_in_task_spike(tmp_path: Path) -> No
     assert quiet.worth_saying and "giving back 5.0 MB" in quiet.effect
     summary = " ".join(recycling.summary(list(rows.values())))
     assert "never stops a spike inside a task" in summary
-    assert "the 1 tasks the kernel killed here (1 cases, last recorded peaks up to 331.0 MB)" in (
+    assert "the 1 task the kernel killed here (1 case, last recorded peaks up to 331.0 MB)" in (
         summary
     )
     assert "Children kept up to 120.0 MB above a fresh child" in summary
@@ -495,7 +495,10 @@ def test_the_gate_checks_the_node_and_fails_on_any_kill() -> None:
     assert verdict.passed
     text = render_text(verdict)
     assert "node charged peak 330.0 MB within the node's budget, 0 of 4 killed" in text
-    assert "the node's charged peak per ok run, and any kill fails" in text.splitlines()[-1]
+    assert (
+        "536.9 MB (512 MiB) by the node's charged peak per ok run, and any kill fails"
+        in text.splitlines()[-1]
+    )
     assert "node scope: node charged peak 330.0 MB" in render_markdown(verdict)
     # under the per-worker figure (145 MB a child) it would pass; the node is over
     over = node_run("transfer-manager", 750 * MB, [145 * MB] * 4, 560 * MB)
@@ -519,3 +522,14 @@ def test_a_worker_scoped_pass_says_what_it_compared() -> None:
     verdict = evaluate(results, budget_bytes=CAP)
     last = render_text(verdict).splitlines()[-1]
     assert last.startswith("PASS: 1 cases") and "peak RSS per ok worker run" in last
+
+
+def test_a_node_scoped_run_without_its_figure_cannot_pass_the_gate() -> None:
+    """Celery lines written before the node's charged peak was measured: small worker peaks
+    do not pass a node's budget."""
+    verdict = evaluate(node_run("chunked", 250 * MB, [70 * MB] * 4, None), budget_bytes=CAP)
+    assert not verdict.passed
+    assert verdict.failures[0].reasons == (
+        "4 ok runs recorded no node charged peak: the budget cannot be checked",
+    )
+    assert "node scope: node charged peak not recorded" in render_markdown(verdict)

@@ -36,7 +36,8 @@ class Recycling:
     retained_bytes: int | None
     """The largest RSS a child kept after a task of the case (its data dropped)."""
     fresh_idle_bytes: int | None
-    """A fresh child's baseline RSS (first task of the child), the floor recycling returns to."""
+    """A fresh child's baseline RSS (the smallest of a child's first task in the run), the
+    floor recycling returns to."""
 
     @property
     def kept_above_fresh_bytes(self) -> int | None:
@@ -80,14 +81,16 @@ class Recycling:
 
 def recycling(analysis: Analysis) -> list[Recycling]:
     """Every node-scoped case that ran on Celery (it has per-task retained RSS), in order."""
-    return [_of(case) for case in analysis.cases if _on_celery_node(case)]
+    cases = [case for case in analysis.cases if _on_celery_node(case)]
+    fresh = _fresh_idle([run for case in cases for run in case.measured_runs])
+    return [_of(case, fresh) for case in cases]
 
 
 def _on_celery_node(case: CaseRuns) -> bool:
     return case.scope == NODE and case.first.executor == "celery"
 
 
-def _of(case: CaseRuns) -> Recycling:
+def _of(case: CaseRuns, fresh: int | None) -> Recycling:
     measured = case.measured_runs
     peaks = [r.peak_rss_bytes for r in measured if r.status == "ok" and r.peak_rss_bytes]
     killed = [r.peak_rss_bytes for r in measured if r.status == KILLED and r.peak_rss_bytes]
@@ -99,12 +102,13 @@ def _of(case: CaseRuns) -> Recycling:
         in_task_peak_bytes=max(peaks, default=None),
         killed_peak_bytes=max(killed, default=None),
         retained_bytes=max(retained, default=None),
-        fresh_idle_bytes=_fresh_idle(measured),
+        fresh_idle_bytes=fresh,
     )
 
 
 def _fresh_idle(runs: Sequence[RunResult]) -> int | None:
-    """The smallest baseline of a child's first task: what a recycled child starts from."""
+    """The smallest baseline of a child's first task in these runs (any case: a case run after
+    another starts in children that already ran tasks): what a recycled child starts from."""
     fresh = [r.baseline_rss_bytes for r in runs if r.task_index == 0 and r.baseline_rss_bytes]
     return min(fresh, default=None)
 
@@ -123,9 +127,11 @@ def summary(rows: Sequence[Recycling]) -> list[str]:
         tasks = sum(row.killed for row in killed)
         peaks = [row.killed_peak_bytes for row in killed if row.killed_peak_bytes]
         peak = f", last recorded peaks up to {format_mb(max(peaks))} MB" if peaks else ""
+        cases = f"{len(killed)} case{'s' if len(killed) > 1 else ''}"
         said.append(
-            f"Not prevented: the {tasks} tasks the kernel killed here ({len(killed)} cases"
-            f"{peak}); no value of the setting would have saved them."
+            f"Not prevented: the {tasks} task{'s' if tasks > 1 else ''} the kernel killed here "
+            f"({cases}{peak}); no value of the setting would have saved "
+            f"{'them' if tasks > 1 else 'it'}."
         )
     kept = [row for row in rows if row.kept_above_fresh_bytes]
     if kept:

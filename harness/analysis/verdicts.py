@@ -37,6 +37,8 @@ from memharness_s3.sizes import format_mb
 FAILED_STATUSES = ("error", "oom", "timeout")
 NOT_MEASURED = "not measured"
 """The verdict of a case whose every run the backend broke (``infra``)."""
+UNCHECKED = "unchecked"
+"""The verdict of a case whose ok runs did not record the figure its budget is checked by."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ class Judgement:
     verdict: str
     """``ok``, ``over budget``, ``k of n killed``, a failing status (``error``, ``timeout``), a
     status prefixed with ``expected``, ``ok (expected oom)`` when an expected failure did not
-    happen, or ``not measured`` when the backend broke every run."""
+    happen, ``unchecked`` when ok runs did not record the budget's figure, or ``not measured``
+    when the backend broke every run."""
     reasons: tuple[str, ...]
     """Why the case fails, in words; empty when it does not."""
     expectation: Expectation | None
@@ -95,6 +98,8 @@ def judge(case: CaseRuns, budget_bytes: int, expectations: Sequence[Expectation]
     else:
         figure = case.budget_peak
         verdict = "over budget" if figure is not None and figure > budget_bytes else "ok"
+        if verdict == "ok" and case.unmeasured_budget_runs:
+            verdict = UNCHECKED
         if expectation is not None and expectation.status != "ok":
             verdict += f" (expected {expectation.status})"
     return Judgement(verdict, tuple(reasons), expectation, stale, tuple(checks))

@@ -36,7 +36,7 @@ from memharness_s3.analysis.caveats import (
 from memharness_s3.analysis.decision import Cell, Column, Decision, decide, scope_words
 from memharness_s3.analysis.headline import headline
 from memharness_s3.analysis.shapes import Shape
-from memharness_s3.analysis.verdicts import NOT_MEASURED, judge
+from memharness_s3.analysis.verdicts import NOT_MEASURED, UNCHECKED, judge
 from memharness_s3.paths import starts_with, write_no_follow
 from memharness_s3.records import INFRA, Expectation, RunResult
 from memharness_s3.report import charts, fit
@@ -287,7 +287,8 @@ def _environment(source: ResultsDir) -> list[tuple[str, str]]:
     cap = "none"
     if source.meta.memory_limit_bytes:
         enforcement = meta.get("cap_enforcement") or "unknown"
-        cap = f"{_both_units(source.meta.memory_limit_bytes)}, enforced by {enforcement}"
+        scopes = scope_words({scope_of(r) for r in source.results})
+        cap = f"{_both_units(source.meta.memory_limit_bytes)} {scopes}, enforced by {enforcement}"
     memory = meta.get("total_memory_bytes")
     pairs = [
         ("Python", meta.get("python")),
@@ -493,7 +494,7 @@ def _case_row(
 def _verdict_class(verdict: str) -> str:
     if verdict.startswith("expected"):
         return "expected"
-    if verdict == NOT_MEASURED:
+    if verdict in (NOT_MEASURED, UNCHECKED):
         return "not-measured"
     if "(expected" in verdict:
         return "warn"
