@@ -51,6 +51,7 @@ def task(
         concurrency=concurrency,
         memory_limit_bytes=CAP,
         executor=executor,
+        executor_params=fields.pop("executor_params", {}),
     )
     key = f"fixtures/{size}.pdf"
     ok = status == "ok"
@@ -533,3 +534,36 @@ def test_a_node_scoped_run_without_its_figure_cannot_pass_the_gate() -> None:
         "4 ok runs recorded no node charged peak: the budget cannot be checked",
     )
     assert "node scope: node charged peak not recorded" in render_markdown(verdict)
+
+
+def test_a_run_with_the_setting_says_what_it_recycled_and_what_stayed() -> None:
+    limit = 140 * 2**20
+    params = {"executor_params": {"max_memory_per_child": limit}}
+    results = [
+        task(
+            "transfer-manager",
+            250 * MB,
+            149 * MB,
+            worker=0,
+            task_index=0,
+            concurrency=2,
+            retained_rss_bytes=113 * MB,
+            baseline_rss_bytes=86 * MB,
+            recycled="max_memory_per_child: ru_maxrss 145508 KiB > 143360 KiB",
+            **params,
+        ),
+        task(
+            "transfer-manager",
+            250 * MB,
+            131 * MB,
+            worker=1,
+            task_index=0,
+            concurrency=2,
+            retained_rss_bytes=124 * MB,
+            baseline_rss_bytes=86 * MB,
+            **params,
+        ),
+    ]
+    summary = " ".join(recycling.summary(recycling.recycling(Analysis(results))))
+    assert "This run set it to 146.8 MB: 1 of 2 tasks passed it" in summary
+    assert "stayed under it kept up to 124.0 MB for their next task" in summary

@@ -38,6 +38,12 @@ class Recycling:
     fresh_idle_bytes: int | None
     """A fresh child's baseline RSS (the smallest of a child's first task in the run), the
     floor recycling returns to."""
+    limit_bytes: int | None = None
+    """The run's own ``worker_max_memory_per_child``, when it set one."""
+    recycled: int = 0
+    """Tasks after which Celery replaced the child (their peak passed the run's limit)."""
+    kept_unrecycled_bytes: int | None = None
+    """The most a child kept after a task that did not pass the run's limit."""
 
     @property
     def kept_above_fresh_bytes(self) -> int | None:
@@ -95,6 +101,8 @@ def _of(case: CaseRuns, fresh: int | None) -> Recycling:
     peaks = [r.peak_rss_bytes for r in measured if r.status == "ok" and r.peak_rss_bytes]
     killed = [r.peak_rss_bytes for r in measured if r.status == KILLED and r.peak_rss_bytes]
     retained = [r.retained_rss_bytes for r in measured if r.retained_rss_bytes]
+    kept = [r.retained_rss_bytes for r in measured if r.retained_rss_bytes and not r.recycled]
+    limit = case.first.executor_params.get("max_memory_per_child")
     return Recycling(
         label=case.label,
         killed=sum(1 for r in measured if r.status == KILLED),
@@ -103,6 +111,9 @@ def _of(case: CaseRuns, fresh: int | None) -> Recycling:
         killed_peak_bytes=max(killed, default=None),
         retained_bytes=max(retained, default=None),
         fresh_idle_bytes=fresh,
+        limit_bytes=limit if isinstance(limit, int) else None,
+        recycled=sum(1 for r in measured if r.recycled),
+        kept_unrecycled_bytes=max(kept, default=None),
     )
 
 
@@ -146,4 +157,21 @@ def summary(rows: Sequence[Recycling]) -> list[str]:
         said.append(
             "Nothing to prevent here: no child kept more after a task than a fresh child holds."
         )
+    limited = [row for row in rows if row.limit_bytes]
+    if limited:
+        limit = max(row.limit_bytes or 0 for row in limited)
+        tasks = sum(row.measured for row in limited)
+        recycled = sum(row.recycled for row in limited)
+        text = (
+            f"This run set it to {format_mb(limit)} MB: {recycled} of {tasks} tasks passed it "
+            "and had their child replaced after them"
+        )
+        kept_under = [row for row in limited if row.kept_unrecycled_bytes]
+        if kept_under:
+            most = max(kept_under, key=lambda row: row.kept_unrecycled_bytes or 0)
+            text += (
+                f"; children whose task stayed under it kept up to "
+                f"{format_mb(most.kept_unrecycled_bytes)} MB for their next task ({most.label})"
+            )
+        said.append(text + ".")
     return said
