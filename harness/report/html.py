@@ -345,7 +345,8 @@ def _headroom_line(results: Sequence[RunResult], budget: Budget) -> str:
     """What an idle worker (worker scope) or an idle node (node scope, per concurrency) takes,
     each with what it leaves of the budget."""
     said = []
-    worker = [r for r in results if scope_of(r) == "worker"]
+    # A local worker starts fresh whatever the scope: its idle RSS is part of what it charges.
+    worker = [r for r in results if scope_of(r) == "worker" or r.executor == "local"]
     groups: dict[int, list[str]] = {}
     for strategy, base in median_baselines(worker).items():
         groups.setdefault(round(base / 1e6), []).append(strategy)
@@ -364,7 +365,7 @@ def _headroom_line(results: Sequence[RunResult], budget: Budget) -> str:
     floors = [
         (level, floor)
         for level, runs in sorted(idle.items())
-        if (floor := median_of(runs, node_idle)) is not None
+        if (floor := median_of(runs, node_idle)) is not None and floor > 0
     ]
     if floors:
         said.append(
@@ -375,7 +376,7 @@ def _headroom_line(results: Sequence[RunResult], budget: Budget) -> str:
                 for level, floor in floors
             )
         )
-    elif node:
+    elif any(r.executor != "local" for r in node):
         said.append("Idle node: not recorded by these runs")
     return ". ".join(said)
 
