@@ -28,7 +28,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from memharness_s3.analysis.budget_scope import NODE
-from memharness_s3.analysis.cases import Analysis, CaseRuns, median_of
+from memharness_s3.analysis.cases import Analysis, CaseRuns
 
 DEFAULT_HEADROOM = 0.20
 
@@ -186,11 +186,6 @@ def _cell(name: str, case: CaseRuns, budget_bytes: int, headroom: float) -> Cell
         downloads=any(r.bytes_fetched for r in case.ok_runs),
         backend=case.first.backend,
     )
-
-
-def node_sum_of(case: CaseRuns) -> float | None:
-    """The median plain sum of the node's processes' RSS (shared pages counted per child)."""
-    return median_of(case.runs, lambda r: getattr(r, "node_rss_sum_peak_bytes", None))
 
 
 def _requests(details: dict[str, object]) -> float | None:

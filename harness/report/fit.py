@@ -67,11 +67,6 @@ class Boundary:
     passed_above_bytes: tuple[int, ...] = ()
     """Sizes above the smallest failed one whose runs all passed."""
 
-    @property
-    def mixed(self) -> bool:
-        """Whether some size passed above a size that failed."""
-        return bool(self.passed_above_bytes)
-
 
 @dataclass(frozen=True)
 class Kills:
