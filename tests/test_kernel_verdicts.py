@@ -284,11 +284,11 @@ def test_the_headline_is_memory_first_and_names_safe_sizes() -> None:
     )
     assert "readinto celery is the fastest of them" in sentence
     assert (
-        "read-all celery fits up to 250 MB at x1 (3 of 3 killed at 750 MB) and at no measured "
-        "size at x4 (9 of 12 killed at 250 MB)" in sentence
+        "read-all celery fits at measured sizes up to 250 MB at x1 (3 of 3 killed at 750 MB) "
+        "and at no measured size at x4 (9 of 12 killed at 250 MB)" in sentence
     )
     assert (
-        "range celery fits up to 2 GB at x1 (the largest measured) and at no measured size at x4"
+        "range celery fits at measured sizes up to 2 GB at x1 (all) and at no measured size at x4"
         in sentence
     )
     assert sentence.endswith(".") and ". " not in sentence  # one sentence

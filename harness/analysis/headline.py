@@ -125,12 +125,12 @@ def _safe_up_to(name: str, columns: Sequence[Column]) -> str:
                 break
             largest = size
         if stop is None:
-            said.append(f"up to {format_size(own[-1][0])} at x{level} (the largest measured)")
+            said.append(f"at measured sizes up to {format_size(own[-1][0])} at x{level} (all)")
             continue
         size, cell = stop
         why = f"{cell.text} at {format_size(size)}"
         if largest is None:
             said.append(f"at no measured size at x{level} ({why})")
         else:
-            said.append(f"up to {format_size(largest)} at x{level} ({why})")
+            said.append(f"at measured sizes up to {format_size(largest)} at x{level} ({why})")
     return _join(said) if said else "at no measured size"
