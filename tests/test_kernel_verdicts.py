@@ -22,6 +22,7 @@ from memharness_s3.gate import evaluate, render_markdown, render_text
 from memharness_s3.records import Case, Expectation, RunResult
 from memharness_s3.report import budget, fit
 from memharness_s3.report.html import render_report
+from tests.test_gate import gate, write
 from tests.test_report import CAP, MB, meta, write_results_dir
 
 GB = 10**9
@@ -567,3 +568,30 @@ def test_a_run_with_the_setting_says_what_it_recycled_and_what_stayed() -> None:
     summary = " ".join(recycling.summary(recycling.recycling(Analysis(results))))
     assert "This run set it to 146.8 MB: 1 of 2 tasks passed it" in summary
     assert "stayed under it kept up to 124.0 MB for their next task" in summary
+
+
+def test_the_gate_command_on_a_node_scoped_results_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`memharness gate DIR --budget 512MiB` on Celery lines read back from results.jsonl:
+    the node's figure survives the round trip, a kill fails, and the summary says which."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    results = [
+        *node_run("chunked", 250 * MB, [70 * MB] * 4, 330 * MB),
+        *node_run("read-all", 250 * MB, [300 * MB] * 4, 530 * MB, killed=2),
+    ]
+    directory = write(tmp_path / "results", results)
+    summary = tmp_path / "summary.md"
+    assert gate(str(directory), "--budget", "512MiB", "--summary", str(summary)) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("FAIL read-all 250MB x4 celery")
+    assert (
+        "node charged peak 530.0 MB against the node's budget 536.9 MB, 2 of 4 killed" in (lines[0])
+    )
+    assert any(
+        line.startswith("PASS chunked 250MB x4 celery") and "node charged peak 330.0 MB" in line
+        for line in lines
+    )
+    assert "by the node's charged peak per ok run, and any kill fails" in lines[-1]
+    markdown = summary.read_text()
+    assert "| chunked 250MB x4 celery | node scope: node charged peak 330.0 MB |" in markdown
