@@ -539,7 +539,7 @@ def test_a_node_scoped_run_without_its_figure_cannot_pass_the_gate() -> None:
 
 def test_a_run_with_the_setting_says_what_it_recycled_and_what_stayed() -> None:
     limit = 140 * 2**20
-    params = {"executor_params": {"max_memory_per_child": limit}}
+    params: dict[str, Any] = {"executor_params": {"max_memory_per_child": limit}}
     results = [
         task(
             "transfer-manager",
