@@ -358,6 +358,7 @@ class Session:
                 }
                 for name in self.settings.strategies
             },
+            "isolation": self.settings.isolation,
             "cap_enforcement": (
                 enforcement_available() if self.settings.memory_limit_bytes else None
             ),

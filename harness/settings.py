@@ -77,8 +77,9 @@ class RunSettings:
     executor: str = "local"
     nodes: int = 1
     """Celery nodes the run starts on this machine (0: only nodes already on the broker)."""
-    soak: int = 1
-    """Celery: each run of a case is this many tasks in sequence (one child per node slot)."""
+    soak: int | None = None
+    """Celery: keep the nodes' children from run to run (``isolation`` ``soak``), each run of a
+    case this many tasks in sequence in them; None: a fresh pool for every run, one task each."""
     max_memory_per_child_bytes: int | None = None
     max_tasks_per_child: int | None = None
     acks_late: bool = False
@@ -88,6 +89,17 @@ class RunSettings:
     (:attr:`scope`)."""
     env: dict[str, str] = field(default_factory=dict)
     """Environment variables set for the workers (the Celery nodes' processes)."""
+
+    @property
+    def tasks_per_run(self) -> int:
+        """How many tasks in sequence each run of a case is (Celery's ``soak``)."""
+        return self.soak or 1
+
+    @property
+    def isolation(self) -> str:
+        """``fresh``: every run of a case starts on fresh workers (a local worker process, a
+        restarted Celery pool); ``soak``: Celery's children live on from case to case."""
+        return "fresh" if self.soak is None else "soak"
 
     @property
     def scope(self) -> str:
@@ -154,7 +166,7 @@ def worker_runs(settings: RunSettings) -> int:
         for value in params.values():
             cases *= len(value) if isinstance(value, list) else 1
     workers = sum(workers_of(concurrency, settings.pool) for concurrency in settings.concurrency)
-    return settings.repeat * settings.soak * cases * workers
+    return settings.repeat * settings.tasks_per_run * cases * workers
 
 
 def check_bounds(settings: RunSettings) -> None:
@@ -192,6 +204,8 @@ class Kind:
 
     flag_action: str | None = None
     """argparse's action for the flag (``store_true``, ``append``), None for one value."""
+    flag_const: str | None = None
+    """The value of the flag given alone, when its value may be left out (``--soak``)."""
     metavar = "SPEC"
     """What the help calls one value of an ``append`` flag."""
 
@@ -464,6 +478,12 @@ class PositiveInt(Kind):
             raise UsageError(f"{name} must be a positive integer, got {_cut(repr(text))}") from None
 
 
+class SoakTasks(PositiveInt):
+    """``--soak`` alone (1 task per run) or ``--soak N``."""
+
+    flag_const = "1"
+
+
 class Count(Kind):
     """A whole number from 0 to ``maximum``."""
 
@@ -646,9 +666,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "soak",
         "soak",
-        PositiveInt(MAX_REPEAT),
-        "celery: each run of a case is this many tasks in sequence in the same children "
-        "(default 1)",
+        SoakTasks(MAX_REPEAT),
+        "celery: keep the nodes' children from case to case, in order, as long-lived workers "
+        "are (default: every run of a case on a freshly restarted pool); N: each run of a case "
+        "is N tasks in sequence in the same children",
         executor_param=True,
     ),
     Setting(

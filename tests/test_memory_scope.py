@@ -4,13 +4,16 @@ with every budget, while the ids of results written before them stay what they w
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from memharness_s3.analysis.identity import key_of_case, key_of_result, labels
+from memharness_s3.commands import run as run_command
 from memharness_s3.errors import UsageError
 from memharness_s3.matrix import load_matrix
 from memharness_s3.records import Case
@@ -46,6 +49,26 @@ def test_results_written_before_the_scope_keep_their_case_ids(tmp_path: Path) ->
         env = dataclasses.replace(case, env={"MALLOC_ARENA_MAX": "2"})
         ids = {key_of_case(c, line.object_key, line.backend).case_id for c in (node, env)}
         assert line.case_id not in ids and len(ids) == 2
+
+
+def test_a_celery_line_written_before_the_scope_reads_as_node_scoped(tmp_path: Path) -> None:
+    line = json.loads(BEFORE.read_text().splitlines()[0])
+    line.update(executor="celery", executor_params={"soak": 2})
+    (tmp_path / "results.jsonl").write_text(json.dumps(line) + "\n")
+    (result,) = load(tmp_path).results
+    assert result.memory_scope == "node"
+
+
+def test_soak_alone_keeps_children_with_one_task_per_run() -> None:
+    parser = argparse.ArgumentParser()
+    run_command.add_arguments(parser)
+    for argv, soak in (([], None), (["--soak"], "1"), (["--soak", "3"], "3")):
+        assert parser.parse_args(argv).soak == soak
+    assert BY_KEY["soak"].kind.from_text("--soak", "1") == 1
+    fresh = RunSettings(sizes=[], strategies=[], executor="celery")
+    soak = dataclasses.replace(fresh, soak=1)
+    assert (fresh.isolation, fresh.tasks_per_run, fresh.executor_params()) == ("fresh", 1, {})
+    assert (soak.isolation, soak.tasks_per_run, soak.executor_params()) == ("soak", 1, {"soak": 1})
 
 
 def test_scope_and_environment_tell_cases_apart_by_name() -> None:

@@ -16,6 +16,7 @@ from memharness_s3.plan import PlannedRun
 from memharness_s3.records import RunResult
 from memharness_s3.results.writer import ResultsWriter
 from memharness_s3.runner import run_all
+from memharness_s3.table import render
 from tests.conftest import planned
 
 pytestmark = pytest.mark.integration
@@ -65,6 +66,7 @@ def test_a_node_cap_is_shared_by_the_cases_workers(
     expected = caps.WATCHDOG if enforcement == "watchdog" else caps.enforcement_available()
     assert {r.cap_enforcement for r in lines} == {f"{expected} per node"}
     assert {r.memory_scope for r in lines} == {"node"}
+    assert "memory cap: 170 MB shared by the node (" in render(lines)
     for line in chunked:
         assert line.node_charged_peak_bytes is not None
         assert line.node_charged_peak_bytes <= CAP

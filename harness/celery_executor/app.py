@@ -60,6 +60,7 @@ def _from_environment() -> Any:
         os.environ.get(BROKER_ENV, "redis://127.0.0.1:6379/0"),
         json.loads(os.environ.get(CELERY_CONF_ENV, "{}")),
     )
+    from memharness_s3.celery_executor import control  # noqa: F401 (registers the command)
     from memharness_s3.celery_executor.task import register
 
     register(app)

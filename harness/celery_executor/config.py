@@ -11,6 +11,8 @@ BROKER_ENV = "MEMHARNESS_BROKER_URL"
 """The broker URL, passed to nodes and Celery in the environment, never on a command line."""
 CELERY_CONF_ENV = "MEMHARNESS_CELERY_CONF"
 """The Celery settings a node's settings set (``task_acks_late`` ...), as JSON."""
+NODE_COMMAND = "memharness_node"
+"""The remote control command a node answers about its memory (``control``)."""
 QUEUE = "memharness"
 """The queue every memharness task goes to and every node consumes."""
 

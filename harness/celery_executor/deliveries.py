@@ -19,7 +19,8 @@ class DeliveryCounter:
     def __init__(self, app: Any) -> None:
         self.app = app
         self._lock = threading.Lock()
-        self._starts: dict[str, list[tuple[str, int | None]]] = {}
+        self._starts: dict[str, list[str]] = {}
+        """Task id -> the node of each start."""
         self._receiver: Any = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -61,7 +62,7 @@ class DeliveryCounter:
     def _on_started(self, event: dict[str, Any]) -> None:
         with self._lock:
             self._starts.setdefault(str(event.get("uuid")), []).append(
-                (str(event.get("hostname", "")), event.get("pid"))
+                str(event.get("hostname", ""))
             )
 
     def starts(self, task_id: str) -> int:
@@ -73,13 +74,7 @@ class DeliveryCounter:
         """The node that started the task last, or None if none has yet."""
         with self._lock:
             found = self._starts.get(task_id)
-            return found[-1][0] if found else None
-
-    def last_child(self, task_id: str) -> int | None:
-        """The PID of the child that started the task last (a child that died has no report)."""
-        with self._lock:
-            found = self._starts.get(task_id)
-            return found[-1][1] if found else None
+            return found[-1] if found else None
 
 
 def _ignore(event: dict[str, Any]) -> None:

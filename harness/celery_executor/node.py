@@ -142,7 +142,7 @@ def serve(options: NodeOptions) -> int:
             ),
             flush=True,
         )
-        return _run_celery(_celery_argv(options, config), env, cgroup)
+        return _run_celery(_celery_argv(options, config), env, cgroup, sampler)
     finally:
         if cgroup is not None:
             cgroup.remove()
@@ -198,7 +198,9 @@ def _celery_argv(options: NodeOptions, config: NodeConfig) -> list[str]:
     return argv
 
 
-def _run_celery(argv: list[str], env: dict[str, str], cgroup: caps.WorkerCgroup | None) -> int:
+def _run_celery(
+    argv: list[str], env: dict[str, str], cgroup: caps.WorkerCgroup | None, sampler: ChildSampler
+) -> int:
     def enter() -> None:
         die_with_parent()
         if cgroup is not None:
@@ -206,6 +208,10 @@ def _run_celery(argv: list[str], env: dict[str, str], cgroup: caps.WorkerCgroup 
 
     start: Callable[[], None] = enter
     proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, preexec_fn=start)
+    if cgroup is not None:
+        sampler.watch_node(proc.pid, cgroup.path, cgroup.flavour)
+    else:
+        sampler.watch_node(proc.pid, None, None)
     try:
         return proc.wait()
     except KeyboardInterrupt:

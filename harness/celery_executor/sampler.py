@@ -1,10 +1,18 @@
-"""RSS timelines of a node's prefork children, sampled from outside the task.
+"""RSS timelines of a node's prefork children and the node's own memory, sampled from outside.
 
 The node's supervisor (``memharness worker``) serves a Unix socket in its private directory. A
-task says ``begin PID`` when its measured part starts; the supervisor then reads the child's
-``/proc/PID/statm`` every interval (one ``pread`` on a descriptor kept open) until the task says
-``end``, and answers with the samples as JSON. Sampling costs the child nothing but the two
-messages: the reads happen in the supervisor, on another process's time.
+task says ``begin PID RUN_ID`` when its measured part starts; the supervisor then reads the
+child's ``/proc/PID/statm`` every interval (one ``pread`` on a descriptor kept open) until the
+task says ``end``, and answers with the samples as JSON. Sampling costs the child nothing but the
+two messages: the reads happen in the supervisor, on another process's time. A child whose
+connection closes before ``end`` died in its task (the kernel closes a killed process's socket
+at once): its PID is kept under the task's run id, the PID of the child the kernel killed.
+
+The supervisor also samples the whole node (Celery's main process and its children,
+``node_memory``): what it charges (its cgroup, else the sum of PSS) and the sum of its RSS. The
+node's main process asks, for the coordinator (``control``): ``mark`` starts a run (the answer is
+the idle floor), ``peak`` ends it (the peaks since ``mark`` and the children lost in tasks),
+``children`` lists the node's children (to see a restarted pool's new ones).
 """
 
 from __future__ import annotations
@@ -15,10 +23,20 @@ import os
 import socket
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from memharness_s3.procfs import current_rss
+
+if TYPE_CHECKING:
+    from memharness_s3.caps import CgroupFlavour
+    from memharness_s3.node_memory import NodeMeter
 
 SOCKET_ENV = "MEMHARNESS_SAMPLER_SOCKET"
+NODE_VERBS = ("mark", "peak", "children")
+NODE_SLOW_EVERY_TICKS = 10
+"""Without a cgroup the node's charged figure (a sum of PSS) is read every this many ticks."""
 MAX_SAMPLES = 20_000
 """A task longer than this many intervals keeps every other sample (the timeline is a view)."""
 
@@ -50,15 +68,28 @@ class ChildSampler:
         # Imported here, in the supervisor: the task side of this module runs in the measured
         # child, which must not load the harness's measuring code.
         from memharness_s3.measure import ProcessProbe
+        from memharness_s3.node_memory import NodeMeter, child_pids
 
         self._probe = ProcessProbe
+        self._meter_class, self._children_of = NodeMeter, child_pids
         self.path, self.interval_s = path, interval_s
         self._lock = threading.Lock()
         self._recordings: dict[int, _Recording] = {}
+        self._lost: dict[str, int] = {}
+        """Run id -> PID of each child that died before its task's ``end``."""
+        self._node_pid: int | None = None
+        self._meter: NodeMeter | None = None
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._server.bind(str(path))
         os.chmod(path, 0o600)
         self._server.listen(64)
+
+    def watch_node(self, pid: int, cgroup: Path | None, flavour: CgroupFlavour | None) -> None:
+        """Sample the node whose main process is ``pid`` (in ``cgroup`` when it has one)."""
+        cgroups = [(cgroup, flavour)] if cgroup is not None and flavour is not None else []
+        with self._lock:
+            self._meter = self._meter_class(cgroups)
+            self._node_pid = pid
 
     def start(self) -> None:
         threading.Thread(target=self._accept, name="sampler-accept", daemon=True).start()
@@ -74,35 +105,93 @@ class ChildSampler:
 
     def _serve(self, connection: socket.socket) -> None:
         pid: int | None = None
+        run_id = ""
         with connection, connection.makefile("rwb") as stream:
             for line in stream:
-                verb, _, argument = line.decode().strip().partition(" ")
-                if verb == "begin" and argument.isdigit():
-                    pid = int(argument)
+                verb, *arguments = line.decode().split()
+                if verb == "begin" and arguments and arguments[0].isdigit():
+                    pid, run_id = int(arguments[0]), "".join(arguments[1:2])
                     with self._lock:
                         self._recordings[pid] = _Recording(self._probe(pid))
                     stream.write(b"ok\n")
                 elif verb == "end" and pid is not None:
                     with self._lock:
                         recording = self._recordings.pop(pid, None)
+                    pid = None
                     samples = recording.samples if recording else []
                     if recording:
                         recording.close()
                     stream.write(json.dumps(samples).encode() + b"\n")
+                elif verb in NODE_VERBS:
+                    stream.write(json.dumps(self._node_answer(verb)).encode() + b"\n")
                 stream.flush()
-        if pid is not None:
+        if pid is not None:  # gone before its task's end: the child died
             with self._lock:
                 left = self._recordings.pop(pid, None)
+                if run_id:
+                    self._lost[run_id] = pid
             if left:
                 left.close()
 
+    def _node_pids(self) -> list[int]:
+        if self._node_pid is None:
+            return []
+        return [self._node_pid, *self._children_of(self._node_pid)]
+
+    def _node_answer(self, verb: str) -> dict[str, Any]:
+        """What ``mark``, ``peak`` and ``children`` answer (``{}`` before the node runs)."""
+        pids = self._node_pids()
+        with self._lock:
+            meter = self._meter
+            if meter is None:
+                return {}
+            if verb == "mark":
+                meter.start(pids)
+                self._lost.clear()
+                return {"idle_bytes": meter.idle_bytes, "source": meter.source}
+            if verb == "peak":
+                lost, self._lost = self._lost, {}
+                return {**asdict(meter.figures()), "lost": lost}
+        return {"children": pids[1:], "rss_bytes": sum(_rss(pid) for pid in pids[1:])}
+
     def _sample(self) -> None:
+        tick = 0
         while True:
             now = time.monotonic()
             with self._lock:
                 for recording in self._recordings.values():
                     recording.sample(now)
+            pids = self._node_pids()
+            with self._lock:
+                meter = self._meter
+                if meter is not None and pids:
+                    meter.sample_rss_sum(sum(_rss(pid) for pid in pids))
+                    if meter.cheap or tick % NODE_SLOW_EVERY_TICKS == 0:
+                        meter.sample_charged(pids)
+            tick += 1
             time.sleep(self.interval_s)
+
+
+def _rss(pid: int) -> int:
+    try:
+        return current_rss(pid)
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def ask_supervisor(verb: str) -> dict[str, Any]:
+    """The node's main process asks its supervisor about the node (:data:`NODE_VERBS`)."""
+    path = os.environ.get(SOCKET_ENV)
+    if not path or verb not in NODE_VERBS:
+        return {}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(10.0)
+        connection.connect(path)
+        with connection.makefile("rwb") as stream:
+            stream.write(verb.encode() + b"\n")
+            stream.flush()
+            answer = json.loads(stream.readline())
+    return answer if isinstance(answer, dict) else {}
 
 
 class SamplerClient:
@@ -112,7 +201,7 @@ class SamplerClient:
         self._stream: Any = None
         self._connection: socket.socket | None = None
 
-    def begin(self) -> None:
+    def begin(self, run_id: str = "") -> None:
         path = os.environ.get(SOCKET_ENV)
         if not path:
             return
@@ -120,7 +209,7 @@ class SamplerClient:
             self._connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self._connection.connect(path)
             self._stream = self._connection.makefile("rwb")
-            self._stream.write(f"begin {os.getpid()}\n".encode())
+            self._stream.write(f"begin {os.getpid()} {run_id}\n".encode())
             self._stream.flush()
             self._stream.readline()
         except OSError:

@@ -110,7 +110,7 @@ def run_task(payload: Any, node: str) -> dict[str, Any]:
         service_endpoints=config.service_endpoints,
     )
     try:
-        _measure(job, report)
+        _measure(job, report, task.run_id)
     finally:
         report.temp_files_left, report.temp_bytes_left = count_files(tmp_dir)
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -120,14 +120,14 @@ def run_task(payload: Any, node: str) -> dict[str, Any]:
     return asdict(report)
 
 
-def _measure(job: WorkerJob, report: WorkerReport) -> None:
+def _measure(job: WorkerJob, report: WorkerReport, run_id: str) -> None:
     sampler = SamplerClient()
     try:
         prepared = worker.prepare(job)
         gc.collect()
         reset_peak()
         report.baseline_rss_bytes = current_rss()
-        sampler.begin()
+        sampler.begin(run_id)
         try:
             worker.fetch_all(prepared, job, report)
         finally:

@@ -23,6 +23,10 @@ def add_setting_flag(parser: argparse.ArgumentParser, setting: Setting, help: st
     action = setting.kind.flag_action
     if action == "store_true":
         parser.add_argument(setting.option, action=action, help=help)
+    elif setting.kind.flag_const is not None:
+        parser.add_argument(
+            setting.option, nargs="?", const=setting.kind.flag_const, metavar="N", help=help
+        )
     elif action == "append":
         parser.add_argument(setting.option, action=action, metavar=setting.kind.metavar, help=help)
     else:

@@ -131,7 +131,7 @@ def read_lines(file: Path) -> list[RunResult]:
                 f"line (at most {MAX_LINE_CHARS:,})"
             )
         try:
-            result = from_dict(RunResult, json.loads(line))
+            result = from_dict(RunResult, _upgraded(json.loads(line)))
         except (ValueError, TypeError, RecursionError) as exc:
             reason = printable(str(exc), 200)
             raise UsageError(f"{file}:{number}: not a memharness result line ({reason})") from None
@@ -149,6 +149,14 @@ def read_lines(file: Path) -> list[RunResult]:
                 raise UsageError(f"{file}:{number}: field {name!r} of an ok run must be 1 or more")
         results.append(result)
     return results
+
+
+def _upgraded(data: Any) -> Any:
+    """A line written before its fields were: a Celery line without ``memory_scope`` ran under
+    its node's cap, shared by the node's children (``records.MEMORY_SCOPES``)."""
+    if isinstance(data, dict) and data.get("executor") == "celery":
+        data.setdefault("memory_scope", "node")
+    return data
 
 
 def _out_of_range(name: str, value: Any) -> str | None:
