@@ -478,9 +478,11 @@ def test_max_memory_per_child_never_stops_an_in_task_spike(tmp_path: Path) -> No
     assert quiet.worth_saying and "giving back 5.0 MB" in quiet.effect
     summary = " ".join(recycling.summary(list(rows.values())))
     assert "never stops a spike inside a task" in summary
-    assert "the 1 task the kernel killed here (1 case, last recorded peaks up to 331.0 MB)" in (
-        summary
+    assert (
+        "the 1 task the kernel killed here (1 case, last recorded peaks up to 331.0 MB, the node "
+        "peaking at up to 530.0 MB)" in summary
     )
+    assert "(last recorded peak 331.0 MB, the node peaking at 530.0 MB)" in killed.effect
     assert "Children kept up to 120.0 MB above a fresh child" in summary
     html = render_report(write_results_dir(tmp_path, results, meta())).read_text()
     assert "worker_max_memory_per_child would and would not have prevented" in html

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from memharness_s3.analysis.budget_scope import NODE
+from memharness_s3.analysis.budget_scope import NODE, node_charged_peak
 from memharness_s3.analysis.cases import KILLED, Analysis, CaseRuns
 from memharness_s3.records import RunResult
 from memharness_s3.sizes import format_mb
@@ -33,6 +33,8 @@ class Recycling:
     """The largest peak a child of the case reached inside a task that ended ok."""
     killed_peak_bytes: int | None
     """The largest peak recorded for a task the kernel killed (its last sample)."""
+    killed_node_bytes: int | None
+    """The node's charged peak during the runs that had a kill: what the kernel killed at."""
     retained_bytes: int | None
     """The largest RSS a child kept after a task of the case (its data dropped)."""
     fresh_idle_bytes: int | None
@@ -57,11 +59,12 @@ class Recycling:
         """What a limit would and would not have done for this case, in words."""
         said = []
         if self.killed:
-            peak = (
-                f" (last recorded peak {format_mb(self.killed_peak_bytes)} MB)"
-                if self.killed_peak_bytes
-                else ""
-            )
+            peaks = []
+            if self.killed_peak_bytes:
+                peaks.append(f"last recorded peak {format_mb(self.killed_peak_bytes)} MB")
+            if self.killed_node_bytes:
+                peaks.append(f"the node peaking at {format_mb(self.killed_node_bytes)} MB")
+            peak = f" ({', '.join(peaks)})" if peaks else ""
             said.append(
                 f"{self.killed} of {self.measured} tasks killed mid-task{peak}: not prevented "
                 "by any limit (checked only after a task ends)"
@@ -109,6 +112,10 @@ def _of(case: CaseRuns, fresh: int | None) -> Recycling:
         measured=len(measured),
         in_task_peak_bytes=max(peaks, default=None),
         killed_peak_bytes=max(killed, default=None),
+        killed_node_bytes=max(
+            (n for r in measured if r.status == KILLED and (n := node_charged_peak(r))),
+            default=None,
+        ),
         retained_bytes=max(retained, default=None),
         fresh_idle_bytes=fresh,
         limit_bytes=limit if isinstance(limit, int) else None,
@@ -137,7 +144,9 @@ def summary(rows: Sequence[Recycling]) -> list[str]:
     if killed:
         tasks = sum(row.killed for row in killed)
         peaks = [row.killed_peak_bytes for row in killed if row.killed_peak_bytes]
+        nodes = [row.killed_node_bytes for row in killed if row.killed_node_bytes]
         peak = f", last recorded peaks up to {format_mb(max(peaks))} MB" if peaks else ""
+        peak += f", the node peaking at up to {format_mb(max(nodes))} MB" if nodes else ""
         cases = f"{len(killed)} case{'s' if len(killed) > 1 else ''}"
         said.append(
             f"Not prevented: the {tasks} task{'s' if tasks > 1 else ''} the kernel killed here "

@@ -259,6 +259,7 @@ def _recycling_row(row: recycling.Recycling) -> dict[str, str]:
         "killed": f"{row.killed} of {row.measured}",
         "peak": format_mb(row.in_task_peak_bytes),
         "killed_peak": format_mb(row.killed_peak_bytes),
+        "killed_node": format_mb(row.killed_node_bytes),
         "retained": format_mb(row.retained_bytes),
         "fresh": format_mb(row.fresh_idle_bytes),
         "effect": row.effect,
