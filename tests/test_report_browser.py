@@ -133,6 +133,8 @@ def test_the_issue_matrix_reads_at_1280_px_without_horizontal_scroll(
         ".map(e => [e.parentElement.id, e.scrollWidth, e.clientWidth])"
     )
     assert boxes and all(scroll <= client for _, scroll, client in boxes), boxes
+    # the Celery-only table (worker_max_memory_per_child) is among those checked
+    assert browser.find_elements(By.CSS_SELECTOR, ".scroll table.recycling")
     headline = browser.find_element(By.CSS_SELECTOR, "#decision p.headline")
     screen = browser.execute_script("return window.innerHeight")
     assert headline.text.startswith("chunked celery and readinto celery fit every measured")
