@@ -16,14 +16,15 @@ from memharness_s3.analysis import recycling
 from memharness_s3.analysis.budget_scope import NODE, budget_figure, scope_of
 from memharness_s3.analysis.cases import Analysis
 from memharness_s3.analysis.decision import FITS, OVER, TIGHT, UNCHECKED, decide
+from memharness_s3.analysis.gate import evaluate
 from memharness_s3.analysis.headline import headline
 from memharness_s3.analysis.identity import key_of_case
-from memharness_s3.gate import evaluate, render_markdown, render_text
-from memharness_s3.records import Case, Expectation, RunResult
-from memharness_s3.report import budget, fit
-from memharness_s3.report.html import render_report
-from tests.test_gate import gate, write
-from tests.test_report import CAP, MB, meta, write_results_dir
+from memharness_s3.model.records import Case, Expectation, RunResult
+from memharness_s3.views.gate import render_markdown, render_text
+from memharness_s3.views.html import budget, fit
+from memharness_s3.views.html.page import render_report
+from tests.support.results import CAP, MB, meta, write, write_results_dir
+from tests.test_gate import gate
 
 GB = 10**9
 

@@ -18,10 +18,10 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from memharness_s3.report.html import render_report
-from memharness_s3.sizes import parse_size
+from memharness_s3.config.sizes import parse_size
+from memharness_s3.views.html.page import render_report
+from tests.support.results import meta, synthetic_report_dir, write_results_dir
 from tests.test_kernel_verdicts import issue_matrix
-from tests.test_report import meta, synthetic_report_dir, write_results_dir
 
 SIZE = re.compile(r"(\d+(?:\.\d+)?) (GB|MB|KB)")
 CHROMIUM = Path("/usr/bin/chromium")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from memharness_s3.records import RunResult
+from memharness_s3.model.records import RunResult
 
 WORKER, NODE = "worker", "node"
 SCOPES = (WORKER, NODE)

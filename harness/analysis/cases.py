@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from memharness_s3.analysis.budget_scope import budget_figure, scope_of
 from memharness_s3.analysis.identity import CaseKey, key_of_result, labels
-from memharness_s3.records import INFRA, RunResult
+from memharness_s3.model.records import INFRA, RunResult
 
 KILLED = "oom"
 """The status of a run the kernel (or the watchdog) killed at its memory limit."""

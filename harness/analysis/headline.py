@@ -22,7 +22,7 @@ from memharness_s3.analysis.decision import (
     fastest_of,
     scope_words,
 )
-from memharness_s3.sizes import format_size
+from memharness_s3.config.sizes import format_size
 
 
 def headline(decision: Decision) -> str:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from memharness_s3.analysis.budget_scope import NODE, node_charged_peak
 from memharness_s3.analysis.cases import KILLED, Analysis, CaseRuns
-from memharness_s3.records import RunResult
-from memharness_s3.sizes import format_mb
+from memharness_s3.config.sizes import format_mb
+from memharness_s3.model.records import RunResult
 
 KEPT_WORTH_SAYING = 2**20
 """Kept memory above a fresh child's below this (a MiB) is noise, not something to recycle."""

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from memharness_s3.analysis.budget_scope import NODE, WORKER, budget_figure, figure_name
 from memharness_s3.analysis.cases import KILLED, CaseRuns
 from memharness_s3.analysis.expectations import Check, expectation_checks
-from memharness_s3.records import Expectation, RunResult
-from memharness_s3.sizes import format_mb
+from memharness_s3.config.sizes import format_mb
+from memharness_s3.model.records import Expectation, RunResult
 
 FAILED_STATUSES = ("error", "oom", "timeout")
 NOT_MEASURED = "not measured"

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from memharness_s3.analysis.budget_scope import budget_figure, figure_name, scopes_of
 from memharness_s3.analysis.cases import KILLED, Analysis, Series, group_by_size, median_of
-from memharness_s3.records import INFRA, RunResult
-from memharness_s3.report.fit import SafeSize, run_failed
-from memharness_s3.sizes import format_size
+from memharness_s3.config.sizes import format_size
+from memharness_s3.model.records import INFRA, RunResult
+from memharness_s3.views.html.fit import SafeSize, run_failed
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from memharness_s3.analysis.budget_scope import budget_figure, figure_name, scopes_of
 from memharness_s3.analysis.cases import KILLED, Analysis, Series, group_by_size
 from memharness_s3.analysis.shapes import NOISE_FLOOR_BYTES, Shape, choose
-from memharness_s3.records import INFRA, RunResult
-from memharness_s3.sizes import format_size
+from memharness_s3.config.sizes import format_size
+from memharness_s3.model.records import INFRA, RunResult
 
 MIN_SIZES = 3
 """Fewer distinct sizes than this cannot tell a line from any other curve."""
