@@ -13,8 +13,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from memharness_s3.analysis.budget_scope import budget_figure, scope_of
 from memharness_s3.analysis.identity import CaseKey, key_of_result, labels
 from memharness_s3.model.records import INFRA, RunResult
+
+KILLED = "oom"
+"""The status of a run the kernel (or the watchdog) killed at its memory limit."""
 
 
 def median_of(
@@ -101,6 +105,44 @@ class CaseRuns:
     def median_ok(self, value: Callable[[RunResult], float | None]) -> float | None:
         """The median of ``value`` over the ok runs."""
         return median_of((r for r in self.runs if r.status == "ok"), value)
+
+    @property
+    def scope(self) -> str:
+        """The scope of the case's memory limit (``analysis.budget_scope``)."""
+        return scope_of(self.first)
+
+    @property
+    def killed(self) -> int:
+        """How many of its measured runs (tasks, workers) were killed at the memory limit."""
+        return sum(1 for r in self.measured_runs if r.status == KILLED)
+
+    @property
+    def budget_peak(self) -> int | None:
+        """The largest budget figure of an ok run (a worker's peak, or the node's charged peak
+        for node scope): what the budget is checked against."""
+        figures = [f for r in self.runs if r.status == "ok" and (f := budget_figure(r)) is not None]
+        return max(figures, default=None)
+
+    @property
+    def unmeasured_budget_runs(self) -> int:
+        """Ok runs that recorded no budget figure: the budget cannot be checked on them."""
+        return sum(1 for r in self.runs if r.status == "ok" and budget_figure(r) is None)
+
+    @property
+    def repeat_walls(self) -> list[float]:
+        """Each repeat's median fetch wall time over its ok workers: one measurement a repeat."""
+        walls: dict[tuple[int, str], list[float]] = {}
+        for r in self.runs:
+            if r.status == "ok" and r.wall_s is not None:
+                walls.setdefault((r.repeat, r.group_id), []).append(r.wall_s)
+        return [statistics.median(values) for values in walls.values()]
+
+    @property
+    def wall_spread(self) -> float | None:
+        """Max - min of the repeats' wall times; None with fewer than two repeats (the spread
+        is unknown, so no speed difference can be told from noise)."""
+        walls = self.repeat_walls
+        return max(walls) - min(walls) if len(walls) > 1 else None
 
 
 @dataclass(frozen=True, order=True)

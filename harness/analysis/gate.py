@@ -5,7 +5,11 @@ merge, and a run that merely wobbles does not. Cases, their names, the budget an
 and the pairing with a baseline are the analysis layer's (``memharness_s3.analysis``), the same
 the HTML report uses; this module adds what the gate decides from them:
 
-- every case is judged against the budget and the expected failures (``analysis.verdicts``);
+- every case is judged against the budget and the expected failures (``analysis.verdicts``), by
+  the figure its limit's scope makes the kernel enforce: each worker's peak RSS when the limit is
+  per worker, the node's charged peak when the node's workers share it (Celery runs and
+  ``--memory-scope node``), where any kill fails whatever is expected
+  (``analysis.budget_scope``);
 - with a baseline, every case is paired with its baseline case (``analysis.compare``: the same
   case, or the same case with changed strategy parameters) and its median peak compared; a rise
   over the tolerance fails, with the parameter change in the message;
@@ -17,8 +21,10 @@ the HTML report uses; this module adds what the gate decides from them:
   did not run proves nothing); with no object in its range it is a note (the corpus run at
   other sizes, as CI runs it).
 
-Every PASS says what it checked: how many cases against the budget, how many compared with the
-baseline, and one PASS or FAIL line per cost bound with the measured cost and the bound.
+Every PASS says what it checked: how many cases against the budget by which figure and scope,
+how many compared with the baseline, one PASS or FAIL line per node-scoped case with its node's
+charged peak and kills, and one PASS or FAIL line per cost bound with the measured cost and the
+bound.
 ``evaluate`` returns one :class:`Verdict`; ``render_text`` is what ``memharness gate`` prints and
 ``render_markdown`` the pull-request summary. MB is 10^6 bytes, as everywhere.
 """
@@ -29,6 +35,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from memharness_s3.analysis.budget_scope import WORKER, figure_name
 from memharness_s3.analysis.cases import Analysis, CaseRuns
 from memharness_s3.analysis.compare import (
     Pair,
@@ -100,6 +107,19 @@ class CaseVerdict:
     """The cost bounds of the expectations covering the case, each with what it compared."""
     peak_change: PeakChange | None = None
     """The comparison with the baseline case, with the smallest rise it could detect."""
+    scope: str = WORKER
+    """``worker`` or ``node``: which figure the budget was checked against."""
+    budget_peak_bytes: int | None = None
+    """The largest budget figure of an ok run: a worker's peak, or the node's charged peak."""
+    killed: int = 0
+    measured: int = 0
+
+    @property
+    def budget_text(self) -> str:
+        """``node charged peak 474.0 MB``: what the budget was checked against."""
+        if self.budget_peak_bytes is None:
+            return f"{figure_name(self.scope)} not recorded"
+        return f"{figure_name(self.scope)} {format_mb(self.budget_peak_bytes)} MB"
 
     @property
     def failed(self) -> bool:
@@ -383,6 +403,10 @@ def _check_case(
         changes=pair.changes if pair else (),
         checks=judgement.checks,
         peak_change=change,
+        scope=case.scope,
+        budget_peak_bytes=case.budget_peak,
+        killed=case.killed,
+        measured=len(case.measured_runs),
     )
     return verdict, notes
 

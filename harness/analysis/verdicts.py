@@ -1,11 +1,15 @@
 """A case judged against the per-worker budget and the expected failures: one rule for every view.
 
-- **budget**: every ``ok`` run's ``peak_rss_bytes`` must be at most the budget. Each run counts,
-  not a median: one worker of a prefork pool crossing the cap is the worker that gets killed. An
-  ok run that recorded no peak fails too: the budget cannot be checked.
+- **budget**: every ``ok`` run's budget figure must be at most the budget: the worker's own
+  ``peak_rss_bytes`` when the limit is per worker, the node's charged peak
+  (``node_charged_peak_bytes``) when the node's workers share it (``analysis.budget_scope``).
+  Each run counts, not a median: one worker of a prefork pool crossing the cap is the worker
+  that gets killed. An ok run that recorded no figure fails too: the budget cannot be checked.
 - **status**: a run that ended ``oom``, ``error`` or ``timeout`` fails unless an expectation
   covers it (same strategy, object at least ``min_size_bytes``, the same status), as the seed
-  matrix expects read-all to ``oom`` from 500 MB on. A case expected to fail that ends ``ok`` is
+  matrix expects read-all to ``oom`` from 500 MB on. Under a node-scoped limit a kill is never
+  excused: the kernel kills whichever child it picks, so a kill is the node's failure, whatever
+  the expectation says of one strategy. A case expected to fail that ends ``ok`` is
   flagged (the expectation is stale), not failed. An expectation covers a case when the
   strategy and size match and, where it names them, the strategy parameters, the processing
   step and the fault do too.
@@ -24,13 +28,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from memharness_s3.analysis.cases import CaseRuns
+from memharness_s3.analysis.budget_scope import NODE, WORKER, budget_figure, figure_name
+from memharness_s3.analysis.cases import KILLED, CaseRuns
 from memharness_s3.analysis.expectations import Check, expectation_checks
 from memharness_s3.config.sizes import format_mb
 from memharness_s3.model.records import Expectation, RunResult
 
 NOT_MEASURED = "not measured"
 """The verdict of a case whose every run the backend broke (``infra``)."""
+UNCHECKED = "unchecked"
+"""The verdict of a case whose ok runs did not record the figure its budget is checked by."""
 
 
 @dataclass(frozen=True)
@@ -38,9 +45,10 @@ class Judgement:
     """What the budget and the expectations make of one case."""
 
     verdict: str
-    """``ok``, ``over budget``, a failing status (``oom``, ``error``, ``timeout``), that status
-    prefixed with ``expected``, ``ok (expected oom)`` when an expected failure did not
-    happen, or ``not measured`` when the backend broke every run."""
+    """``ok``, ``over budget``, ``k of n killed``, a failing status (``error``, ``timeout``), a
+    status prefixed with ``expected``, ``ok (expected oom)`` when an expected failure did not
+    happen, ``unchecked`` when ok runs did not record the budget's figure, or ``not measured``
+    when the backend broke every run."""
     reasons: tuple[str, ...]
     """Why the case fails, in words; empty when it does not."""
     expectation: Expectation | None
@@ -59,6 +67,8 @@ def judge(case: CaseRuns, budget_bytes: int, expectations: Sequence[Expectation]
     """The case's verdict and the reasons it fails, if it does."""
     covering = covering_expectations(case, expectations)
     expected = {e.status for e in covering}
+    if case.scope == NODE:
+        expected.discard(KILLED)
     checks = expectation_checks(
         case.label, case.runs, case.key.size_bytes, dict(case.key.params), covering
     )
@@ -80,11 +90,15 @@ def judge(case: CaseRuns, budget_bytes: int, expectations: Sequence[Expectation]
     if not measured:
         verdict = NOT_MEASURED
     elif failures:
-        status = "oom" if "oom" in failures else failures[0]
+        status = KILLED if KILLED in failures else failures[0]
         verdict = f"expected {status}" if status in expected else status
+        if verdict == KILLED:
+            verdict = f"{case.killed} of {len(measured)} killed"
     else:
-        peaks = case.ok_peaks
-        verdict = "over budget" if peaks and max(peaks) > budget_bytes else "ok"
+        figure = case.budget_peak
+        verdict = "over budget" if figure is not None and figure > budget_bytes else "ok"
+        if verdict == "ok" and case.unmeasured_budget_runs:
+            verdict = UNCHECKED
         if expectation is not None and expectation.status != "ok":
             verdict += f" (expected {expectation.status})"
     return Judgement(verdict, tuple(reasons), expectation, stale, tuple(checks))
@@ -103,15 +117,16 @@ def covering_expectations(case: CaseRuns, expectations: Sequence[Expectation]) -
 
 def _budget_reasons(case: CaseRuns, budget_bytes: int) -> list[str]:
     reasons = []
-    unmeasured = sum(1 for r in case.runs if r.status == "ok" and r.peak_rss_bytes is None)
+    name = "peak" if case.scope == WORKER else figure_name(case.scope)
+    unmeasured = case.unmeasured_budget_runs
     if unmeasured:
-        reasons.append(f"{unmeasured} ok runs recorded no peak: the budget cannot be checked")
-    peaks = case.ok_peaks
-    over = [peak for peak in peaks if peak > budget_bytes]
+        reasons.append(f"{unmeasured} ok runs recorded no {name}: the budget cannot be checked")
+    figures = [f for r in case.runs if r.status == "ok" and (f := budget_figure(r)) is not None]
+    over = [figure for figure in figures if figure > budget_bytes]
     if over:
         reasons.append(
-            f"{len(over)} of {len(peaks)} ok runs above the budget: peak {format_mb(max(over))} MB "
-            f"> {format_mb(budget_bytes)} MB"
+            f"{len(over)} of {len(figures)} ok runs above the budget: {name} "
+            f"{format_mb(max(over))} MB > {format_mb(budget_bytes)} MB"
         )
     return reasons
 
@@ -128,5 +143,8 @@ def _status_reasons(case: CaseRuns, expected_statuses: set[str]) -> list[str]:
         example = runs[0]
         detail = f": {example.error}" if example.error else ""
         at = f" (peak {format_mb(example.peak_rss_bytes)} MB)" if example.peak_rss_bytes else ""
-        reasons.append(f"{len(runs)} of {len(measured)} runs ended {status}{detail}{at}")
+        ended = f"ended {status}"
+        if status == KILLED and case.scope == NODE:
+            ended += " in a node-scoped run, where no expectation excuses a kill"
+        reasons.append(f"{len(runs)} of {len(measured)} runs {ended}{detail}{at}")
     return reasons

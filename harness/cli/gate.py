@@ -50,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--budget",
         required=True,
-        help="largest peak RSS an ok worker run may reach, e.g. 512MiB (MB decimal, MiB binary)",
+        help="largest peak an ok run may reach, e.g. 512MiB (MB decimal, MiB binary): each "
+        "worker's peak RSS for per-worker limits; the node's charged peak for node-scoped runs "
+        "(Celery, --memory-scope node), where any kill fails",
     )
     parser.add_argument(
         "--baseline",

@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--budget",
         metavar="SIZE",
-        help="per-worker memory budget for the verdicts and safe sizes, e.g. 512MiB "
+        help="memory budget for the verdicts and safe sizes, e.g. 512MiB: each worker's peak "
+        "is held against it for per-worker limits, the node's charged peak for node-scoped runs "
         "(default: the run's --memory-limit, else 512MiB)",
     )
 

@@ -37,8 +37,8 @@ def parse_expectation(text: str) -> Expectation:
 
 
 def parse_budget(text: str) -> int:
-    """``--budget 512MiB``: the largest peak RSS an ok worker run may reach, in bytes; a bare
-    number is refused (``512``: bytes or megabytes?)."""
+    """``--budget 512MiB``: the largest peak an ok run may reach (by its scope's figure), in
+    bytes; a bare number is refused (``512``: bytes or megabytes?)."""
     return parse_size_with_unit(text, "--budget")
 
 

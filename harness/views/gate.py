@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from memharness_s3.analysis.budget_scope import NODE, SCOPES, WORKER
 from memharness_s3.analysis.compare import percent
 from memharness_s3.analysis.gate import REASONS_LIMIT, CaseVerdict, Verdict
 from memharness_s3.config.sizes import format_mb
@@ -40,12 +41,30 @@ def _counts(verdict: Verdict) -> str:
     return f"{len(verdict.cases)} cases: {', '.join(parts)}"
 
 
+def _by_scope(verdict: Verdict) -> str:
+    """Which figure the budget was held against, with how many cases of each scope."""
+    checked = [case for case in verdict.cases if case.statuses]
+    said = []
+    for scope in SCOPES:
+        count = sum(1 for case in checked if case.scope == scope)
+        if not count:
+            continue
+        if scope == WORKER:
+            what = "peak RSS per ok worker run"
+        else:
+            what = "by the node's charged peak per ok run, and any kill fails"
+        scoped = f" ({count} {scope}-scoped)" if len({c.scope for c in checked}) > 1 else ""
+        said.append(f"{what}{scoped}")
+    return " and ".join(said) or "peak RSS per ok worker run"
+
+
 def _settings(verdict: Verdict) -> str:
-    """What the verdict compared: the budget, and how many cases against which baseline."""
+    """What the verdict compared: the budget, by which figure, and how many cases against which
+    baseline."""
     checked = sum(1 for case in verdict.cases if case.statuses)
     text = (
-        f"{checked} cases checked against the budget {_budget(verdict.budget_bytes)} peak RSS "
-        "per ok worker run"
+        f"{checked} cases checked against the budget {_budget(verdict.budget_bytes)} "
+        f"{_by_scope(verdict)}"
     )
     if verdict.baseline is not None:
         text += (
@@ -92,6 +111,12 @@ def render_text(verdict: Verdict) -> str:
             f"median peak {format_mb(case.median_peak_bytes)} MB, "
             f"max {format_mb(case.max_peak_bytes)} MB, budget {format_mb(verdict.budget_bytes)} MB"
         )
+        if case.scope == NODE:
+            numbers = (
+                f"{case.budget_text} against the node's budget "
+                f"{format_mb(verdict.budget_bytes)} MB, {case.killed} of {case.measured} killed, "
+                f"median worker peak {format_mb(case.median_peak_bytes)} MB"
+            )
         if case.in_baseline:
             numbers += f", baseline {format_mb(case.baseline_median_peak_bytes)} MB"
             numbers += f" ({_change(case)})"
@@ -106,8 +131,13 @@ def render_text(verdict: Verdict) -> str:
     order = {"WARN": 0, "pass": 2, "noise": 2}
     for case in sorted(passed, key=lambda c: order.get(c.outcome, 1)):
         word = {"WARN": "WARN", "pass": "PASS", "noise": "PASS"}.get(case.outcome, "SKIP")
-        compared = printable(_compared(case), REASONS_LIMIT)
+        compared = printable(_compared(case) + _node_check(case), REASONS_LIMIT)
         lines.append(f"{word} {printable(case.label)} [{printable(case.case_id)}]: {compared}")
+    lines.extend(
+        f"PASS {printable(case.label)} [{printable(case.case_id)}]: {_node_check(case)[2:]}"
+        for case in verdict.cases
+        if case.scope == NODE and not case.failed and case.peak_change is None and case.statuses
+    )
     lines.extend(
         f"{'PASS' if check.passed else 'FAIL'} expect {printable(check.text, REASONS_LIMIT)}"
         for check in verdict.checks
@@ -118,6 +148,14 @@ def render_text(verdict: Verdict) -> str:
     settings = printable(_settings(verdict), REASONS_LIMIT)
     lines.append(f"{word}: {_counts(verdict)}; {settings} (MB = 10^6 bytes)")
     return "\n".join(lines)
+
+
+def _node_check(case: CaseVerdict) -> str:
+    """For a node-scoped case that passed: what its budget check compared (with a leading
+    ``; ``); empty for a per-worker case (the last line says what those compared)."""
+    if case.scope != NODE:
+        return ""
+    return f"; {case.budget_text} within the node's budget, 0 of {case.measured} killed"
 
 
 def _detects_cell(case: CaseVerdict) -> str:
@@ -156,7 +194,9 @@ def render_markdown(verdict: Verdict) -> str:
         f"**{_counts(verdict)}.**",
         "",
         f"Checked against: {_settings(verdict)}. MB = 10^6 bytes; peak = the worker's kernel "
-        "high-water mark of resident memory (VmHWM).",
+        "high-water mark of resident memory (VmHWM); node charged peak = the node's resident "
+        "memory without page cache as its cgroup charges it (the figure the kernel kills by "
+        "when the node's workers share the limit).",
     ]
     if verdict.failures:
         lines += ["", f"### Failures ({len(verdict.failures)})", ""]
@@ -214,10 +254,19 @@ def render_markdown(verdict: Verdict) -> str:
         )
     lines += ["", "### All cases", ""]
     lines += _table(
-        ["case", "median peak MB", "baseline MB", "change", "detects rises above MB", "verdict"],
+        [
+            "case",
+            "budget checked by",
+            "median peak MB",
+            "baseline MB",
+            "change",
+            "detects rises above MB",
+            "verdict",
+        ],
         (
             [
                 case.label,
+                f"{case.scope} scope: {case.budget_text}" if case.statuses else "-",
                 format_mb(case.median_peak_bytes),
                 _baseline_cell(case),
                 _change(case),
@@ -226,7 +275,7 @@ def render_markdown(verdict: Verdict) -> str:
             ]
             for case in verdict.cases
         ),
-        align="lrrrrl",
+        align="llrrrrl",
     )
     if verdict.checks or verdict.unmet:
         lines += ["", "### Expected costs (peak - baseline)", ""]

@@ -46,5 +46,6 @@ def test_the_report_opens_with_the_decision(tmp_path: Path) -> None:
     first = html.index('<section id="')
     assert html[first:].startswith('<section id="decision">')
     # textract-direct ran against moto's Textract: greyed, not counted among those that fit
-    assert "range: 160.0 MB peak, 2.00 s (2 fit)" in html
+    assert "2 fit; equal within noise: range, chunked" in html
     assert html.index("1 GB \u00d7 4") < html.index('<section id="budget">')
+    assert "4 of 4 killed" in html and "inconsistent" not in html

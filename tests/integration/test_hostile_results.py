@@ -36,6 +36,12 @@ VIEWS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def private_crash_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An internal error in a test writes its traceback under tmp_path, not the user's cache."""
+    monkeypatch.setenv("MEMHARNESS_CACHE", str(tmp_path / "cache"))
+
+
 def main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     """Run ``memharness ARGS`` in this process: its status, stdout and stderr."""
     status = cli.main(list(args))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from memharness_s3.cli import gate as gate_cmd
 from memharness_s3.s3.backends import Backend
 
 FAKE_SECRET = "memharness-FAKE-secret-0123456789abcdef"
@@ -56,3 +58,10 @@ def endpoint_run(
         env=CREDENTIALS,
     )
     return proc, out
+
+
+def gate(*argv: str) -> int:
+    """``memharness gate ARGV`` in this process: its exit status (output to stdout)."""
+    parser = argparse.ArgumentParser(prog="memharness gate")
+    gate_cmd.add_arguments(parser)
+    return gate_cmd.run(parser.parse_args(argv))

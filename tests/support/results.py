@@ -14,6 +14,7 @@ from memharness_s3.analysis.identity import key_of_case
 from memharness_s3.model.records import Case, RunResult, to_json
 
 MB = 10**6
+GB = 10**9
 MIB = 2**20
 BUDGET = 512 * MIB
 """The memory cap every factory's case carries (the source document's 512 MiB worker)."""
@@ -254,3 +255,115 @@ def synthetic_report_dir(path: Path) -> Path:
     document = meta(expect=expect)
     document["backend"] = XSS
     return write_results_dir(path, runs, document)
+
+
+def node_run(
+    strategy: str,
+    size: int,
+    peaks: list[int],
+    node: int | None,
+    *,
+    killed: int = 0,
+    repeat: int = 0,
+    **fields: Any,
+) -> list[RunResult]:
+    """One run of a case on a node: one line per task, the first ``killed`` killed."""
+    return [
+        task(
+            strategy,
+            size,
+            peak,
+            status="oom" if worker < killed else "ok",
+            worker=worker,
+            repeat=repeat,
+            concurrency=len(peaks),
+            node=node,
+            **fields,
+        )
+        for worker, peak in enumerate(peaks)
+    ]
+
+
+def task(
+    strategy: str,
+    size: int,
+    peak: int | None,
+    *,
+    status: str = "ok",
+    concurrency: int = 4,
+    worker: int = 0,
+    repeat: int = 0,
+    executor: str = "celery",
+    backend: str = "s3rver",
+    node: int | None = None,
+    scope: str | None = None,
+    wall: float = 1.0,
+    **fields: Any,
+) -> RunResult:
+    """One results line: a Celery task (node-scoped) unless ``executor`` says local."""
+    case = Case(
+        strategy,
+        f"{size}B",
+        size,
+        concurrency=concurrency,
+        memory_limit_bytes=CAP,
+        executor=executor,
+        executor_params=fields.pop("executor_params", {}),
+    )
+    key = f"fixtures/{size}.pdf"
+    ok = status == "ok"
+    values: dict[str, Any] = {
+        "case_id": key_of_case(case, key, backend).case_id,
+        "run_id": f"{strategy}-{size}-{concurrency}-{worker}-{repeat}-{status}",
+        "group_id": f"g-{strategy}-{size}-{concurrency}-{repeat}",
+        "status": status,
+        "backend": backend,
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "object_key": key,
+        "peak_rss_bytes": peak,
+        "baseline_rss_bytes": 80 * MB if ok else None,
+        "wall_s": wall if ok else None,
+        "bytes_fetched": size if ok else 0,
+        "error": None if ok else "WorkerLostError: killed by the kernel",
+    }
+    values.update(fields)
+    result = RunResult.for_case(case, repeat=repeat, worker=worker, **values)
+    # Fields the scope branch adds to the records: set by name so this file runs either way.
+    setattr(result, "node_charged_peak_bytes", node)  # noqa: B010
+    if scope is not None:
+        setattr(result, "memory_scope", scope)  # noqa: B010
+    return result
+
+
+def issue_matrix() -> list[RunResult]:
+    """The issue's Celery matrix, 250 MB / 750 MB / 2 GB at x1 and x4, three repeats, s3rver."""
+    results: list[RunResult] = []
+    walls = {"chunked": 9.0, "readinto": 5.0, "read-all": 4.0, "range": 6.0}
+    for repeat in range(3):
+        for size in (250 * MB, 750 * MB, 2 * GB):
+            for strategy, wall in walls.items():
+                jitter = 0.1 * repeat
+                results.append(
+                    task(
+                        strategy,
+                        size,
+                        70 * MB,
+                        concurrency=1,
+                        repeat=repeat,
+                        wall=wall + jitter,
+                        node=200 * MB,
+                    )
+                    if strategy != "read-all" or size == 250 * MB
+                    else task(strategy, size, None, status="oom", concurrency=1, repeat=repeat)
+                )
+                killed = {"read-all": 3, "range": 2}.get(strategy, 0)
+                results += node_run(
+                    strategy,
+                    size,
+                    [70 * MB] * 4,
+                    330 * MB,
+                    killed=killed,
+                    repeat=repeat,
+                    wall=wall + jitter,
+                )
+    return results

@@ -7,6 +7,7 @@ chromium-driver``); skipped, saying which, when either is missing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +18,11 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
+from memharness_s3.config.sizes import parse_size
 from memharness_s3.views.html.page import render_report
-from tests.support.results import synthetic_report_dir
+from tests.support.results import issue_matrix, meta, synthetic_report_dir, write_results_dir
 
+SIZE = re.compile(r"(\d+(?:\.\d+)?) (GB|MB|KB)")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
@@ -104,4 +107,50 @@ def test_report_renders_charts_and_tables_without_console_errors(
 
     browser.save_screenshot(str(tmp_path / "report.png"))
     assert (tmp_path / "report.png").stat().st_size > 10_000
+    assert console_errors(browser) == []
+
+
+def _sizes_in(text: str) -> list[int]:
+    """The sizes a safe-size cell names, in order (``250 MB \u2013 750 MB``, ``≥ 4 GB``)."""
+    return [parse_size(f"{number}{unit}") for number, unit in SIZE.findall(text)]
+
+
+def test_the_issue_matrix_reads_at_1280_px_without_horizontal_scroll(
+    browser: webdriver.Chrome, tmp_path: Path
+) -> None:
+    """The issue's Celery matrix (kills under a shared 512 MiB node): the decision and its
+    one-sentence headline on the first screen, every table within the page at 1280 px, text at
+    12 px or more, and no safe size inverted or beyond twice the largest measured size."""
+    report = render_report(write_results_dir(tmp_path / "results", issue_matrix(), meta()))
+    console_errors(browser)
+    browser.get(report.as_uri())
+    width = browser.execute_script("return window.innerWidth")
+    assert width == 1280
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+    boxes = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.scroll'))"
+        ".map(e => [e.parentElement.id, e.scrollWidth, e.clientWidth])"
+    )
+    assert boxes and all(scroll <= client for _, scroll, client in boxes), boxes
+    # the Celery-only table (worker_max_memory_per_child) is among those checked
+    assert browser.find_elements(By.CSS_SELECTOR, ".scroll table.recycling")
+    headline = browser.find_element(By.CSS_SELECTOR, "#decision p.headline")
+    screen = browser.execute_script("return window.innerHeight")
+    assert headline.text.startswith("chunked celery and readinto celery fit every measured")
+    assert headline.location["y"] + headline.size["height"] < screen
+    table = browser.find_element(By.CSS_SELECTOR, "table.decision")
+    assert table.location["y"] < screen
+    for cell in browser.find_elements(By.CSS_SELECTOR, "table.decision td, table.decision .cost"):
+        size = browser.execute_script(
+            "return parseFloat(getComputedStyle(arguments[0]).fontSize)", cell
+        )
+        assert size >= 12, cell.text
+    decision = browser.find_element(By.ID, "decision").text
+    assert "9 of 12 killed" in decision and "inconsistent" not in decision
+    largest = 2 * 10**9
+    for cell in browser.find_elements(By.CSS_SELECTOR, "td.safe"):
+        sizes = _sizes_in(cell.text)
+        assert sizes == sorted(sizes), cell.text  # never "2 GB - 250 MB"
+        assert all(size <= 2 * largest for size in sizes), cell.text
+    browser.save_screenshot(str(tmp_path / "issue-matrix.png"))
     assert console_errors(browser) == []

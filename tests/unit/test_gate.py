@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from collections.abc import Sequence
@@ -14,12 +13,12 @@ from memharness_s3.analysis.cases import Analysis
 from memharness_s3.analysis.compare import compare_peaks, pair_cases
 from memharness_s3.analysis.gate import evaluate
 from memharness_s3.analysis.noise import CaseNoise, NoiseFloor, detectable_rise
-from memharness_s3.cli import gate as gate_cmd
 from memharness_s3.config.gate_options import parse_expectation, parse_tolerance
 from memharness_s3.errors import UsageError
 from memharness_s3.model.records import Case, Expectation, RunResult
 from memharness_s3.results.loader import load
 from memharness_s3.views.gate import render_markdown, render_text
+from tests.support.cli import gate
 from tests.support.results import BUDGET, MB, MIB, cid, make_case, runs, write
 
 READ_ALL_OOM = {
@@ -208,7 +207,8 @@ def test_a_new_case_is_listed_and_a_missing_one_fails_unless_allowed() -> None:
     (missing,) = verdict.failures
     assert missing.label == "range 250MB x1"
     assert "missing from these results" in missing.reasons[0]
-    assert "| read-all 250MB x1 | 302.0 | new | - | - | pass |" in render_markdown(verdict)
+    row = "| read-all 250MB x1 | worker scope: peak RSS per worker 302.0 MB | 302.0 | new | - | - |"
+    assert f"{row} pass |" in render_markdown(verdict)
     allowed = evaluate(
         new, budget_bytes=BUDGET, baseline=old, allow_missing=True, floors=[floor_for(old)]
     )
@@ -277,12 +277,6 @@ def test_malformed_result_values_are_usage_errors(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # The command module, through a parser built from its add_arguments
-
-
-def gate(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="memharness gate")
-    gate_cmd.add_arguments(parser)
-    return gate_cmd.run(parser.parse_args(argv))
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from memharness_s3.cli.compare import run_names
 from memharness_s3.model.records import to_json
 from memharness_s3.printable import printable
@@ -24,6 +26,12 @@ HOSTILE_NAME = "chunked\x1b[2J\x1b[31mred\nsecond row\u202eevil"
 
 
 # --- printing: control characters escaped, long text cut ------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def private_crash_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An internal error in a test writes its traceback under tmp_path, not the user's cache."""
+    monkeypatch.setenv("MEMHARNESS_CACHE", str(tmp_path / "cache"))
 
 
 def test_printable_escapes_controls_and_bidi_and_cuts_long_text() -> None:

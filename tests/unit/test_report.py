@@ -56,7 +56,9 @@ def test_two_sizes_cannot_support_a_threshold() -> None:
     assert safe.safe_size_bytes is None
     assert "cannot support a threshold" in safe.statement
     assert "only 2 distinct sizes" in safe.statement
-    assert "not a fit" in safe.statement
+    # a line through the two sizes would meet the budget at 485 MB, beyond twice the largest
+    # measured size (100 MB): not said
+    assert "reaches the budget" not in safe.statement
 
 
 def test_poor_fit_cannot_support_a_threshold() -> None:
@@ -131,7 +133,7 @@ def test_case_verdicts_against_budget_and_expectations() -> None:
     expectation = rows["read-all", 500 * MB].expectation
     assert expectation is not None and expectation.reason == "too big"
     assert rows["range", 500 * MB].verdict == "over budget"
-    assert rows["range", 900 * MB].verdict == "oom"
+    assert rows["range", 900 * MB].verdict == "1 of 1 killed"
     assert rows["chunked", 900 * MB].verdict == "ok (expected oom)"
     assert cases["read-all", 500 * MB].shown_peak == CAP + MB  # the failed run's peak
 
@@ -147,13 +149,14 @@ def test_budget_questions_answered_from_the_data() -> None:
         ("read-all x1", "yes"),
         ("read-all x2", "yes"),
     ]
-    assert "fails from 700 MB" in in_memory.findings[0].text
+    assert "from 10 MB to 100 MB; fails at 700 MB (1 of 1 killed)" in in_memory.findings[0].text
     # 500 MB lies between the largest ok (300 MB) and the smallest oom (700 MB).
     assert threshold.findings[0].verdict == "unclear"
-    assert "Not measured up to 500 MB: ok up to 300 MB; fails from 700 MB" in (
+    assert "Ok at 300 MB, but nothing measured at or above 500 MB passed" in (
         threshold.findings[0].text
     )
-    assert all(f.verdict == "yes" for f in streaming.findings)  # flat chunked covers 1 GB
+    # chunked is flat up to 700 MB, but nothing at or above 1 GB was measured: no green yes
+    assert all(f.verdict == "unclear" for f in streaming.findings)
 
 
 # --- the report --------------------------------------------------------------------------

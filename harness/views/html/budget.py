@@ -6,6 +6,11 @@ size: in memory below about 100 MB, streamed up to 1 GB, multipart above. This m
 each claim into a question and answers it per strategy and concurrency from what ran, saying
 "unclear" where the data cannot tell; a question about sizes or strategies the run did not
 measure is left out (the decision matrix answers what was measured).
+
+Answers speak of measured sizes only. "yes" needs measurements on both sides of the size the
+question names, every one passing (no kill, the budget figure of the run's scope under the
+budget): "below about 100 MB" is not answered yes from runs at 250 MB alone, however flat
+their peaks. "no" needs a failure at a measured size within the question's band (or below it).
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from memharness_s3.analysis.cases import Analysis, Series, median_of
+from memharness_s3.analysis.budget_scope import budget_figure, figure_name, scopes_of
+from memharness_s3.analysis.cases import KILLED, Analysis, Series, group_by_size, median_of
 from memharness_s3.config.sizes import format_size
-from memharness_s3.model.records import RunResult
-from memharness_s3.views.html.fit import SafeSize, budget_boundary, line_estimate
+from memharness_s3.model.records import INFRA, RunResult
+from memharness_s3.views.html.fit import SafeSize, run_failed
 
 
 @dataclass(frozen=True)
@@ -105,69 +111,110 @@ def answer_questions(
 def _finding(
     question: Question, series: Series, runs: Sequence[RunResult], safe: SafeSize
 ) -> Finding:
-    in_band = [
-        r
-        for r in runs
-        if r.size_bytes > question.above_bytes
-        and (question.up_to_bytes is None or r.size_bytes <= question.up_to_bytes)
-    ]
+    in_band = [r for r in runs if _in_band(question, r.size_bytes)]
+    if not in_band:
+        return Finding(series.label, "not measured", "")
+    sizes = _SizeVerdicts(runs, safe.budget_bytes)
     if question.up_to_bytes is None:
-        verdict, text = _open_band(question.above_bytes, in_band, safe.budget_bytes)
+        verdict, text = _open_band(question.above_bytes, sizes)
     else:
-        verdict, text = _bounded_band(question.up_to_bytes, safe)
+        verdict, text = _bounded_band(question.above_bytes, question.up_to_bytes, sizes)
     return Finding(series.label, verdict, text + _peaks(in_band, safe.budget_bytes))
 
 
-def _bounded_band(up_to: int, safe: SafeSize) -> tuple[str, str]:
-    """Safe for every size up to ``up_to``: nothing failed at or below it, and something at
-    or above it passed (peaks grow with size, so a larger ok size covers the smaller ones)."""
-    largest_ok, failed_at = safe.limit.largest_ok_bytes, safe.limit.smallest_failed_bytes
-    if failed_at is not None and failed_at <= up_to:
-        return "no", f"Fails at {format_size(failed_at)}, within the band."
-    tail = f"; fails from {format_size(failed_at)}" if failed_at is not None else ""
-    if largest_ok is not None and largest_ok >= up_to:
-        return "yes", f"Ok at every measured size up to {format_size(largest_ok)}{tail}."
-    measured = f"ok up to {format_size(largest_ok)}" if largest_ok else "nothing ran ok"
+def _in_band(question: Question, size: int) -> bool:
+    return size > question.above_bytes and (
+        question.up_to_bytes is None or size <= question.up_to_bytes
+    )
+
+
+class _SizeVerdicts:
+    """Each measured size of a series: passed (every measured run) or failed, with its kills."""
+
+    def __init__(self, runs: Sequence[RunResult], budget_bytes: int) -> None:
+        self.passed: list[int] = []
+        self.failed: list[int] = []
+        self.kills: dict[int, str] = {}
+        for size, group in group_by_size(runs).items():
+            measured = [r for r in group if r.status != INFRA]
+            killed = sum(1 for r in measured if r.status == KILLED)
+            if killed:
+                self.kills[size] = f"{killed} of {len(measured)} killed"
+            if any(run_failed(r, budget_bytes) for r in measured):
+                self.failed.append(size)
+            elif any(r.status == "ok" for r in measured):
+                self.passed.append(size)
+
+    def failure(self, size: int) -> str:
+        """``750 MB (2 of 4 killed)``, or ``750 MB (over the budget)``."""
+        return f"{format_size(size)} ({self.kills.get(size, 'over the budget')})"
+
+
+def _sizes(sizes: Sequence[int]) -> str:
+    return ", ".join(format_size(size) for size in sorted(sizes))
+
+
+def _bounded_band(above: int, up_to: int, sizes: _SizeVerdicts) -> tuple[str, str]:
+    """Safe for every size up to ``up_to``: no failure at or below it, a passing size below
+    it in the band and one at or above it (peaks grow with size, so a larger passing size
+    covers the ones between)."""
+    failed = [s for s in sizes.failed if s <= up_to]
+    if failed:
+        first = min(failed)
+        where = "within the band" if first > above else "below the band"
+        return "no", f"Fails at {sizes.failure(first)}, {where}."
+    below = [s for s in sizes.passed if above < s < up_to]
+    beyond = [s for s in sizes.passed if s >= up_to]
+    beyond_failed = [s for s in sizes.failed if s >= up_to]
     band_end = format_size(up_to)
-    if safe.kind == "flat":
-        return "yes", f"Measured {measured}, peak flat: {band_end} is an extrapolation{tail}."
-    if safe.safe_size_bytes is not None and safe.safe_size_bytes >= up_to:
-        reach = format_size(safe.safe_size_bytes)
+    if below and beyond and (not beyond_failed or min(beyond) < min(beyond_failed)):
+        tail = f"; fails at {sizes.failure(min(beyond_failed))}" if beyond_failed else ""
         return "yes", (
-            f"Measured {measured}; the fit reaches the budget only at {reach}: "
-            f"{band_end} is an extrapolation{tail}."
+            f"Ok at every measured size from {format_size(min(below))} to "
+            f"{format_size(min(beyond))}{tail}."
         )
-    estimate = line_estimate(safe.fit, safe.budget_bytes)
-    return "unclear", f"Not measured up to {band_end}: {measured}{tail}.{estimate}"
+    measured = _sizes([s for s in sizes.passed if above < s <= up_to])
+    if not below:
+        missing = f"nothing measured between {format_size(above)} and {band_end}"
+    else:
+        missing = f"nothing measured at or above {band_end} passed"
+    return "unclear", f"Ok at {measured}, but {missing}: the band is not covered."
 
 
-def _open_band(above: int, in_band: Sequence[RunResult], budget_bytes: int) -> tuple[str, str]:
-    """Safe above ``above``: every measured size in the band passed (no claim beyond them)."""
-    if not in_band:
-        return "not measured", f"No size above {format_size(above)} was measured."
-    band = budget_boundary(in_band, budget_bytes)
-    sizes = ", ".join(format_size(size) for size in sorted({r.size_bytes for r in in_band}))
-    if band.smallest_failed_bytes is None:
-        return "yes", f"Ok at every measured size above {format_size(above)} ({sizes})."
-    if band.largest_ok_bytes is None:
-        return "no", f"Fails at every measured size above {format_size(above)} ({sizes})."
-    return "no", f"Fails from {format_size(band.smallest_failed_bytes)}."
+def _open_band(above: int, sizes: _SizeVerdicts) -> tuple[str, str]:
+    """Safe above ``above``: every measured size in the band passed, and one at or below it
+    did too; no claim beyond the largest measured size."""
+    in_band = sorted(s for s in [*sizes.passed, *sizes.failed] if s > above)
+    failed = [s for s in sizes.failed if s > above]
+    edge = format_size(above)
+    if failed and len(failed) == len(in_band):
+        return "no", f"Fails at every measured size above {edge}: {_failures(sizes, failed)}."
+    if failed:
+        return "no", f"Fails at {_failures(sizes, failed)}."
+    if sizes.failed:
+        return "no", f"Fails at {sizes.failure(min(sizes.failed))}, below the band."
+    listed = _sizes(in_band)
+    if not any(s <= above for s in sizes.passed):
+        return "unclear", (
+            f"Ok at {listed}, but no size at or below {edge} passed to compare with; nothing "
+            f"above {format_size(in_band[-1])} was measured."
+        )
+    return "yes", (
+        f"Ok at every measured size above {edge} ({listed}); nothing above "
+        f"{format_size(in_band[-1])} was measured."
+    )
+
+
+def _failures(sizes: _SizeVerdicts, failed: Sequence[int]) -> str:
+    return ", ".join(sizes.failure(size) for size in sorted(failed))
 
 
 def _peaks(runs: Sequence[RunResult], budget_bytes: int) -> str:
-    peaks = [r.peak_rss_bytes for r in runs if r.status == "ok" and r.peak_rss_bytes]
-    if not peaks:
+    figures = [f for r in runs if r.status == "ok" and (f := budget_figure(r))]
+    if not figures:
         return ""
-    text = (
-        f" Highest peak in the band {format_size(max(peaks))} "
-        f"({max(peaks) / budget_bytes:.0%} of the budget)"
+    names = " / ".join(figure_name(scope) for scope in scopes_of(runs))
+    return (
+        f" Highest {names} in the band {format_size(max(figures))} "
+        f"({max(figures) / budget_bytes:.0%} of the budget)."
     )
-    aggregates = [
-        r.aggregate_peak_rss_bytes
-        for r in runs
-        if r.concurrency > 1 and r.status == "ok" and r.aggregate_peak_rss_bytes
-    ]
-    if aggregates:
-        workers = runs[0].concurrency
-        text += f"; the {workers} workers together up to {format_size(max(aggregates))}"
-    return text + "."

@@ -5,23 +5,29 @@ budget?". The series' (size, median peak) points are fitted with a constant, a s
 (``analysis.shapes``, chosen by BIC). A constant or a step whose top is under the budget means no
 limit in the measured range; a step over the budget brackets the limit between the two sizes
 around the step; a line gives the size where it meets the budget, with an interval from its
-residual spread. Runs that failed bracket the limit between the largest ok and the smallest
-failed size. When the data cannot tell (one size; two sizes that differ, which a line and a
-step fit equally; no shape that fits), it says so and which size to measure next. Pure functions
-over results, dataclass answers.
+residual spread, never beyond twice the largest measured size (:data:`MAX_EXTRAPOLATION`). Runs
+that failed (killed, or over the budget) bracket the limit between the largest size with no
+failure below the smallest failed one and that failed size, so the bracket is never inverted;
+a size that passed above a failure is said (under a limit shared by several workers, kills near
+it are a matter of which child the kernel picks), and kills are counted per size. The peaks
+are the budget figure of each run's scope (``analysis.budget_scope``): a worker's peak, or the
+node's charged peak when the workers share the limit. When the data cannot tell (one size; two
+sizes that differ, which a line and a step fit equally; no shape that fits), it says so and
+which size to measure next. Pure functions over results, dataclass answers.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from memharness_s3.analysis.cases import Analysis, Series, group_by_size
+from memharness_s3.analysis.budget_scope import budget_figure, figure_name, scopes_of
+from memharness_s3.analysis.cases import KILLED, Analysis, Series, group_by_size
 from memharness_s3.analysis.shapes import NOISE_FLOOR_BYTES, Shape, choose
 from memharness_s3.config.sizes import format_size
-from memharness_s3.model.records import RunResult
+from memharness_s3.model.records import INFRA, RunResult
 
 MIN_SIZES = 3
 """Fewer distinct sizes than this cannot tell a line from any other curve."""
@@ -29,6 +35,8 @@ MIN_R_SQUARED = 0.9
 """Below this the line explains too little of the peaks to extrapolate a threshold from it."""
 FLAT_SLOPE = 0.01
 """A slope below this (the peak grows by under 1% of the object's size) counts as flat."""
+MAX_EXTRAPOLATION = 2.0
+"""No safe size or estimate goes beyond this many times the largest measured size."""
 
 
 @dataclass(frozen=True)
@@ -51,19 +59,26 @@ class LinearFit:
 
 @dataclass(frozen=True)
 class Boundary:
-    """Where runs stopped passing: the largest size that passed, the smallest that failed."""
+    """Where runs stopped passing: the largest size with no failure below the smallest size
+    with one (so never above it), and that smallest failed size."""
 
     largest_ok_bytes: int | None
     smallest_failed_bytes: int | None
+    passed_above_bytes: tuple[int, ...] = ()
+    """Sizes above the smallest failed one whose runs all passed."""
+
+
+@dataclass(frozen=True)
+class Kills:
+    """How many runs of one size were killed, of how many measured."""
+
+    size_bytes: int
+    killed: int
+    measured: int
 
     @property
-    def mixed(self) -> bool:
-        """Whether some size passed above a size that failed (noisy or inconsistent runs)."""
-        return (
-            self.largest_ok_bytes is not None
-            and self.smallest_failed_bytes is not None
-            and self.largest_ok_bytes > self.smallest_failed_bytes
-        )
+    def text(self) -> str:
+        return f"{self.killed} of {self.measured} killed at {format_size(self.size_bytes)}"
 
 
 @dataclass(frozen=True)
@@ -90,7 +105,26 @@ class SafeSize:
     shape: Shape | None = None
     """The model the data has (constant, step or linear), when it could be chosen."""
     interval: tuple[float, float] | None = None
-    """For ``fit``: the safe size where the line +- twice its residual spread meets the budget."""
+    """For ``fit``: the safe size where the line +- twice its residual spread meets the budget,
+    clipped to twice the largest measured size."""
+    kills: tuple[Kills, ...] = ()
+    """Per size with a kill: how many of its runs were killed."""
+    capped: bool = False
+    """For ``fit``: the line meets the budget beyond twice the largest measured size, and
+    ``safe_size_bytes`` is that bound instead (no further extrapolation)."""
+
+    @property
+    def described_shape(self) -> Shape | None:
+        """The shape the data can be said to have: with three sizes or more a shape that
+        explains its peaks (R² at least :data:`MIN_R_SQUARED`, or peaks that do not vary), with
+        two a constant only when they are one level; else None (the statement says why)."""
+        shape, points = self.shape, [(float(s), p) for s, p in self.points]
+        if shape is None or len(points) < 2:
+            return None
+        if len(points) == 2:
+            return shape if shape.name == "constant" and _same_level(self.points) else None
+        r_squared = shape.r_squared(points)
+        return shape if r_squared is None or r_squared >= MIN_R_SQUARED else None
 
 
 def fit_line(points: Sequence[tuple[int, float]]) -> LinearFit | None:
@@ -109,34 +143,59 @@ def fit_line(points: Sequence[tuple[int, float]]) -> LinearFit | None:
     return LinearFit(intercept, slope, r_squared, len(set(sizes)))
 
 
+def _boundary(runs: Sequence[RunResult], failed: Callable[[RunResult], bool]) -> Boundary:
+    """Sizes whose every run passed (some ended ok, none ``failed``) against those with a
+    failure: the largest passing size below the smallest failed one, that size, and the sizes
+    that passed above it."""
+    passing, failing = set(), set()
+    for size, group in group_by_size(runs).items():
+        if any(failed(r) for r in group):
+            failing.add(size)
+        elif any(r.status == "ok" for r in group):
+            passing.add(size)
+    first_failed = min(failing, default=None)
+    below = [s for s in passing if first_failed is None or s < first_failed]
+    above = sorted(s for s in passing if first_failed is not None and s > first_failed)
+    return Boundary(max(below, default=None), first_failed, tuple(above))
+
+
 def oom_boundary(runs: Sequence[RunResult]) -> Boundary:
-    """The largest size with an ok run and the smallest with an oom run, from statuses alone."""
-    ok = [r.size_bytes for r in runs if r.status == "ok"]
-    oom = [r.size_bytes for r in runs if r.status == "oom"]
-    return Boundary(max(ok, default=None), min(oom, default=None))
+    """From statuses alone: the largest size with no kill (and an ok run) below the smallest
+    size with a kill, and that size."""
+    return _boundary(runs, lambda run: run.status == KILLED)
 
 
 def budget_boundary(runs: Sequence[RunResult], budget_bytes: int) -> Boundary:
-    """Like ``oom_boundary`` but against the budget: an ok run whose peak is over the budget
-    fails, and so does an oom at a cap at or above the budget (its peak passed the budget too);
-    an oom at a cap below the budget proves nothing about it and is left out."""
+    """Like ``oom_boundary`` but against the budget: an ok run whose budget figure is over the
+    budget fails, and so does an oom at a cap at or above the budget (its peak passed the
+    budget too); an oom at a cap below the budget proves nothing about it and is left out."""
 
-    def failed(run: RunResult) -> bool:
-        if run.status == "oom":
-            return run.memory_limit_bytes is None or run.memory_limit_bytes >= budget_bytes
-        return run.status == "ok" and (run.peak_rss_bytes or 0) > budget_bytes
+    return _boundary(runs, lambda run: run_failed(run, budget_bytes))
 
-    passed = [r.size_bytes for r in runs if r.status == "ok" and not failed(r)]
-    return Boundary(
-        max(passed, default=None), min((r.size_bytes for r in runs if failed(r)), default=None)
-    )
+
+def run_failed(run: RunResult, budget_bytes: int) -> bool:
+    """Whether the run fails ``budget_bytes`` (``budget_boundary``)."""
+    if run.status == KILLED:
+        return run.memory_limit_bytes is None or run.memory_limit_bytes >= budget_bytes
+    return run.status == "ok" and (budget_figure(run) or 0) > budget_bytes
+
+
+def kills_per_size(runs: Sequence[RunResult]) -> tuple[Kills, ...]:
+    """Every size with a killed run, and how many of its measured runs were."""
+    found = []
+    for size, group in group_by_size(runs).items():
+        measured = [r for r in group if r.status != INFRA]
+        killed = sum(1 for r in measured if r.status == KILLED)
+        if killed:
+            found.append(Kills(size, killed, len(measured)))
+    return tuple(found)
 
 
 def peak_points(runs: Sequence[RunResult]) -> tuple[tuple[int, float], ...]:
-    """(size, median peak over the ok runs of that size) for every size with an ok peak."""
+    """(size, median budget figure over the ok runs of that size) for every size with one."""
     points = []
     for size, group in group_by_size(runs).items():
-        peaks = [r.peak_rss_bytes for r in group if r.status == "ok" and r.peak_rss_bytes]
+        peaks = [f for r in group if r.status == "ok" and (f := budget_figure(r))]
         if peaks:
             points.append((size, float(statistics.median(peaks))))
     return tuple(points)
@@ -147,18 +206,21 @@ def safe_size(series: Series, runs: Sequence[RunResult], budget_bytes: int) -> S
     points = peak_points(runs)
     fit = fit_line(points)
     limit = budget_boundary(runs, budget_bytes)
+    kills = kills_per_size(runs)
+    figure = " / ".join(figure_name(scope) for scope in scopes_of(runs))
     shape = choose([(float(s), p) for s, p in points])[0] if points else None
     interval = None
+    capped = False
     if limit.smallest_failed_bytes is not None:
         kind, safe = "bracketed", None
-        statement = _bracketed(limit, fit, budget_bytes, [])
+        statement = _bracketed(limit, kills)
     elif shape is None or len(points) < 2:
         kind, safe = "unsupported", None
-        statement = _unsupported(points, fit, budget_bytes, [_one_size(points)])
+        statement = _unsupported(points, fit, budget_bytes, [_one_size(points)], figure)
     elif len(points) == 2 and shape.name == "constant" and not _same_level(points):
         kind, safe = "unsupported", None
         problem = _two_sizes(points)
-        statement = _unsupported(points, fit, budget_bytes, [problem])
+        statement = _unsupported(points, fit, budget_bytes, [problem], figure)
     elif (
         len(points) >= 3
         and (r_squared := shape.r_squared([(float(s), p) for s, p in points])) is not None
@@ -169,12 +231,13 @@ def safe_size(series: Series, runs: Sequence[RunResult], budget_bytes: int) -> S
             f"the best shape ({shape.name}) fits poorly (R\u00b2 {r_squared:.2f} < "
             f"{MIN_R_SQUARED}): repeat the sizes (--repeat 3) to see which runs wobble"
         )
-        statement = _unsupported(points, None, budget_bytes, [problem])
+        statement = _unsupported(points, None, budget_bytes, [problem], figure)
     elif shape.name == "linear" and shape.params[1] >= FLAT_SLOPE:
         reach = (budget_bytes - shape.params[0]) / shape.params[1]
-        kind, safe = "fit", reach
-        interval = _interval(shape, points, budget_bytes)
-        statement = _fitted(points, shape, budget_bytes, interval)
+        bound = MAX_EXTRAPOLATION * max(size for size, _ in points)
+        kind, safe, capped = "fit", min(reach, bound), reach > bound
+        interval = None if capped else _interval(shape, points, budget_bytes, bound)
+        statement = _fitted(points, shape, budget_bytes, interval, figure)
     elif shape.name == "step" and shape.params[1] > budget_bytes:
         low, high, below, at = shape.params
         kind, safe = "bracketed", None
@@ -185,10 +248,10 @@ def safe_size(series: Series, runs: Sequence[RunResult], budget_bytes: int) -> S
         )
     elif max(p for _, p in points) <= budget_bytes:
         kind, safe = "flat", math.inf
-        statement = _flat(points, shape)
+        statement = _flat(points, shape, figure)
     else:
         kind, safe = "fit", 0.0
-        statement = f"No safe size: the peak is {format_size(shape.predict(0))} or more."
+        statement = f"No safe size: the {figure} is {format_size(shape.predict(0))} or more."
     return SafeSize(
         series=series,
         budget_bytes=budget_bytes,
@@ -201,6 +264,8 @@ def safe_size(series: Series, runs: Sequence[RunResult], budget_bytes: int) -> S
         statement=statement,
         shape=shape,
         interval=interval,
+        kills=kills,
+        capped=capped,
     )
 
 
@@ -230,14 +295,15 @@ def _two_sizes(points: Sequence[tuple[int, float]]) -> str:
 
 
 def _interval(
-    shape: Shape, points: Sequence[tuple[int, float]], budget_bytes: int
+    shape: Shape, points: Sequence[tuple[int, float]], budget_bytes: int, bound: float
 ) -> tuple[float, float]:
-    """Where the line, shifted up and down by twice its residual spread, meets the budget."""
+    """Where the line, shifted up and down by twice its residual spread, meets the budget,
+    within 0 and ``bound`` (no extrapolation further)."""
     intercept, slope = shape.params
     spread = max(math.sqrt(shape.rss / max(1, len(points) - 2)), NOISE_FLOOR_BYTES)
     low = (budget_bytes - 2 * spread - intercept) / slope
     high = (budget_bytes + 2 * spread - intercept) / slope
-    return max(0.0, low), max(0.0, high)
+    return min(max(0.0, low), bound), min(max(0.0, high), bound)
 
 
 def safe_sizes(analysis: Analysis, budget_bytes: int) -> list[SafeSize]:
@@ -247,9 +313,10 @@ def safe_sizes(analysis: Analysis, budget_bytes: int) -> list[SafeSize]:
     ]
 
 
-def line_estimate(fit: LinearFit | None, budget_bytes: int) -> str:
+def line_estimate(fit: LinearFit | None, budget_bytes: int, largest_bytes: int) -> str:
     """A sentence (with a leading space) on where the line meets the budget, when that is worth
-    saying: a good fit, or a line through two sizes (labelled as such); never a poor fit."""
+    saying: a good fit, or a line through two sizes (labelled as such); never a poor fit, and
+    never beyond :data:`MAX_EXTRAPOLATION` times ``largest_bytes``, the largest measured size."""
     if fit is None:
         return ""
     reach = fit.reaches(budget_bytes)
@@ -259,29 +326,35 @@ def line_estimate(fit: LinearFit | None, budget_bytes: int) -> str:
         how = f"the fit (R\u00b2 {fit.r_squared:.2f})"
     else:
         return ""
-    if reach is None or reach <= 0:
+    if reach is None or reach <= 0 or reach > MAX_EXTRAPOLATION * largest_bytes:
         return ""
     return f" As a rough guide, {how} reaches the budget at {format_size(reach)}."
 
 
-def _bracketed(
-    limit: Boundary, fit: LinearFit | None, budget_bytes: int, problems: list[str]
-) -> str:
+def _bracketed(limit: Boundary, kills: Sequence[Kills]) -> str:
+    """The measured bracket, said with the kills per size; no line is drawn across kills."""
     failed = format_size(limit.smallest_failed_bytes or 0)
+    killed = f" ({', '.join(k.text for k in kills)})" if kills else ""
     if limit.largest_ok_bytes is None:
-        return (
-            f"No safe size was measured: every size failed (ended oom or over the budget), "
-            f"the smallest at {failed}."
+        text = (
+            f"No safe size was measured: runs failed (killed, or over the budget) from the "
+            f"smallest size that failed, {failed}, and no smaller size passed{killed}."
         )
-    ok = format_size(limit.largest_ok_bytes)
-    reasons = [*problems, f"runs failed from {failed} up (oom, or a peak over the budget)"]
-    text = (
-        f"The data cannot support a single threshold: {'; '.join(reasons)}. "
-        f"The limit lies between {ok} (largest ok) and {failed} (smallest failed)."
-    )
-    if limit.mixed:
-        text += " Some sizes both passed and failed, so the runs are inconsistent there."
-    return text + line_estimate(fit, budget_bytes)
+    else:
+        ok = format_size(limit.largest_ok_bytes)
+        text = (
+            f"The data cannot support a single threshold: runs failed from {failed} up "
+            f"(killed, or over the budget){killed}. The limit lies between {ok} (largest ok) "
+            f"and {failed} (smallest failed)."
+        )
+    if limit.passed_above_bytes:
+        sizes = ", ".join(format_size(size) for size in limit.passed_above_bytes)
+        text += (
+            f" Every run passed at {sizes}, above a size that failed: near a limit the workers "
+            "share, which child the kernel kills is a matter of timing, so repeat the sizes "
+            "(--repeat 3) or search the limit (memharness limits)."
+        )
+    return text
 
 
 def _unsupported(
@@ -289,19 +362,21 @@ def _unsupported(
     fit: LinearFit | None,
     budget_bytes: int,
     problems: list[str],
+    figure: str,
 ) -> str:
     text = f"The data cannot support a threshold: {'; '.join(problems)}."
-    if points:
-        largest = max(size for size, _ in points)
-        highest = max(peak for _, peak in points)
-        text += (
-            f" Measured: ok up to {format_size(largest)}, median peaks at most "
-            f"{format_size(highest)}."
-        )
-    return text + line_estimate(fit, budget_bytes)
+    if not points:
+        return text
+    largest = max(size for size, _ in points)
+    highest = max(peak for _, peak in points)
+    text += (
+        f" Measured: ok up to {format_size(largest)}, median {figure} at most "
+        f"{format_size(highest)}."
+    )
+    return text + line_estimate(fit, budget_bytes, largest)
 
 
-def _flat(points: Sequence[tuple[int, float]], shape: Shape) -> str:
+def _flat(points: Sequence[tuple[int, float]], shape: Shape, figure: str) -> str:
     largest = max(size for size, _ in points)
     highest = max(peak for _, peak in points)
     if shape.name == "step":
@@ -311,9 +386,9 @@ def _flat(points: Sequence[tuple[int, float]], shape: Shape) -> str:
             f"{format_size(below)} and {format_size(at)}, and stays there"
         )
     elif shape.name == "linear":
-        how = f"the peak barely grows with size (slope {shape.params[1]:.3f})"
+        how = f"the {figure} barely grows with size (slope {shape.params[1]:.3f})"
     else:
-        how = f"the peak stays at about {format_size(shape.params[0])}"
+        how = f"the {figure} stays at about {format_size(shape.params[0])}"
     return (
         f"No limit found in the measured range: {how} (best by BIC: {shape.name}); at most "
         f"{format_size(highest)} up to {format_size(largest)}."
@@ -324,18 +399,26 @@ def _fitted(
     points: Sequence[tuple[int, float]],
     shape: Shape,
     budget_bytes: int,
-    interval: tuple[float, float],
+    interval: tuple[float, float] | None,
+    figure: str,
 ) -> str:
     intercept, slope = shape.params
     reach = (budget_bytes - intercept) / slope
     r_squared = shape.r_squared([(float(s), p) for s, p in points]) or 1.0
     how = (
         f"the line (best by BIC; R\u00b2 {r_squared:.2f} over {len(points)} sizes, "
-        f"peak = {format_size(intercept)} + {slope:.2f} x size)"
+        f"{figure} = {format_size(intercept)} + {slope:.2f} x size)"
     )
     if reach <= 0:
         return f"No safe size: {how} puts even an empty object over the budget."
     largest = max(size for size, _ in points)
+    bound = MAX_EXTRAPOLATION * largest
+    if interval is None:
+        return (
+            f"Safe up to at least {format_size(bound)}, twice the largest measured size "
+            f"({format_size(largest)}): {how} stays under the budget there, and is not "
+            f"extrapolated further; measure {format_size(bound)} to go on."
+        )
     low, high = interval
     text = (
         f"Safe up to {format_size(reach)} ({format_size(low)} to {format_size(high)}): {how} "
@@ -344,6 +427,6 @@ def _fitted(
     if reach > largest:
         text += (
             f" That is beyond the largest measured size ({format_size(largest)}): an "
-            f"extrapolation; measure {format_size(min(reach, largest * 2))} to confirm it."
+            f"extrapolation; measure {format_size(min(reach, bound))} to confirm it."
         )
     return text

@@ -18,7 +18,14 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from memharness_s3.analysis import wire_share
+from memharness_s3.analysis import recycling, wire_share
+from memharness_s3.analysis.budget_scope import (
+    NODE,
+    figure_name,
+    node_charged_peak,
+    node_idle,
+    scope_of,
+)
 from memharness_s3.analysis.cases import Analysis, CaseRuns, Series, median_of
 from memharness_s3.analysis.caveats import (
     NOT_MEASURED_BY_BACKEND,
@@ -26,9 +33,10 @@ from memharness_s3.analysis.caveats import (
     caveats,
     unmeasured_by_backend,
 )
-from memharness_s3.analysis.decision import FITS, Cell, Column, Decision, decide
+from memharness_s3.analysis.decision import Cell, Column, Decision, decide, scope_words
+from memharness_s3.analysis.headline import headline
 from memharness_s3.analysis.shapes import Shape
-from memharness_s3.analysis.verdicts import NOT_MEASURED, judge
+from memharness_s3.analysis.verdicts import NOT_MEASURED, UNCHECKED, judge
 from memharness_s3.config.sizes import format_mb, format_size
 from memharness_s3.model.records import INFRA, Expectation, RunResult
 from memharness_s3.paths import starts_with, write_no_follow
@@ -89,14 +97,21 @@ def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
     celery = any(r.executor == "celery" for r in results)
     runs = [_run_row(source.path, r, heap, celery) for r in results]
     unmeasured = _unmeasured(analysis, source.meta.raw)
+    decision = decide(analysis, budget.bytes, greyed={series.name for series in unmeasured})
+    recycled = recycling.recycling(analysis)
     return {
-        "decision": _decision(decide(analysis, budget.bytes), budget, unmeasured),
+        "headline": headline(decision),
+        "decision": _decision(decision, budget),
+        "recycling": {
+            "summary": recycling.summary(recycled),
+            "rows": [_recycling_row(row) for row in recycled if row.worth_saying],
+        },
         "caveats": caveats(analysis, source.meta.raw),
         "largest_safe": largest_safe.section(source.path),
         "title": f"memharness report: {source.path.resolve().name}",
         "overview": _overview(results),
         "environment": _environment(source),
-        "budget": _budget_line(budget),
+        "budget": _budget_line(budget, results),
         "headroom": _headroom_line(results, budget),
         "answers": answer_questions(analysis, safe),
         "fits": [_fit_row(s, s.series in unmeasured) for s in safe],
@@ -144,18 +159,16 @@ def _charts(analysis: Analysis, results_dir: Path, budget_bytes: int) -> list[ch
     return drawn
 
 
-def _decision(decision: Decision, budget: Budget, unmeasured: set[Series]) -> dict[str, Any]:
+def _decision(decision: Decision, budget: Budget) -> dict[str, Any]:
     """The decision matrix as the template shows it: a row per strategy, a column per size x
-    concurrency, each cell a verdict chip and its costs; the fastest fitting one starred. A
-    strategy the backend could not measure (``unmeasured``) is greyed, never fits or starred."""
-    greyed = {series.name for series in unmeasured}
-    fastest = {
-        (c.size_bytes, c.concurrency): _fastest_measured(c, greyed) for c in decision.columns
-    }
+    concurrency, each cell a verdict chip and its costs; a clearly fastest fitting one starred.
+    A strategy the backend could not measure (``decision.greyed``) is greyed, never fits or is
+    starred."""
+    greyed = decision.greyed
     columns = [
         {
             "title": f"{format_size(c.size_bytes)} \u00d7 {c.concurrency}",
-            "answer": _answer(c, fastest[c.size_bytes, c.concurrency], greyed),
+            "answer": _answer(c, greyed),
         }
         for c in decision.columns
     ]
@@ -164,20 +177,29 @@ def _decision(decision: Decision, budget: Budget, unmeasured: set[Series]) -> di
         cells = []
         for column in decision.columns:
             cell = next((c for c in column.cells if c.strategy == strategy), None)
-            best = fastest[column.size_bytes, column.concurrency]
             cells.append(
                 None
                 if cell is None
-                else _decision_cell(cell, column, best is cell, strategy in greyed)
+                else _decision_cell(
+                    cell, column.fastest == strategy and strategy not in greyed, strategy in greyed
+                )
             )
         rows.append({"strategy": strategy, "cells": cells})
     limit = (1 - decision.headroom) * budget.bytes
+    scopes = {cell.scope for column in decision.columns for cell in column.cells}
+    figures = " for worker scope, ".join(
+        figure_name(scope) for scope in ("worker", NODE) if scope in scopes
+    )
+    figures += " for node scope" if NODE in scopes and len(scopes) > 1 else ""
     legend = (
-        f"fits: every run ok, peak per worker at most {format_mb(limit)} MB "
-        f"({decision.headroom:.0%} headroom under the {format_mb(budget.bytes)} MB budget), and "
-        "the workers' simultaneous sum at most that many times it; tight: under the budget but "
-        "inside the headroom; over: a peak over the budget; failed: a run did not end ok. "
-        "\u2605 the fastest that fits (median fetch wall time)."
+        f"fits: no run killed across the repeats, every run ok, and the {figures} at most "
+        f"{format_mb(limit)} MB ({decision.headroom:.0%} headroom under the "
+        f"{format_mb(budget.bytes)} MB budget, {scope_words(scopes)}); tight: under the budget "
+        "but inside the headroom; over: over the budget; k of n killed: the kernel killed k of "
+        "the n runs (tasks); failed: a run ended error or timeout; unchecked: ok runs that "
+        "recorded no node charged peak. \u2605 the fastest that fits, only when it is faster "
+        "than every other that fits by more than the spread of their repeats, and never on moto "
+        "(otherwise: equal within noise)."
     )
     if greyed:
         legend += (
@@ -187,54 +209,61 @@ def _decision(decision: Decision, budget: Budget, unmeasured: set[Series]) -> di
     return {"columns": columns, "rows": rows, "legend": legend}
 
 
-def _fastest_measured(column: Column, greyed: set[str]) -> Cell | None:
-    """The column's fastest fitting strategy among those the backend measured: the decision's
-    own, or, when that one is greyed, the next by the same rule (fits, downloads, least wall)."""
-    if column.fastest is not None and column.fastest not in greyed:
-        return next(c for c in column.cells if c.strategy == column.fastest)
-    timed = [
-        c
-        for c in column.cells
-        if c.verdict == FITS
-        and c.downloads
-        and c.median_wall_s is not None
-        and c.strategy not in greyed
-    ]
-    return min(timed, key=lambda c: (c.median_wall_s or 0.0, c.strategy)) if timed else None
+def _answer(column: Column, greyed: frozenset[str]) -> str:
+    fitting = [c for c in column.fitting if c.strategy not in greyed]
+    if not fitting:
+        return "nothing fits with headroom"
+    speed = column.speed
+    if speed.fastest is not None:
+        best = next(c for c in fitting if c.strategy == speed.fastest)
+        return (
+            f"{best.strategy}: {_figure(best)}, {_number(best.median_wall_s, 2)} s "
+            f"({len(fitting)} fit)"
+        )
+    if speed.tied:
+        return f"{len(fitting)} fit; equal within noise: {', '.join(speed.tied)}"
+    return f"{len(fitting)} fit, none downloads"
 
 
-def _answer(column: Column, best: Cell | None, greyed: set[str]) -> str:
-    fitting = [c for c in column.cells if c.verdict == FITS and c.strategy not in greyed]
-    if best is None:
-        return "nothing fits with headroom" if not fitting else "fits, none downloads"
-    return (
-        f"{best.strategy}: {format_mb(best.max_peak_bytes)} MB peak, "
-        f"{_number(best.median_wall_s, 2)} s ({len(fitting)} fit)"
-    )
+def _figure(cell: Cell) -> str:
+    """The cell's budget figure: ``peak 60.8 MB`` (per worker) or ``node 474.0 MB``."""
+    word = "node" if cell.scope == NODE else "peak"
+    return f"{word} {format_mb(cell.budget_peak_bytes)} MB"
 
 
-def _decision_cell(cell: Cell, column: Column, fastest: bool, greyed: bool) -> dict[str, Any]:
-    costs = [
-        f"peak {format_mb(cell.max_peak_bytes)} MB",
-        f"+{format_mb(cell.median_cost_bytes)} over idle",
-    ]
-    if column.concurrency > 1 and cell.aggregate_bytes is not None:
-        costs.append(f"sum {format_mb(cell.aggregate_bytes)} MB")
+def _decision_cell(cell: Cell, fastest: bool, greyed: bool) -> dict[str, Any]:
+    costs = [_figure(cell)]
+    if cell.scope == NODE:
+        costs.append(f"worker peak {format_mb(cell.max_peak_bytes)} MB")
+    costs.append(f"+{format_mb(cell.median_cost_bytes)} over idle")
     if cell.temp_peak_bytes:
         costs.append(f"temp {format_mb(cell.temp_peak_bytes)} MB")
     if cell.median_wall_s is not None:
         costs.append(f"{_number(cell.median_wall_s, 2)} s")
     if cell.requests is not None:
         costs.append(f"{cell.requests:g} request{'' if cell.requests == 1 else 's'}")
-    if cell.verdict in ("failed", "not measured"):
+    if cell.verdict in ("failed", "killed", "not measured"):
         costs = [", ".join(f"{n} {status}" for status, n in cell.statuses.items())]
     if cell.statuses.get(INFRA):
         costs.append(f"{cell.statuses[INFRA]} {INFRA}: backend unresponsive, re-run")
     return {
-        "verdict": NOT_MEASURED_BY_BACKEND if greyed else cell.verdict,
+        "verdict": NOT_MEASURED_BY_BACKEND if greyed else cell.text,
         "class": "unmeasured" if greyed else cell.verdict.replace(" ", "-"),
         "fastest": fastest,
         "costs": " \u00b7 ".join(costs),
+    }
+
+
+def _recycling_row(row: recycling.Recycling) -> dict[str, str]:
+    return {
+        "case": row.label,
+        "killed": f"{row.killed} of {row.measured}",
+        "peak": format_mb(row.in_task_peak_bytes),
+        "killed_peak": format_mb(row.killed_peak_bytes),
+        "killed_node": format_mb(row.killed_node_bytes),
+        "retained": format_mb(row.retained_bytes),
+        "fresh": format_mb(row.fresh_idle_bytes),
+        "effect": row.effect,
     }
 
 
@@ -260,7 +289,8 @@ def _environment(source: ResultsDir) -> list[tuple[str, str]]:
     cap = "none"
     if source.meta.memory_limit_bytes:
         enforcement = meta.get("cap_enforcement") or "unknown"
-        cap = f"{_both_units(source.meta.memory_limit_bytes)}, enforced by {enforcement}"
+        scopes = scope_words({scope_of(r) for r in source.results})
+        cap = f"{_both_units(source.meta.memory_limit_bytes)} {scopes}, enforced by {enforcement}"
     memory = meta.get("total_memory_bytes")
     pairs = [
         ("Python", meta.get("python")),
@@ -274,7 +304,7 @@ def _environment(source: ResultsDir) -> list[tuple[str, str]]:
         ("Endpoint", meta.get("endpoint_url")),
         ("CPUs", meta.get("cpu_count")),
         ("Memory", format_size(memory) if isinstance(memory, int) else memory),
-        ("Cap per worker", cap),
+        ("Cap", cap),
         ("Executor", _executor(meta.get("executor"))),
         ("Platform", meta.get("platform")),
         ("Measured at", meta.get("timestamp")),
@@ -299,36 +329,79 @@ def _both_units(num_bytes: int) -> str:
     return text
 
 
-def _budget_line(budget: Budget) -> str:
-    return f"{_both_units(budget.bytes)} per worker: {budget.origin}"
+def _budget_line(budget: Budget, results: Sequence[RunResult]) -> str:
+    """The budget, what it applies to and which figure is held against it, scope by scope."""
+    scopes = {scope_of(r) for r in results}
+    said = []
+    if "worker" in scopes:
+        said.append("per worker (each worker's peak RSS is held against it)")
+    if NODE in scopes:
+        said.append(
+            "per node, shared by its workers (the node's charged peak, resident memory without "
+            "page cache as the kernel counts it, is held against it)"
+        )
+    return f"{_both_units(budget.bytes)} {' and '.join(said)}: {budget.origin}"
 
 
 def _headroom_line(results: Sequence[RunResult], budget: Budget) -> str:
-    """Baselines grouped to the megabyte, each with what it leaves of the budget."""
+    """What an idle worker (worker scope) or an idle node (node scope, per concurrency) takes,
+    each with what it leaves of the budget."""
+    said = []
+    # A local worker starts fresh whatever the scope: its idle RSS is part of what it charges.
+    worker = [r for r in results if scope_of(r) == "worker" or r.executor == "local"]
     groups: dict[int, list[str]] = {}
-    for strategy, base in median_baselines(results).items():
+    for strategy, base in median_baselines(worker).items():
         groups.setdefault(round(base / 1e6), []).append(strategy)
-    return "; ".join(
-        f"{mb} MB for {', '.join(names)}, leaving {format_size(budget.bytes - mb * 1e6)}"
-        for mb, names in sorted(groups.items())
-    )
+    if groups:
+        said.append(
+            "Idle worker (RSS after imports and client creation): "
+            + "; ".join(
+                f"{mb} MB for {', '.join(names)}, leaving {format_size(budget.bytes - mb * 1e6)}"
+                for mb, names in sorted(groups.items())
+            )
+        )
+    node = [r for r in results if scope_of(r) == NODE]
+    idle: dict[int, list[RunResult]] = {}
+    for result in node:
+        idle.setdefault(result.concurrency, []).append(result)
+    floors = [
+        (level, floor)
+        for level, runs in sorted(idle.items())
+        if (floor := median_of(runs, node_idle)) is not None and floor > 0
+    ]
+    if floors:
+        said.append(
+            "Idle node (the node's charged memory just before a run, main process and idle "
+            "children): "
+            + "; ".join(
+                f"{format_mb(floor)} MB at x{level}, leaving {format_size(budget.bytes - floor)}"
+                for level, floor in floors
+            )
+        )
+    elif any(r.executor != "local" for r in node):
+        said.append("Idle node: not recorded by these runs")
+    return ". ".join(said)
 
 
 def _fit_row(safe: fit.SafeSize, unmeasured: bool) -> dict[str, str]:
     if unmeasured:
         verdict = NOT_MEASURED_BY_BACKEND
+    elif safe.kind == "fit" and safe.capped and safe.safe_size_bytes is not None:
+        verdict = f"\u2265 {format_size(safe.safe_size_bytes)}"
     elif safe.kind == "fit" and safe.safe_size_bytes is not None:
         verdict = format_size(max(0.0, safe.safe_size_bytes))
         if safe.interval is not None and safe.safe_size_bytes > 0:
             low, high = safe.interval
             verdict += f" ({format_size(low)} \u2013 {format_size(high)})"
     elif safe.kind == "flat":
-        verdict = "no limit found"
+        verdict = f"no limit up to {format_size(max(size for size, _ in safe.points))}"
     elif safe.kind == "bracketed" and safe.limit.largest_ok_bytes is not None:
         verdict = (
             f"{format_size(safe.limit.largest_ok_bytes)} \u2013 "
             f"{format_size(safe.limit.smallest_failed_bytes or 0)}"
         )
+    elif safe.kind == "bracketed" and safe.limit.smallest_failed_bytes is not None:
+        verdict = f"none (fails at {format_size(safe.limit.smallest_failed_bytes)})"
     elif safe.kind == "bracketed" and safe.shape is not None and safe.shape.name == "step":
         verdict = f"{format_size(safe.shape.params[2])} \u2013 {format_size(safe.shape.params[3])}"
     else:
@@ -336,7 +409,7 @@ def _fit_row(safe: fit.SafeSize, unmeasured: bool) -> dict[str, str]:
     return {
         "series": safe.series.label,
         "sizes": str(len(safe.points)),
-        "shape": _shape_text(safe.shape),
+        "shape": _shape_text(safe.described_shape) if safe.points else "-",
         "safe": verdict,
         "largest_ok": _size_or_dash(safe.oom.largest_ok_bytes),
         "smallest_oom": _size_or_dash(safe.oom.smallest_failed_bytes),
@@ -345,9 +418,10 @@ def _fit_row(safe: fit.SafeSize, unmeasured: bool) -> dict[str, str]:
 
 
 def _shape_text(shape: Shape | None) -> str:
-    """The chosen model and its parameters, e.g. ``linear: 52 MB + 1.00 x size``."""
+    """The chosen model and its parameters, e.g. ``linear: 52 MB + 1.00 x size``; ``cannot
+    tell`` when the data has no shape to speak of (``SafeSize.described_shape``)."""
     if shape is None:
-        return "-"
+        return "cannot tell"
     if shape.name == "constant":
         return f"constant: {format_mb(shape.params[0])} MB"
     if shape.name == "linear":
@@ -373,8 +447,8 @@ def _case_columns(heap: bool) -> list[str]:
         "median wall s",
         "median MB/s",
         "of wire",
-        "aggregate MB",
-        "verdict, peak/budget",
+        "node peak MB",
+        "verdict, figure/budget",
     ]
 
 
@@ -402,9 +476,10 @@ def _case_row(
         _number(case.median_ok(lambda r: r.wall_s), 2),
         _number(case.median_ok(lambda r: r.throughput_mb_s), 1),
         wire_share.text(case.median_ok(wire_share.shown_of_wire)),
-        format_mb(median_of(case.runs, lambda r: r.aggregate_peak_rss_bytes)),
+        format_mb(median_of(case.runs, node_charged_peak)),
     ]
-    share = "" if case.max_peak is None else f"{case.max_peak / budget_bytes:.0%}"
+    figure = case.budget_peak
+    share = "" if figure is None else f"{figure / budget_bytes:.0%}"
     reason = judgement.expectation.reason if judgement.expectation else ""
     verdict, verdict_class = judgement.verdict, _verdict_class(judgement.verdict)
     if unmeasured:
@@ -422,7 +497,7 @@ def _case_row(
 def _verdict_class(verdict: str) -> str:
     if verdict.startswith("expected"):
         return "expected"
-    if verdict == NOT_MEASURED:
+    if verdict in (NOT_MEASURED, UNCHECKED):
         return "not-measured"
     if "(expected" in verdict:
         return "warn"

@@ -14,7 +14,8 @@ DEFAULT_BUDGET_BYTES = 512 * 2**20
 
 @dataclass(frozen=True)
 class Budget:
-    """The per-worker memory budget the verdicts and safe sizes are judged against."""
+    """The memory budget the verdicts and safe sizes are judged against (per worker or per
+    node, as each run's scope says: ``analysis.budget_scope``)."""
 
     bytes: int
     origin: str
@@ -35,5 +36,5 @@ def resolve_budget(source: ResultsDir, override_bytes: int | None) -> Budget:
     if override_bytes is not None:
         return Budget(override_bytes, "given with --budget")
     if source.meta.memory_limit_bytes:
-        return Budget(source.meta.memory_limit_bytes, "the run's per-worker memory limit")
+        return Budget(source.meta.memory_limit_bytes, "the run's memory limit")
     return Budget(DEFAULT_BUDGET_BYTES, "the default: the run recorded no memory limit")
