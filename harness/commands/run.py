@@ -11,13 +11,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from memharness_s3 import registry
 from memharness_s3.commands.options import add_fixture_options, add_setting_flag
 from memharness_s3.errors import UsageError
 from memharness_s3.settings import SETTINGS, RunSettings, default_settings, from_meta
+
+if TYPE_CHECKING:
+    from memharness_s3.session import Session
 
 NAME = "run"
 HELP = "measure strategies fetching PDFs from S3"
@@ -90,10 +94,9 @@ def run(args: argparse.Namespace) -> int:
     if broker and settings.executor != "celery":
         raise UsageError("--broker is for --executor celery")
     executor = executor_for(settings, broker)
-    results = Session(
-        settings, target, out_dir, executor=executor, resume=args.resume is not None
-    ).run()
-    _show(results, out_dir, settings)
+    session = Session(settings, target, out_dir, executor=executor, resume=args.resume is not None)
+    results = session.run()
+    _show(results, out_dir, settings, session)
     from memharness_s3.analysis.reruns import settled
 
     counted = settled(results)
@@ -129,7 +132,8 @@ def _utc_stamp() -> str:
     return utc_stamp()
 
 
-def _show(results: list[Any], out_dir: Path, settings: RunSettings) -> None:
+def _show(results: list[Any], out_dir: Path, settings: RunSettings, session: Session) -> None:
+    from memharness_s3.phases import REPORT
     from memharness_s3.report.html import render_report
     from memharness_s3.results.writer import RESULTS_FILE
     from memharness_s3.summary import render_summary
@@ -140,7 +144,26 @@ def _show(results: list[Any], out_dir: Path, settings: RunSettings) -> None:
         print("\n" + render_summary(results))
     print(f"\nresults: {out_dir / RESULTS_FILE}")
     if results:
-        print(f"report:  {render_report(out_dir)}")
+        with session.clock.phase(REPORT):
+            report = render_report(out_dir)
+        print(f"report:  {report}")
+    session.record_phases()
+    print(_time_spent(session))
+
+
+def _time_spent(session: Session) -> str:
+    """One line: the share of this command's wall time that measured fetches took, and where
+    the rest went (the phases meta.json records)."""
+    import psutil
+
+    wall_s = time.time() - psutil.Process().create_time()
+    measured_s = session.measured_fetch_s or 0.0
+    others = sorted(session.clock.seconds.items(), key=lambda item: -item[1])
+    spent = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in others if seconds >= 0.05)
+    return (
+        f"time:    measured fetches {measured_s:.1f} s of {wall_s:.1f} s wall "
+        f"({measured_s / wall_s:.2f}); {spent}"
+    )
 
 
 def _settings(args: argparse.Namespace) -> RunSettings:
