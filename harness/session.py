@@ -237,6 +237,7 @@ class Session:
             load(self.out_dir, allow_empty=True)
         self._warn_about_capacity()
         created = not self.out_dir.exists()
+        results: list[RunResult] | None = None
         try:
             prepare_out_dir(self.out_dir, self.resume)
             sweep_stale_temp_dirs()
@@ -247,6 +248,14 @@ class Session:
         except (UsageError, RunFailed) as exc:
             self._cleanup(created, str(exc))
             raise
+        finally:  # an interrupted session's meta.json says where its time went too
+            with contextlib.suppress(OSError, ValueError, UsageError, RunFailed):
+                results = self._finish()
+        return results if results is not None else load(self.out_dir, allow_empty=True).results
+
+    def _finish(self) -> list[RunResult]:
+        """Every result in the directory, once this session's measured fetches are counted and
+        its phases recorded."""
         results = load(self.out_dir, allow_empty=True).results
         self.measured_fetch_s = measured_fetch_s(
             r for r in results if r.group_id not in self._earlier_groups
@@ -337,6 +346,7 @@ class Session:
         else:
             meta = {**self._meta(), "wire_mb_s": {}}
             write_meta(self.out_dir, backend.name, backend.endpoint_url, meta)
+        self.record_phases()
         sizes = [
             (name, refs[0].size_bytes if isinstance(refs, list) else 0)
             for name, refs in copies.items()

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from memharness_s3.session import Session
 
 NAME = "run"
+NO_CHARTS = "no charts: pip install 'memharness-s3[charts]' adds matplotlib to draw them"
 HELP = "measure strategies fetching PDFs from S3"
 
 
@@ -134,7 +135,7 @@ def _utc_stamp() -> str:
 
 def _show(results: list[Any], out_dir: Path, settings: RunSettings, session: Session) -> None:
     from memharness_s3.phases import REPORT
-    from memharness_s3.report.html import render_report
+    from memharness_s3.report.html import charts_installed, render_report
     from memharness_s3.results.writer import RESULTS_FILE
     from memharness_s3.summary import render_summary
     from memharness_s3.table import render
@@ -146,7 +147,7 @@ def _show(results: list[Any], out_dir: Path, settings: RunSettings, session: Ses
     if results:
         with session.clock.phase(REPORT):
             report = render_report(out_dir)
-        print(f"report:  {report}")
+        print(f"report:  {report}" + ("" if charts_installed() else f" ({NO_CHARTS})"))
     session.record_phases()
     print(_time_spent(session))
 
