@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from memharness_s3.model.records import ObjectRef
 from memharness_s3.paths import file_state
-from memharness_s3.records import ObjectRef
 
 
 def files_state(paths: Sequence[Path]) -> list[list[int]] | None:

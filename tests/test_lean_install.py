@@ -11,8 +11,9 @@ import markupsafe
 import pytest
 
 from memharness_s3.cli import main
-from memharness_s3.report.html import CHARTS_MISSING, render_report
-from tests.test_gate import seed_like, write
+from memharness_s3.views.html.page import CHARTS_MISSING, render_report
+from tests.support.results import write
+from tests.test_gate import seed_like
 
 
 def _without_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3 import fixture_cache, phases, procfs
-from memharness_s3.backends import DEFAULT_REGION, Backend, data_cache
-from memharness_s3.fixture_cache import ensure_fixture
-from memharness_s3.plan import PlannedRun
-from memharness_s3.readback_ledger import ReadBackLedger
-from memharness_s3.records import Case, ObjectRef
-from memharness_s3.session import WireOnFirstUse, _wire_of_resumed, measured_fetch_s
-from tests.test_case_identity import result
+from memharness_s3.execution import phases, procfs
+from memharness_s3.execution.session import WireOnFirstUse, _wire_of_resumed, measured_fetch_s
+from memharness_s3.model.records import Case, ObjectRef
+from memharness_s3.plan.runs import PlannedRun
+from memharness_s3.s3 import fixture_cache
+from memharness_s3.s3.backends import DEFAULT_REGION, Backend, data_cache
+from memharness_s3.s3.fixture_cache import ensure_fixture
+from memharness_s3.s3.readback_ledger import ReadBackLedger
+from tests.support.results import result
 
 MB = 10**6
 

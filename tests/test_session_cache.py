@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from memharness_s3.backends import data_cache, open_backend
-from memharness_s3.backends.s3rver import CACHE_KEY
-from memharness_s3.phases import BACKEND_START, MEASURED_RUNS, UPLOAD, VERIFICATION, WIRE
-from memharness_s3.progress import Progress
-from memharness_s3.records import RunResult
-from memharness_s3.session import Session, Target
-from memharness_s3.settings import RunSettings
+from memharness_s3.config.settings import RunSettings
+from memharness_s3.execution.phases import BACKEND_START, MEASURED_RUNS, UPLOAD, VERIFICATION, WIRE
+from memharness_s3.execution.session import Session, Target
+from memharness_s3.model.records import RunResult
+from memharness_s3.s3.backends import data_cache, open_backend
+from memharness_s3.s3.backends.s3rver import CACHE_KEY
+from memharness_s3.views.progress import Progress
 
 SIZE = 2 * 10**6
 COPIES = 2

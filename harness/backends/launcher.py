@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from memharness_s3.backends import data_cache
 from memharness_s3.errors import RunFailed
-from memharness_s3.lifetime import die_with_parent
-from memharness_s3.procfs import work_done
+from memharness_s3.execution.processes import die_with_parent
+from memharness_s3.execution.procfs import work_done
+from memharness_s3.s3.backends import data_cache
 
 HOST = "127.0.0.1"
 STOP_GRACE_S = 5.0

@@ -21,9 +21,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from memharness_s3.backends.launcher import HOST, ServerSpec
 from memharness_s3.errors import RunFailed
-from memharness_s3.fixture_cache import cache_root
+from memharness_s3.s3.backends.launcher import HOST, ServerSpec
+from memharness_s3.s3.fixture_cache import cache_root
 
 VERSION = "3.7.1"
 CACHE_KEY = f"s3rver-{VERSION}"
