@@ -116,3 +116,17 @@ def write_crash_log(text: str) -> Path | None:
             file.write(text)
         return Path(name)
     return None
+
+
+def file_state(path: Path) -> list[int] | None:
+    """``[size, mtime_ns, ctime_ns, inode]`` of a file, or None when it cannot be read.
+
+    Equal states mean the file was not written in between: any write changes its ctime, which
+    no one can set back (``utime`` sets mtime and changes ctime too). What proves a cached file
+    intact once (a sha256) then need not be done again while its state stays the same.
+    """
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return [found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_ino]

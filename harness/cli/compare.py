@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if len(args.dirs) < 2:
         raise UsageError("compare needs at least two results directories, oldest first")
+    if args.html is not None and importlib.util.find_spec("matplotlib") is None:
+        raise UsageError(
+            "--html draws a chart with matplotlib, which the base install leaves out: "
+            "pip install 'memharness-s3[charts]'"
+        )
     histories = histories_of(args.dirs)
     if not histories:
         raise UsageError("no case ran in two or more of these directories: nothing to compare")

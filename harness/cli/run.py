@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from memharness_s3.cli.options import (
     add_fixture_options,
@@ -25,7 +26,11 @@ from memharness_s3.config import registry
 from memharness_s3.config.settings import SETTINGS, RunSettings, default_settings, from_meta
 from memharness_s3.errors import UsageError
 
+if TYPE_CHECKING:
+    from memharness_s3.execution.session import Session
+
 NAME = "run"
+NO_CHARTS = "no charts: pip install 'memharness-s3[charts]' adds matplotlib to draw them"
 HELP = "measure strategies fetching PDFs from S3"
 
 
@@ -81,10 +86,9 @@ def run(args: argparse.Namespace) -> int:
     if broker and settings.executor != "celery":
         raise UsageError("--broker is for --executor celery")
     executor = executor_for(settings, broker)
-    results = Session(
-        settings, target, out_dir, executor=executor, resume=args.resume is not None
-    ).run()
-    _show(results, out_dir, settings)
+    session = Session(settings, target, out_dir, executor=executor, resume=args.resume is not None)
+    results = session.run()
+    _show(results, out_dir, settings, session)
     from memharness_s3.analysis.reruns import settled
 
     counted = settled(results)
@@ -107,9 +111,10 @@ def _utc_stamp() -> str:
     return utc_stamp()
 
 
-def _show(results: list[Any], out_dir: Path, settings: RunSettings) -> None:
+def _show(results: list[Any], out_dir: Path, settings: RunSettings, session: Session) -> None:
+    from memharness_s3.execution.phases import REPORT
     from memharness_s3.results.writer import RESULTS_FILE
-    from memharness_s3.views.html.page import render_report
+    from memharness_s3.views.html.page import charts_installed, render_report
     from memharness_s3.views.summary import render_summary
     from memharness_s3.views.table import render
 
@@ -118,7 +123,26 @@ def _show(results: list[Any], out_dir: Path, settings: RunSettings) -> None:
         print("\n" + render_summary(results))
     print(f"\nresults: {out_dir / RESULTS_FILE}")
     if results:
-        print(f"report:  {render_report(out_dir)}")
+        with session.clock.phase(REPORT):
+            report = render_report(out_dir)
+        print(f"report:  {report}" + ("" if charts_installed() else f" ({NO_CHARTS})"))
+    session.record_phases()
+    print(_time_spent(session))
+
+
+def _time_spent(session: Session) -> str:
+    """One line: the share of this command's wall time that measured fetches took, and where
+    the rest went (the phases meta.json records)."""
+    import psutil
+
+    wall_s = time.time() - psutil.Process().create_time()
+    measured_s = session.measured_fetch_s or 0.0
+    others = sorted(session.clock.seconds.items(), key=lambda item: -item[1])
+    spent = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in others if seconds >= 0.05)
+    return (
+        f"time:    measured fetches {measured_s:.1f} s of {wall_s:.1f} s wall "
+        f"({measured_s / wall_s:.2f}); {spent}"
+    )
 
 
 def _settings(args: argparse.Namespace) -> RunSettings:

@@ -52,6 +52,22 @@ def meminfo_bytes(*names: str) -> dict[str, int]:
     return found
 
 
+SETTLED_DIRTY_BYTES = 16 * 2**20
+"""Dirty plus writeback pages below which the page cache counts as settled, with no ``sync``:
+a disk writes that much back in a fraction of a second, far less than a measured run, while a
+``sync`` on a machine others write to can wait for their writes too."""
+
+
+def settle_dirty_pages() -> dict[str, int]:
+    """Flush dirty pages (``sync``) when more than :data:`SETTLED_DIRTY_BYTES` are dirty or
+    under writeback; return ``Dirty`` and ``Writeback`` as they then are."""
+    state = meminfo_bytes("Dirty", "Writeback")
+    if state.get("Dirty", 0) + state.get("Writeback", 0) <= SETTLED_DIRTY_BYTES:
+        return state
+    os.sync()
+    return meminfo_bytes("Dirty", "Writeback")
+
+
 def work_done(pid: int) -> int | None:
     """A number that grows while process ``pid`` works: its CPU ticks (all threads, user and
     system) plus the bytes it read and wrote (``/proc/PID/io``, its own threads). None when

@@ -6,18 +6,25 @@ the objects (fixtures generated and uploaded, copies for concurrent fetches), pl
 (minus those a resumed directory already has), hands them to an executor and leaves a results
 directory behind. An executor runs planned runs and appends their results as each ends; the
 local one (:class:`LocalExecutor`) runs each case as fresh worker processes on this machine.
+
+What is not measurement is kept short and shown: s3rver keeps its data directory in the cache,
+so a second session on the same fixtures uploads nothing and reads back only what changed
+(``backends.data_cache``, ``readback_ledger``); the wire yardstick is measured just before the
+first run of each object (not all objects before the first run) and kept for ``--resume``; and
+meta.json records where the session's time went (``phases``) and what it uploaded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 import psutil
 
@@ -27,8 +34,10 @@ from memharness_s3.config import registry
 from memharness_s3.config.settings import RunSettings, check_bounds, to_meta
 from memharness_s3.config.sizes import format_budget, format_size
 from memharness_s3.errors import RunFailed, UsageError
+from memharness_s3.execution import phases
 from memharness_s3.execution.caps import enforcement_available
 from memharness_s3.execution.local.runner import run_all, sweep_stale_temp_dirs
+from memharness_s3.execution.phases import PhaseClock
 from memharness_s3.fixtures.catalog import DEFAULT_SEED
 from memharness_s3.model.records import Case, ObjectRef, RunResult
 from memharness_s3.model.ticks import Tick
@@ -39,21 +48,24 @@ from memharness_s3.plan.runs import (
     object_copies,
     objects_for,
 )
-from memharness_s3.results.loader import load
+from memharness_s3.results.loader import load, load_meta
 from memharness_s3.results.writer import (
     RESULTS_FILE,
     ResultsWriter,
     prepare_out_dir,
+    update_meta,
     utc_stamp,
     write_meta,
 )
 from memharness_s3.s3 import wire
-from memharness_s3.s3.backends import Backend, check_backend_options, open_backend
+from memharness_s3.s3.backends import Backend, check_backend_options, data_cache, open_backend
+from memharness_s3.s3.backends import s3rver as s3rver_backend
 from memharness_s3.s3.backends.health import BackendGuard
 from memharness_s3.s3.faults.inject import check_fault_backend
 from memharness_s3.s3.faults.spec import parse_fault
 from memharness_s3.s3.fixture_cache import cache_root, ensure_fixture
 from memharness_s3.s3.objects import (
+    Preparation,
     describe_object,
     ensure_bucket,
     fixture_ref,
@@ -62,6 +74,7 @@ from memharness_s3.s3.objects import (
     read_back,
     s3_errors,
 )
+from memharness_s3.s3.readback_ledger import ReadBackLedger
 from memharness_s3.s3.wire import median_mb_s
 from memharness_s3.views.progress import Progress
 
@@ -183,6 +196,18 @@ class Session:
             name: registry.resolve_params(registry.load(name), settings.params.get(name, {}))
             for name in settings.strategies
         }
+        self.clock = PhaseClock()
+        """Where this session's time went (meta.json's ``phases``); the caller may add phases
+        (the report) and call :meth:`record_phases` again."""
+        self.preparation = Preparation()
+        """What preparing the objects cost (meta.json's ``uploaded_bytes``...)."""
+        self.measured_fetch_s: float | None = None
+        """The measured fetch phases of this session's runs: per run, its slowest worker's."""
+        self._wire: dict[str, list[float]] = {}
+        """Every wire GET's MB/s per object key, measured this session or by the one resumed."""
+        self._wire_failed = False
+        self._earlier_groups: set[str] = set()
+        """The runs (group ids) a resumed directory had before this session."""
 
     def check(self) -> None:
         """Everything that can be checked before anything is created; UsageError otherwise."""
@@ -221,15 +246,47 @@ class Session:
             load(self.out_dir, allow_empty=True)
         self._warn_about_capacity()
         created = not self.out_dir.exists()
+        results: list[RunResult] | None = None
         try:
             prepare_out_dir(self.out_dir, self.resume)
             sweep_stale_temp_dirs()
-            with self._backend(backend) as open_one:
+            with contextlib.ExitStack() as stack:
+                with self.clock.phase(phases.BACKEND_START):
+                    open_one = stack.enter_context(self._backend(backend))
                 self._measure(open_one)
         except (UsageError, RunFailed) as exc:
             self._cleanup(created, str(exc))
             raise
-        return load(self.out_dir, allow_empty=True).results
+        finally:  # an interrupted session's meta.json says where its time went too
+            with contextlib.suppress(OSError, ValueError, UsageError, RunFailed):
+                results = self._finish()
+        return results if results is not None else load(self.out_dir, allow_empty=True).results
+
+    def _finish(self) -> list[RunResult]:
+        """Every result in the directory, once this session's measured fetches are counted and
+        its phases recorded."""
+        results = load(self.out_dir, allow_empty=True).results
+        self.measured_fetch_s = measured_fetch_s(
+            r for r in results if r.group_id not in self._earlier_groups
+        )
+        self.record_phases()
+        return results
+
+    def record_phases(self) -> None:
+        """Write the phases so far, the bytes uploaded and the measured fetch seconds into
+        meta.json (again, after the caller timed more phases)."""
+        update_meta(
+            self.out_dir,
+            {
+                "phases": self.clock.rounded(),
+                "uploaded_bytes": self.preparation.uploaded_bytes,
+                "copied_bytes": self.preparation.copied_bytes,
+                "read_back_bytes": self.preparation.read_back_bytes,
+                "measured_fetch_s": (
+                    round(self.measured_fetch_s, 2) if self.measured_fetch_s is not None else None
+                ),
+            },
+        )
 
     def _check_room_for_copies(self) -> None:
         """UsageError when the objects and their copies for concurrent workers cannot fit on
@@ -239,14 +296,23 @@ class Session:
             return
         copies = 1 if self.settings.shared_object else max(self.settings.concurrency)
         stored = sum(size for _, size in self.settings.sizes) * copies
-        free = shutil.disk_usage(tempfile.gettempdir()).free
+        where, free = Path(tempfile.gettempdir()), shutil.disk_usage(tempfile.gettempdir()).free
+        if self.backend_name == "s3rver":
+            # kept in the cache: what is there already (the same objects, mostly) needs no room
+            where = self._cache_root() / data_cache.SERVERS_DIR
+            free = data_cache.disk_free(where) + data_cache.stored_bytes(
+                self._cache_root(), s3rver_backend.CACHE_KEY
+            )
         if stored + DISK_MARGIN_BYTES > free:
             raise UsageError(
                 f"the objects and their {copies} copies each for concurrent workers take "
                 f"{format_size(stored)}, more than the {format_size(free)} free in "
-                f"{tempfile.gettempdir()} where {self.backend_name} keeps them: lower "
+                f"{where} where {self.backend_name} keeps them: lower "
                 "--concurrency or --sizes, or use --shared-object"
             )
+
+    def _cache_root(self) -> Path:
+        return self.target.cache_dir or cache_root()
 
     def _cleanup(self, created: bool, message: str) -> None:
         """Remove the results directory this run made if it failed before measuring anything
@@ -270,24 +336,28 @@ class Session:
             self.target.region,
             self.out_dir,
             self.target.textract_endpoint_url,
+            self._cache_root(),
         ) as started:
             yield started
 
     def _measure(self, backend: Backend) -> None:
         settings, progress = self.settings, self.progress
         writer = ResultsWriter(self.out_dir)
-        done = (
-            completed_runs(load(self.out_dir, allow_empty=True).results) if self.resume else set()
-        )
+        earlier = load(self.out_dir, allow_empty=True).results if self.resume else []
+        done = completed_runs(earlier)
+        self._earlier_groups = {result.group_id for result in earlier}
         progress.say(f"backend: {backend.name} at {backend.display_url}; results: {self.out_dir}")
         if limit := settings.memory_limit_bytes:
             progress.say(f"memory cap: {format_budget(limit, settings.scope)}")
+        self._say_where_objects_live(backend)
         copies = self._prepare_objects(backend)
-        wire_samples = self._measure_wire(backend, copies)
-        wire_mb_s = {key: median_mb_s(samples) for key, samples in wire_samples.items()}
-        if not self.resume:
-            meta = {**self._meta(), "wire_mb_s": wire_samples}
+        self._say_preparation()
+        if self.resume:
+            self._wire = _wire_of_resumed(self.out_dir, backend)
+        else:
+            meta = {**self._meta(), "wire_mb_s": {}}
             write_meta(self.out_dir, backend.name, backend.endpoint_url, meta)
+        self.record_phases()
         sizes = [
             (name, refs[0].size_bytes if isinstance(refs, list) else 0)
             for name, refs in copies.items()
@@ -309,7 +379,7 @@ class Session:
             memory_scope=settings.scope,
             env=settings.env,
         )
-        planned, unrunnable = plan(cases, copies, settings.repeat, done, backend, wire_mb_s)
+        planned, unrunnable = plan(cases, copies, settings.repeat, done, backend)
         for result in unrunnable:
             writer.append(result)
         progress.total = len(planned)
@@ -328,28 +398,36 @@ class Session:
         guard = BackendGuard(
             backend, self.target.bucket, lambda: self._restore_objects(backend), progress.say
         )
-        self.executor.execute(planned, Execution(backend, writer, settings, progress, guard))
+        with_wire = WireOnFirstUse(planned, lambda key: self._wire_of(backend, key))
+        with self.clock.phase(phases.MEASURED_RUNS):
+            self.executor.execute(with_wire, Execution(backend, writer, settings, progress, guard))
 
     def _restore_objects(self, backend: Backend) -> None:
         """Prepare the objects again on a restarted server that kept them in memory (moto):
         the same keys, so the planned runs' object references stay right."""
         self._prepare_objects(backend)
 
-    def _measure_wire(
-        self, backend: Backend, copies: dict[str, list[ObjectRef] | str]
-    ) -> dict[str, list[float]]:
-        """Each object's raw GET throughput (MB/s of each GET), or {} when it cannot be had."""
-        keys = [refs[0].key for refs in copies.values() if isinstance(refs, list)]
-        if not keys:
-            return {}
-        self.progress.say(f"wire: {wire.DEFAULT_REPEATS} plain GETs of each object")
-        try:
-            return wire.measure(
-                backend.endpoint_url, backend.region, self.target.bucket, keys, backend.worker_env
-            )
-        except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-            _log.warning("wire throughput not measured: %s", exc)
-            return {}
+    def _wire_of(self, backend: Backend, key: str) -> float | None:
+        """The median raw GET throughput of ``key`` (MB/s), measured the first time it is asked
+        for (just before the first run of its object) and recorded in meta.json at once."""
+        if key not in self._wire and not self._wire_failed:
+            self.progress.say(f"wire: {wire.DEFAULT_REPEATS} plain GETs of {key}")
+            try:
+                with self.clock.phase(phases.WIRE):
+                    found = wire.measure(
+                        backend.endpoint_url,
+                        backend.region,
+                        self.target.bucket,
+                        [key],
+                        backend.worker_env,
+                    )
+            except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+                _log.warning("wire throughput not measured: %s", exc)
+                self._wire_failed = True  # not tried again before every run
+                return None
+            self._wire.update(found)
+            update_meta(self.out_dir, {"wire_mb_s": self._wire})
+        return median_mb_s(self._wire.get(key, []))
 
     def meta(self) -> dict[str, Any]:
         """What meta.json records of the session before anything is measured: ``memharness
@@ -383,7 +461,7 @@ class Session:
     def _prepare_objects(self, backend: Backend) -> dict[str, list[ObjectRef] | str]:
         """For each object name, the objects its fetches get (copies for concurrency), or why
         it cannot be fetched."""
-        settings, target = self.settings, self.target
+        settings, target, clock = self.settings, self.target, self.clock
         s3 = make_client(backend)
         copies_needed = 1 if settings.shared_object else max(settings.concurrency)
         prepared: dict[str, list[ObjectRef] | str] = {}
@@ -393,7 +471,10 @@ class Session:
             for key in target.keys:
                 try:
                     ref = describe_object(s3, backend, target.bucket, key)
-                    if (why := read_back(s3, backend, ref)) is not None:
+                    with clock.phase(phases.VERIFICATION):
+                        why = read_back(s3, backend, ref)
+                    self.preparation.read_back_bytes += ref.size_bytes
+                    if why is not None:
                         raise RunFailed(f"s3://{target.bucket}/{key} cannot be read back: {why}")
                     prepared[key] = [ref] * copies_needed
                 except RunFailed as exc:
@@ -401,18 +482,63 @@ class Session:
                     prepared[key] = str(exc)
             return prepared
         ensure_bucket(s3, backend, target.bucket, create=True)
-        root = target.cache_dir or cache_root()
+        root = self._cache_root()
+        launched = backend.launched
+        ledger = (
+            ReadBackLedger.load(launched.cached.ledger_path)
+            if launched is not None and launched.cached is not None
+            else None
+        )
         for name, size in settings.sizes:
             self.progress.say(
                 f"fixture {name} ({format_size(size)}): generating or checking {root}"
             )
-            fixture = ensure_fixture(name, size, target.seed, root)
+            with clock.phase(phases.FIXTURES):
+                fixture = ensure_fixture(name, size, target.seed, root)
             refs = object_copies(fixture_ref(target.bucket, fixture), copies_needed)
-            if prepare_fixture_objects(s3, backend, fixture, refs):
-                self.progress.say(f"uploaded {fixture.path.name} to s3://{target.bucket}")
-            self.progress.say(f"read back {len(refs)} object(s) of {name} as workers read them")
+            with clock.phase(phases.UPLOAD):
+                done = prepare_fixture_objects(s3, backend, fixture, refs, ledger, clock)
+            self.preparation.add(done)
+            if done.uploaded_bytes:
+                self.progress.say(
+                    f"uploaded {format_size(done.uploaded_bytes)} of {fixture.path.name} "
+                    f"to s3://{target.bucket}"
+                )
+            read = len(refs) - done.vouched
+            self.progress.say(
+                f"read back {read} of {len(refs)} object(s) of {name} as workers read them"
+                + (
+                    f" ({done.vouched} unchanged since an earlier read-back)"
+                    if done.vouched
+                    else ""
+                )
+            )
             prepared[name] = refs
         return prepared
+
+    def _say_where_objects_live(self, backend: Backend) -> None:
+        launched = backend.launched
+        if launched is None or launched.spec.cache_key is None:
+            return
+        if launched.cached is not None:
+            self.progress.say(
+                f"{launched.spec.name} data: {launched.cached.path} (kept between sessions)"
+            )
+        else:
+            self.progress.say(
+                f"{launched.spec.name} data: a temp directory (another session holds the cached "
+                "one): every object is uploaded again"
+            )
+
+    def _say_preparation(self) -> None:
+        done = self.preparation
+        if self.target.keys:
+            return
+        self.progress.say(
+            f"objects: {format_size(done.uploaded_bytes)} uploaded, "
+            f"{format_size(done.copied_bytes)} copied on the server, "
+            f"{format_size(done.read_back_bytes)} read back"
+        )
 
     def _warn_about_capacity(self) -> None:
         limit = self.settings.memory_limit_bytes
@@ -454,6 +580,61 @@ class Session:
                 "for %s are moto's, not the strategy's; use --backend s3rver",
                 ", ".join(large),
             )
+
+
+class WireOnFirstUse(Sequence[PlannedRun]):
+    """Planned runs whose ``wire_mb_s`` is filled in as each is taken, from ``wire_of`` (which
+    measures an object's wire the first time it is asked): the first run starts after one wire
+    measurement, not after one per object of the session."""
+
+    def __init__(self, runs: Sequence[PlannedRun], wire_of: Callable[[str], float | None]) -> None:
+        self._runs = runs
+        self._wire_of = wire_of
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    @overload
+    def __getitem__(self, index: int) -> PlannedRun: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[PlannedRun]: ...
+
+    def __getitem__(self, index: int | slice) -> PlannedRun | Sequence[PlannedRun]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        run = self._runs[index]
+        return dataclasses.replace(run, wire_mb_s=self._wire_of(run.objects[0].key))
+
+
+def measured_fetch_s(results: Iterable[RunResult]) -> float:
+    """The seconds of measured fetches: per run (group of concurrent workers), its slowest
+    worker's fetch phase (``wall_s``), summed over the runs."""
+    slowest: dict[str, float] = {}
+    for result in results:
+        if result.wall_s is not None:
+            slowest[result.group_id] = max(slowest.get(result.group_id, 0.0), result.wall_s)
+    return sum(slowest.values())
+
+
+def _wire_of_resumed(out_dir: Path, backend: Backend) -> dict[str, list[float]]:
+    """The wire GETs of the session being resumed, when it measured the same backend (for an
+    endpoint, the same URL; a launched server's port changes between sessions)."""
+    raw = load_meta(out_dir).raw
+    if raw.get("backend") != backend.name:
+        return {}
+    if backend.name == "endpoint" and raw.get("endpoint_url") != backend.endpoint_url:
+        return {}
+    found = raw.get("wire_mb_s")
+    if not isinstance(found, dict):
+        return {}
+    return {
+        str(key): [float(x) for x in samples]
+        for key, samples in found.items()
+        if isinstance(samples, list)
+        and samples
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in samples)
+    }
 
 
 def plan(

@@ -111,6 +111,21 @@ def write_meta(
     )
 
 
+def update_meta(out_dir: Path, changes: dict[str, Any]) -> None:
+    """Set ``changes`` in the meta.json this run wrote (what is known only later: the wire
+    measured before each object's first run, the session's phases); written whole, then renamed.
+    Does nothing when there is no meta.json to update."""
+    path = out_dir / META_FILE
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(meta, dict):
+        return
+    meta.update(changes)
+    write_no_follow(path, json.dumps(meta, indent=2, sort_keys=True) + "\n", lambda _: True)
+
+
 _PACKAGES = ("memharness-s3", "boto3", "botocore", "s3transfer", "moto", "pymupdf", "psutil")
 
 

@@ -3,11 +3,15 @@
 The cache lives in ``$MEMHARNESS_CACHE`` or ``$XDG_CACHE_HOME/memharness`` (by default
 ``~/.cache/memharness``), outside the repository. An entry is used only when its manifest parses,
 names the same generator version, and the file's size and sha256 match it; anything else (a
-partial write, a flipped byte, a missing manifest) is regenerated.
+partial write, a flipped byte, a missing manifest) is regenerated. Hashing a 2 GB file takes
+seconds, so the manifest also records the file's state (``paths.file_state``: size, mtime,
+ctime, inode) when its sha256 last matched, and the hash is skipped while that state is the
+same: any write to the file since changes its ctime.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -17,7 +21,7 @@ from pathlib import Path
 
 from memharness_s3.config.sizes import format_size, resolve_size
 from memharness_s3.errors import RunFailed, UsageError
-from memharness_s3.paths import make_writable_dir
+from memharness_s3.paths import file_state, make_writable_dir
 from memharness_s3.s3.pdfgen import DEFAULT_PAGE_BYTES, target_bytes_problem, write_pdf
 
 GENERATOR_VERSION = 2
@@ -92,10 +96,22 @@ def ensure_fixture(
         seed=seed,
         page_bytes=page_bytes,
     )
-    manifest = asdict(fixture)
-    manifest["path"] = path.name
-    _manifest_path(path).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    _write_manifest(fixture)
     return fixture
+
+
+def _write_manifest(fixture: Fixture) -> None:
+    """The manifest of a fixture whose file was just proven to match it (written or hashed),
+    with the file's state now; written whole and renamed, so a reader never sees half of it."""
+    manifest: dict[str, object] = {**asdict(fixture), "path": fixture.path.name}
+    manifest["verified_state"] = file_state(fixture.path)
+    target = _manifest_path(fixture.path)
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        temp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _manifest_path(path: Path) -> Path:
@@ -119,11 +135,18 @@ def _load_intact(path: Path, name: str) -> Fixture | None:
         return None
     if fixture.generator != GENERATOR_VERSION:
         return None
+    state = file_state(path)
+    if state is None or state[0] != fixture.size_bytes:
+        return None
+    if manifest.get("verified_state") == state:
+        return fixture
     try:
-        if path.stat().st_size != fixture.size_bytes or _sha256(path) != fixture.sha256:
+        if _sha256(path) != fixture.sha256:
             return None
     except OSError:
         return None
+    with contextlib.suppress(OSError):  # unrecorded, the next session hashes it again
+        _write_manifest(fixture)
     return fixture
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -24,9 +25,11 @@ from botocore.exceptions import (
 )
 
 from memharness_s3.errors import RunFailed
+from memharness_s3.execution.phases import VERIFICATION, PhaseClock
 from memharness_s3.model.records import ObjectRef
 from memharness_s3.s3.backends import Backend
 from memharness_s3.s3.fixture_cache import Fixture
+from memharness_s3.s3.readback_ledger import ReadBackLedger
 
 UPLOAD_CONFIG = TransferConfig(multipart_threshold=64 * 2**20, multipart_chunksize=64 * 2**20)
 PDF_MAGIC = b"%PDF-"
@@ -107,16 +110,21 @@ def ensure_bucket(s3: Any, backend: Backend, bucket: str, create: bool) -> None:
             )
 
 
-def _holds(s3: Any, backend: Backend, bucket: str, key: str, size: int, sha256: str | None) -> bool:
-    """Whether ``bucket/key`` exists with this size and the same ``sha256`` metadata."""
+def _holds(
+    s3: Any, backend: Backend, bucket: str, key: str, size: int, sha256: str | None
+) -> str | None:
+    """The ETag of ``bucket/key`` when it exists with this size and the same ``sha256``
+    metadata; None when it does not (missing, or other bytes)."""
     with s3_errors(backend, f"checking s3://{bucket}/{key}"):
         try:
             head = s3.head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
                 raise
-            return False
-    return bool(head["ContentLength"] == size and head.get("Metadata", {}).get("sha256") == sha256)
+            return None
+    if head["ContentLength"] == size and head.get("Metadata", {}).get("sha256") == sha256:
+        return str(head.get("ETag", ""))
+    return None
 
 
 def upload_fixture(s3: Any, backend: Backend, bucket: str, fixture: Fixture) -> bool:
@@ -141,8 +149,9 @@ def _upload(s3: Any, backend: Backend, fixture: Fixture, bucket: str, key: str) 
         )
 
 
-def copy_object(s3: Any, backend: Backend, source: ObjectRef, target: ObjectRef) -> None:
-    """Make ``target`` a server-side copy of ``source`` unless it already holds the same bytes.
+def copy_object(s3: Any, backend: Backend, source: ObjectRef, target: ObjectRef) -> bool:
+    """Make ``target`` a server-side copy of ``source`` unless it already holds the same bytes;
+    True if it was copied.
 
     The copy asks for a CRC32 checksum of its own: moto (5.2) otherwise copies a multipart
     object's composite checksum onto the copy as if it were a whole-object one, and botocore,
@@ -150,7 +159,7 @@ def copy_object(s3: Any, backend: Backend, source: ObjectRef, target: ObjectRef)
     that refuses the checksum argument gets a plain copy; :func:`read_back` judges either.
     """
     if _holds(s3, backend, target.bucket, target.key, source.size_bytes, source.sha256):
-        return
+        return False
     arguments = {
         "CopySource": {"Bucket": source.bucket, "Key": source.key},
         "Bucket": target.bucket,
@@ -164,6 +173,7 @@ def copy_object(s3: Any, backend: Backend, source: ObjectRef, target: ObjectRef)
             if exc.response.get("Error", {}).get("Code") not in _UNSUPPORTED_ARGUMENT:
                 raise
             s3.copy_object(**arguments)
+    return True
 
 
 _UNSUPPORTED_ARGUMENT = ("InvalidArgument", "InvalidRequest", "NotImplemented", "400", "501")
@@ -176,52 +186,111 @@ def read_back(s3: Any, backend: Backend, ref: ObjectRef) -> str | None:
     checksum validation, the body streamed through sha256 in bounded memory; the size and (when
     known) the sha256 must match. A backend that cannot be reached is a RunFailed, not a reason.
     """
+    return _read_back(s3, backend, ref)[0]
+
+
+def _read_back(s3: Any, backend: Backend, ref: ObjectRef) -> tuple[str | None, str | None]:
+    """:func:`read_back`'s reason, and the ETag the HEAD gave (None if there was no HEAD)."""
     where = f"s3://{ref.bucket}/{ref.key}"
-    digest, size = hashlib.sha256(), 0
+    digest, size, etag = hashlib.sha256(), 0, None
     with s3_errors(backend, f"reading back {where}"):
         try:
             head = s3.head_object(Bucket=ref.bucket, Key=ref.key, ChecksumMode="ENABLED")
+            etag = str(head.get("ETag", ""))
             if head["ContentLength"] != ref.size_bytes:
-                return f"HEAD says {head['ContentLength']} bytes, expected {ref.size_bytes}"
+                return f"HEAD says {head['ContentLength']} bytes, expected {ref.size_bytes}", etag
             body = s3.get_object(Bucket=ref.bucket, Key=ref.key)["Body"]
             while chunk := body.read(READ_BACK_CHUNK_BYTES):
                 digest.update(chunk)
                 size += len(chunk)
         except (FlexibleChecksumError, ChecksumError) as exc:
-            return f"{type(exc).__name__}: {exc}"
+            return f"{type(exc).__name__}: {exc}", etag
     if size != ref.size_bytes:
-        return f"GET returned {size} bytes, expected {ref.size_bytes}"
+        return f"GET returned {size} bytes, expected {ref.size_bytes}", etag
     if ref.sha256 is not None and digest.hexdigest() != ref.sha256:
-        return f"GET returned bytes whose sha256 is {digest.hexdigest()}, expected {ref.sha256}"
-    return None
+        return (
+            f"GET returned bytes whose sha256 is {digest.hexdigest()}, expected {ref.sha256}",
+            etag,
+        )
+    return None, etag
+
+
+@dataclass
+class Preparation:
+    """What preparing objects cost: bytes uploaded, copied server-side and read back whole, and
+    how many objects a read-back before vouched for (``readback_ledger``)."""
+
+    uploaded_bytes: int = 0
+    copied_bytes: int = 0
+    read_back_bytes: int = 0
+    vouched: int = 0
+
+    def add(self, other: Preparation) -> None:
+        self.uploaded_bytes += other.uploaded_bytes
+        self.copied_bytes += other.copied_bytes
+        self.read_back_bytes += other.read_back_bytes
+        self.vouched += other.vouched
 
 
 def prepare_fixture_objects(
-    s3: Any, backend: Backend, fixture: Fixture, refs: list[ObjectRef]
-) -> bool:
+    s3: Any,
+    backend: Backend,
+    fixture: Fixture,
+    refs: list[ObjectRef],
+    ledger: ReadBackLedger | None = None,
+    clock: PhaseClock | None = None,
+) -> Preparation:
     """Put ``fixture`` at ``refs[0]`` and its copies at ``refs[1:]``, each read back once.
 
     An object that cannot be read back is made again (the fixture uploaded once more, a copy
     uploaded from the fixture file instead of copied); if it still cannot be read, the run stops
-    here, before anything is measured, naming the backend and the object. True if anything was
-    uploaded.
+    here, before anything is measured, naming the backend and the object.
+
+    ``ledger``: the read-backs of a server's cached data directory; an object it vouches for
+    (read back whole in an earlier session, its ETag and files unchanged since) is not read
+    again, and every object read back now is recorded in it. ``clock``: times the read-backs
+    as the ``verification`` phase.
     """
-    uploaded = upload_fixture(s3, backend, refs[0].bucket, fixture)
+    done = Preparation()
+    launched = backend.launched
+
+    def verifying() -> AbstractContextManager[None]:
+        return clock.phase(VERIFICATION) if clock is not None else nullcontext()
+
     for index, ref in enumerate(refs):
-        if index > 0:
-            copy_object(s3, backend, refs[0], ref)
-        why = read_back(s3, backend, ref)
-        if why is None:
+        if index == 0:
+            etag = _holds(s3, backend, ref.bucket, ref.key, ref.size_bytes, ref.sha256)
+            if etag is None:
+                _upload(s3, backend, fixture, ref.bucket, ref.key)
+                done.uploaded_bytes += ref.size_bytes
+        else:
+            etag = _holds(s3, backend, ref.bucket, ref.key, ref.size_bytes, ref.sha256)
+            if etag is None and copy_object(s3, backend, refs[0], ref):
+                done.copied_bytes += ref.size_bytes
+        files = launched.stored_files(ref.bucket, ref.key) if launched is not None else None
+        if ledger is not None and files is not None and ledger.vouches(ref, etag, files):
+            done.vouched += 1
             continue
-        _upload(s3, backend, fixture, ref.bucket, ref.key)
-        uploaded = True
-        still = read_back(s3, backend, ref)
-        if still is not None:
-            raise RunFailed(
-                f"backend {backend.name} at {backend.display_url}: s3://{ref.bucket}/{ref.key} "
-                f"cannot be read back as workers read it ({still}), even after uploading it again"
-            )
-    return uploaded
+        with verifying():
+            why, etag = _read_back(s3, backend, ref)
+        done.read_back_bytes += ref.size_bytes
+        if why is not None:
+            if ledger is not None:
+                ledger.forget(ref)
+            _upload(s3, backend, fixture, ref.bucket, ref.key)
+            done.uploaded_bytes += ref.size_bytes
+            with verifying():
+                why, etag = _read_back(s3, backend, ref)
+            done.read_back_bytes += ref.size_bytes
+            if why is not None:
+                raise RunFailed(
+                    f"backend {backend.name} at {backend.display_url}: s3://{ref.bucket}/"
+                    f"{ref.key} cannot be read back as workers read it ({why}), even after "
+                    "uploading it again"
+                )
+        if ledger is not None and files is not None:
+            ledger.record(ref, etag, files)
+    return done
 
 
 def fixture_ref(bucket: str, fixture: Fixture) -> ObjectRef:

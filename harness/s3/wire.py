@@ -6,7 +6,7 @@ SigV4-signed with botocore's signer when credentials are configured (the one thi
 the SDK, before the clock starts), the body read with ``readinto`` into one reused 1 MiB buffer,
 so neither parsing nor allocation nor a disk is in the way. It prints one JSON object: per object
 key, the MB/s (10^6 bytes per second, request sent to last byte) of every GET. The parent
-flushes dirty pages before it starts.
+flushes dirty pages before it starts (when there are any: ``procfs.settle_dirty_pages``).
 
 A strategy's ``throughput_mb_s`` divided by the object's ``wire_mb_s`` is then how close the
 strategy came to what the endpoint can serve, measured on the same machine in the same run.
@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
+
+from memharness_s3.execution.procfs import settle_dirty_pages
 
 BUFFER_BYTES = 2**20
 DEFAULT_REPEATS = 3
@@ -88,12 +90,12 @@ def measure(
     env: Mapping[str, str],
     repeats: int = DEFAULT_REPEATS,
 ) -> dict[str, list[float]]:
-    """Every GET's MB/s per key, measured in a process of its own after a ``sync``.
+    """Every GET's MB/s per key, measured in a process of its own once dirty pages are flushed.
 
     Raises OSError (with the child's last line) when the endpoint does not serve the objects.
     """
     job = {"endpoint_url": endpoint_url, "region": region, "bucket": bucket, "keys": list(keys)}
-    os.sync()
+    settle_dirty_pages()
     done = subprocess.run(
         [sys.executable, "-m", "memharness_s3.s3.wire", json.dumps(job), str(repeats)],
         env={**os.environ, **env},

@@ -93,6 +93,17 @@ def runs(
     ]
 
 
+def seed_like() -> list[RunResult]:
+    """A small matrix like the seed one: two strategies, two sizes, concurrency 1 and 4."""
+    return [
+        *runs(make_case("chunked", 250 * MB), [[69.0]]),
+        *runs(make_case("chunked", 250 * MB, 4), [[69.1, 69.0, 69.2, 69.1]]),
+        *runs(make_case("range", 250 * MB), [[157.4]]),
+        *runs(make_case("read-all", 250 * MB), [[302.4]]),
+        *runs(make_case("read-all", 750 * MB), [[547.7]], status="oom"),
+    ]
+
+
 def write(directory: Path, results: Sequence[RunResult], expect: Sequence[object] = ()) -> Path:
     """A results directory of ``results`` with a minimal meta.json (s3rver, ``expect``)."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from memharness_s3.model.records import Case, Expectation, RunResult
 from memharness_s3.results.loader import load
 from memharness_s3.views.gate import render_markdown, render_text
 from tests.support.cli import gate
-from tests.support.results import BUDGET, MB, MIB, cid, make_case, runs, write
+from tests.support.results import BUDGET, MB, MIB, cid, make_case, runs, seed_like, write
 
 READ_ALL_OOM = {
     "strategy": "read-all",
@@ -27,17 +27,6 @@ READ_ALL_OOM = {
     "status": "oom",
     "reason": "read-all holds the whole object",
 }
-
-
-def seed_like() -> list[RunResult]:
-    """A small matrix like the seed one: two strategies, two sizes, concurrency 1 and 4."""
-    return [
-        *runs(make_case("chunked", 250 * MB), [[69.0]]),
-        *runs(make_case("chunked", 250 * MB, 4), [[69.1, 69.0, 69.2, 69.1]]),
-        *runs(make_case("range", 250 * MB), [[157.4]]),
-        *runs(make_case("read-all", 250 * MB), [[302.4]]),
-        *runs(make_case("read-all", 750 * MB), [[547.7]], status="oom"),
-    ]
 
 
 def scaled(results: Sequence[RunResult], case: Case, factor: float) -> list[RunResult]:

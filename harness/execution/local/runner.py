@@ -45,7 +45,7 @@ from memharness_s3.execution.local.measure import (
 )
 from memharness_s3.execution.node_memory import NodeMeter
 from memharness_s3.execution.outcome import Outcome
-from memharness_s3.execution.procfs import meminfo_bytes
+from memharness_s3.execution.procfs import settle_dirty_pages
 from memharness_s3.model.records import (
     INFRA,
     Case,
@@ -69,14 +69,15 @@ WORK_DIR = ".work"
 
 
 def settle_page_cache() -> dict[str, int]:
-    """Flush dirty pages (``sync``) and return ``Dirty`` and ``Writeback`` as they then are.
+    """Flush dirty pages (``sync``) when there are any to speak of, and return ``Dirty`` and
+    ``Writeback`` as they then are (``procfs.settle_dirty_pages``).
 
     Pages an earlier run (or the fixture upload) left dirty are written back while the next run
     writes its own, which throttles it: without this, runs measured one after another are not
-    measured from the same state.
+    measured from the same state. When nothing is dirty the ``sync`` is skipped: it would only
+    wait for whatever else the machine is writing.
     """
-    os.sync()
-    return meminfo_bytes("Dirty", "Writeback")
+    return settle_dirty_pages()
 
 
 def sweep_stale_temp_dirs() -> int:

@@ -67,11 +67,13 @@ def open_backend(
     region: str | None,
     log_dir: Path,
     textract_endpoint_url: str | None = None,
+    cache_root: Path | None = None,
 ) -> Iterator[Backend]:
     """Start (or just describe) the backend ``name``; stop whatever was started on exit.
 
     ``textract_endpoint_url``, when given, is where Textract calls go; otherwise a launched
-    backend other than moto gets a moto server of its own for them.
+    backend other than moto gets a moto server of its own for them. ``cache_root``: where a
+    server that keeps objects as files (s3rver) keeps its data directory between sessions.
     """
     if name not in BACKENDS:
         raise UsageError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")
@@ -87,7 +89,7 @@ def open_backend(
         return
     spec = LAUNCHED[name]()
     with ExitStack() as servers:
-        server = LaunchedServer(spec, log_dir / f"{name}-server.log")
+        server = LaunchedServer(spec, log_dir / f"{name}-server.log", cache_root)
         url = servers.enter_context(server)
         if textract_url is None and name != "moto":
             textract_log = log_dir / "textract-moto-server.log"

@@ -8,7 +8,9 @@ SIGKILL after 5 s, and its private data directory (if it has one) is removed. Se
 the measured worker's process: their memory must not be counted as the worker's. A server that
 stops answering mid-run is restarted on the same port (:meth:`LaunchedServer.restart`), with the
 same data directory, so the URL every worker and node was given stays right and objects kept on
-disk stay served (``backends.health`` decides when).
+disk stay served (``backends.health`` decides when). A server whose spec names a ``cache_key``
+and that is given the cache keeps its data directory there between sessions
+(``backends.data_cache``) instead of a private temp directory.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from types import TracebackType
 from memharness_s3.errors import RunFailed
 from memharness_s3.execution.processes import spawn_logged, stop_process_group
 from memharness_s3.execution.procfs import work_done
+from memharness_s3.s3.backends import data_cache
 
 HOST = "127.0.0.1"
 HEALTH_POLL_S = 0.1
@@ -57,16 +60,27 @@ class ServerSpec:
     """Added to the harness's environment for the server process."""
     needs_data_dir: bool = False
     startup_timeout_s: float = 30.0
+    cache_key: str | None = None
+    """Names the server and the version that writes its data directory (``s3rver-3.7.1``): set,
+    the directory may be kept in the cache between sessions (``backends.data_cache``)."""
+    stored_files: Callable[[Path, str, str], list[Path]] | None = None
+    """The files under a data directory that hold ``bucket``/``key`` (bytes and metadata): what
+    a read-back of a cached object is vouched for by (``readback_ledger``)."""
 
 
 class LaunchedServer:
     """Context manager: ``with LaunchedServer(spec, log) as url:`` runs the server for the block."""
 
-    def __init__(self, spec: ServerSpec, log_path: Path) -> None:
+    def __init__(self, spec: ServerSpec, log_path: Path, cache_root: Path | None = None) -> None:
+        """``cache_root``: where a spec with a ``cache_key`` keeps its data directory between
+        sessions; None (or the cached one held by another session): a private temp directory."""
         self.spec = spec
         self.log_path = log_path
+        self.cache_root = cache_root
         self.proc: subprocess.Popen[bytes] | None = None
         self.data_dir: Path | None = None
+        self.cached: data_cache.CachedDataDir | None = None
+        """The cached data directory this server holds the lock of, if it uses one."""
         self.port: int | None = None
         self.restarts = 0
 
@@ -79,6 +93,13 @@ class LaunchedServer:
         """Whether objects survive a restart: a server with a data directory keeps them on disk
         (s3rver, MinIO); moto keeps them in its own memory and loses them."""
         return self.spec.needs_data_dir
+
+    def stored_files(self, bucket: str, key: str) -> list[Path] | None:
+        """The files of ``bucket``/``key`` in a cached data directory; None when the data
+        directory is not the cache's (nothing outlives the session) or the spec cannot tell."""
+        if self.cached is None or self.spec.stored_files is None:
+            return None
+        return self.spec.stored_files(self.cached.path, bucket, key)
 
     def work_done(self) -> int | None:
         """A counter that grows while the server works (CPU time, bytes read and written);
@@ -125,6 +146,10 @@ class LaunchedServer:
 
     def _start(self, port: int) -> None:
         spec = self.spec
+        if spec.needs_data_dir and self.data_dir is None and self.cache_root and spec.cache_key:
+            self.cached = data_cache.claim(self.cache_root, spec.cache_key)
+            if self.cached is not None:
+                self.data_dir = self.cached.path
         if spec.needs_data_dir and self.data_dir is None:
             prefix = f"memharness-{spec.name.replace(' ', '-')}-"
             try:
@@ -161,7 +186,8 @@ class LaunchedServer:
         )
 
     def stop(self) -> None:
-        """Stop the server's whole process group (SIGTERM, then SIGKILL after 5 s); drop its data.
+        """Stop the server's whole process group (SIGTERM, then SIGKILL after 5 s); drop its
+        data, unless it is the cache's (then unlock it for the next session).
 
         It returns once no process of the group is left running, not when the leader exits: what
         the server spawned gets the same signal but may still be exiting after the leader has been
@@ -171,9 +197,12 @@ class LaunchedServer:
         """
         if self.proc is not None:
             stop_process_group(self.proc)
-        if self.data_dir is not None:
+        if self.cached is not None:
+            self.cached.release()
+            self.cached = None
+        elif self.data_dir is not None:
             shutil.rmtree(self.data_dir, ignore_errors=True)
-            self.data_dir = None
+        self.data_dir = None
 
 
 def _answers(port: int, path: str, statuses: frozenset[int]) -> bool:

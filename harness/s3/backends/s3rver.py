@@ -2,8 +2,10 @@
 
 moto reads the whole object from its store on every GET, so a 2 GB ranged download against it
 costs seconds per range; s3rver keeps objects as files in a data directory and streams each GET,
-ranged ones included, from disk. The data directory is private (0700) to this launch and removed
-when the server stops.
+ranged ones included, from disk. Given the cache, the data directory is kept there between
+sessions (``backends.data_cache``: a second session on the same fixtures uploads nothing);
+otherwise, or while another session holds the cached one, it is a private (0700) temp directory
+removed when the server stops.
 
 The executable is ``$MEMHARNESS_S3RVER`` if set, else ``s3rver`` on PATH, else the copy npm
 installed under the cache directory; failing all three, it is installed there with npm on first
@@ -24,6 +26,8 @@ from memharness_s3.s3.backends.launcher import HOST, ServerSpec
 from memharness_s3.s3.fixture_cache import cache_root
 
 VERSION = "3.7.1"
+CACHE_KEY = f"s3rver-{VERSION}"
+"""Its data directory in the cache (``backends.data_cache``): the version writes its layout."""
 INSTALL_TIMEOUT_S = 600.0
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER"}
 """s3rver's built-in account. It rejects any other access key id but does not verify SigV4
@@ -51,7 +55,22 @@ def spec() -> ServerSpec:
         credentials=CREDENTIALS,
         health_path="/",
         needs_data_dir=True,
+        cache_key=CACHE_KEY,
+        stored_files=stored_files,
     )
+
+
+STORED_SUFFIXES = ("object", "object.md5", "metadata.json")
+"""s3rver's filesystem store keeps an object as ``<key>._S3rver_<suffix>`` files."""
+
+
+def stored_files(data_dir: Path, bucket: str, key: str) -> list[Path]:
+    """The files s3rver keeps ``bucket``/``key`` in (its filesystem store, on POSIX)."""
+    *folders, name = key.split("/")
+    return [
+        data_dir.joinpath(bucket, *folders, f"{name}._S3rver_{suffix}")
+        for suffix in STORED_SUFFIXES
+    ]
 
 
 def find_executable() -> Path:
