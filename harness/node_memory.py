@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from memharness_s3.caps import CgroupFlavour, resident_bytes
+from memharness_s3.execution.caps import CgroupFlavour, resident_bytes
 
 PSS_SUM = "pss-sum"
 

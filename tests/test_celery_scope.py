@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from memharness_s3 import caps
-from memharness_s3.backends import Backend
-from memharness_s3.celery_executor.executor import CeleryExecutor
-from memharness_s3.records import RunResult
-from memharness_s3.session import Session, Target
-from memharness_s3.settings import RunSettings
+from memharness_s3.config.settings import RunSettings
+from memharness_s3.execution import caps
+from memharness_s3.execution.celery.executor import CeleryExecutor
+from memharness_s3.execution.session import Session, Target
+from memharness_s3.model.records import RunResult
+from memharness_s3.s3.backends import Backend
 
 pytestmark = [
     pytest.mark.integration,

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from memharness_s3.analysis.identity import key_of_case, key_of_result, labels
-from memharness_s3.commands import run as run_command
+from memharness_s3.cli import run as run_command
+from memharness_s3.config.matrix import load_matrix
+from memharness_s3.config.settings import BY_KEY, RunSettings
+from memharness_s3.config.sizes import format_budget
 from memharness_s3.errors import UsageError
-from memharness_s3.matrix import load_matrix
-from memharness_s3.records import Case
+from memharness_s3.model.records import Case
 from memharness_s3.results.loader import load
-from memharness_s3.settings import BY_KEY, RunSettings
-from memharness_s3.sizes import format_budget
-from tests.test_cli import memharness, one_line_error
+from tests.support.cli import memharness, one_line_error
 
 BEFORE = Path(__file__).parent / "data" / "results-before-memory-scope.jsonl"
 """Lines a local run wrote before the scope and the environment were case fields."""

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3 import caps
-from memharness_s3.backends import Backend
-from memharness_s3.fixture_cache import Fixture
-from memharness_s3.plan import PlannedRun
-from memharness_s3.records import RunResult
+from memharness_s3.execution import caps
+from memharness_s3.execution.local.runner import run_all
+from memharness_s3.model.records import RunResult
+from memharness_s3.plan.runs import PlannedRun
 from memharness_s3.results.writer import ResultsWriter
-from memharness_s3.runner import run_all
-from memharness_s3.table import render
-from tests.conftest import planned
+from memharness_s3.s3.backends import Backend
+from memharness_s3.s3.fixture_cache import Fixture
+from memharness_s3.views.table import render
+from tests.support.services import planned
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from celery.worker.control import control_command
 
-from memharness_s3.celery_executor.config import NODE_COMMAND
-from memharness_s3.celery_executor.sampler import ask_supervisor
+from memharness_s3.execution.celery.config import NODE_COMMAND
+from memharness_s3.execution.celery.sampler import ask_supervisor
 
 
 @control_command(name=NODE_COMMAND, args=[("verb", str)], signature="<verb>")  # type: ignore[untyped-decorator]

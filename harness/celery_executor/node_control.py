@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from memharness_s3.celery_executor.config import NODE_COMMAND
 from memharness_s3.errors import RunFailed
-from memharness_s3.progress import Progress
+from memharness_s3.execution.celery.config import NODE_COMMAND
+from memharness_s3.views.progress import Progress
 
 CONTROL_TIMEOUT_S = 10.0
 """How long a node may take to answer a control command (its supervisor reads /proc)."""

@@ -27,11 +27,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from memharness_s3.procfs import current_rss
+from memharness_s3.execution.procfs import current_rss
 
 if TYPE_CHECKING:
-    from memharness_s3.caps import CgroupFlavour
-    from memharness_s3.node_memory import NodeMeter
+    from memharness_s3.execution.caps import CgroupFlavour
+    from memharness_s3.execution.node_memory import NodeMeter
 
 SOCKET_ENV = "MEMHARNESS_SAMPLER_SOCKET"
 NODE_VERBS = ("mark", "peak", "children")
@@ -68,8 +68,8 @@ class ChildSampler:
     def __init__(self, path: Path, interval_s: float) -> None:
         # Imported here, in the supervisor: the task side of this module runs in the measured
         # child, which must not load the harness's measuring code.
-        from memharness_s3.measure import ProcessProbe
-        from memharness_s3.node_memory import NodeMeter, child_pids
+        from memharness_s3.execution.local.measure import ProcessProbe
+        from memharness_s3.execution.node_memory import NodeMeter, child_pids
 
         self._probe = ProcessProbe
         self._meter_class, self._children_of = NodeMeter, child_pids
