@@ -107,3 +107,24 @@ def test_without_a_cgroup_the_node_is_the_sum_of_its_workers_pss(
     # each worker's share of the pages both map (the interpreter's files) counts half
     assert 0 < first.node_charged_peak_bytes < first.node_rss_sum_peak_bytes
     assert first.node_idle_bytes is None
+
+
+@pytest.mark.usefixtures("test_plugins")
+def test_the_environment_of_a_case_reaches_its_workers(
+    moto_backend: Backend,
+    uploaded: Callable[[int], Fixture],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEST_VALUE", "the harness's")
+    fixture = uploaded(MiB)
+    runs = [
+        planned(fixture, "test-environment", env={"TEST_VALUE": "the case's"}),
+        planned(fixture, "test-environment"),
+    ]
+    with_env, without = run_all(runs, moto_backend, ResultsWriter(tmp_path), timeout_s=120)
+    assert (with_env.status, without.status) == ("ok", "ok")
+    assert with_env.details["value"] == "the case's"
+    assert without.details["value"] == "the harness's"
+    assert with_env.env == {"TEST_VALUE": "the case's"} and without.env == {}
+    assert with_env.case_id != without.case_id

@@ -116,3 +116,13 @@ class Spiking:
         del spike  # above glibc's mmap threshold: unmapped here, so RSS drops at once
         freed.write_text("freed")
         return Fetched()
+
+
+class Environment:
+    name: ClassVar[str] = "test-environment"
+    description: ClassVar[str] = "reads the object whole; details: TEST_VALUE in its environment"
+    params: ClassVar[dict[str, Any]] = {}
+
+    def fetch(self, ctx: FetchContext) -> Fetched:
+        data = ctx.s3.get_object(Bucket=ctx.bucket, Key=ctx.key)["Body"].read()
+        return Fetched(data=data, details={"value": os.environ.get("TEST_VALUE")})

@@ -13,7 +13,10 @@ started is stopped. With a backend guard (``backends.health``), the coordinator 
 backend before each run and watches it while the tasks run: once it stops answering, the run's
 tasks are revoked (their children killed), its lines labelled ``infra`` and the run sent once more
 after the guard recovered the backend. A task's time limit is ``--timeout`` or the run's own,
-scaled to its object's size and wire speed (``run_limit``).
+scaled to its object's size and wire speed (``run_limit``). Around every run it asks the nodes
+for their memory (``node_control``: the idle floor before, the peaks and the children killed in
+tasks after), and before every run after the first it gives them fresh children, unless
+``--soak`` keeps them.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from memharness_s3.config.sizes import format_size
 from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.execution import outcome
 from memharness_s3.execution.celery.broker import REDIS_HINT, REDIS_SERVER, broker_errors, redact
-from memharness_s3.execution.celery.config import BROKER_ENV, NODE_COMMAND
+from memharness_s3.execution.celery.config import BROKER_ENV
+from memharness_s3.execution.celery.node_control import NodeControl
 from memharness_s3.execution.local.runner import settle_page_cache
 from memharness_s3.execution.node_memory import NodeFigures
 from memharness_s3.execution.outcome import Outcome
@@ -61,13 +65,6 @@ RESULT_GRACE_S = 30.0
 NODE_START_TIMEOUT_S = 60.0
 POLL_S = 0.05
 NODES_DIR = "nodes"
-CONTROL_TIMEOUT_S = 10.0
-"""How long a node may take to answer a control command (its supervisor reads /proc)."""
-RESTART_TIMEOUT_S = 120.0
-RESTART_POLL_S = 0.25
-RESTART_SETTLED_BYTES = 2**20
-"""A restarted pool's children are taken as ready once their RSS moved less than this between
-two polls: forked, initialised, idle."""
 
 
 @dataclass
@@ -173,7 +170,7 @@ class CeleryExecutor:
             run = _Coordinator(app, counter, nodes, backend, writer, settings, progress)
             for index, planned_run in enumerate(planned):
                 if settings.isolation == "fresh" and index > 0:
-                    run.fresh_children()
+                    run.control.fresh_children()
                 for _ in range(settings.tasks_per_run):
                     for attempt in range(1 + RERUNS):
                         if guard is not None:
@@ -259,6 +256,7 @@ class _Coordinator:
             settings,
             progress,
         )
+        self.control = NodeControl(app, [node.name for node in nodes], progress)
         self.enforcement: dict[str, str | None] = {
             node.name: _launched_enforcement(settings) for node in nodes if node.proc is not None
         }
@@ -276,7 +274,7 @@ class _Coordinator:
         limit_s = run_limit_s(case, run.wire_mb_s, self.settings.timeout_s)
         group_id, started_at = outcome.new_id(), outcome.now()
         start_state = settle_page_cache()
-        self.ask_nodes("mark")
+        self.control.ask("mark")
         sent = []
         try:
             for objects in run.per_worker:
@@ -293,7 +291,7 @@ class _Coordinator:
         with watch if watch is not None else contextlib.nullcontext():
             broker_lost = self._wait(sent, limit_s, watch)
         common = outcome.RunCommon(run, self.backend.name, group_id, started_at, start_state)
-        nodes = self.ask_nodes("peak") if not broker_lost else {}
+        nodes = self.control.ask("peak") if not broker_lost else {}
         results = [self._result(common, index, task, nodes) for index, task in enumerate(sent)]
         outage = None
         if guard is not None and watch is not None and not broker_lost:
@@ -372,78 +370,6 @@ class _Coordinator:
                     continue
                 return node.name
         return None
-
-    def ask_nodes(self, verb: str) -> dict[str, dict[str, Any]]:
-        """Each node's answer to ``verb`` (``control``), by node name; a node that does not
-        answer in time, or cannot, is left out (its lines have no node figures)."""
-        names = [node.name for node in self.nodes]
-        try:
-            replies = self.app.control.broadcast(
-                NODE_COMMAND,
-                arguments={"verb": verb},
-                destination=names,
-                reply=True,
-                timeout=CONTROL_TIMEOUT_S,
-                limit=len(names),
-            )
-        except Exception as exc:  # kombu's connection errors: the broker is gone
-            raise RunFailed(f"broker lost: {_first_line(exc)}") from None
-        return {
-            name: answer
-            for reply in replies or []
-            for name, answer in reply.items()
-            if isinstance(answer, dict) and "error" not in answer
-        }
-
-    def fresh_children(self) -> None:
-        """Replace every node's children (Celery's ``pool_grow`` then ``pool_shrink``; its
-        ``pool_restart`` leaves an idle child of an async pool in place until it gets a task)
-        and wait until each node has as many children as before, none of them an old one, their
-        RSS settled: the next run starts on fresh children, so one case's leftovers never count
-        against the next."""
-        before = {
-            name: set(answer.get("children", []))
-            for name, answer in self.ask_nodes("children").items()
-        }
-        if not before:
-            return
-        try:
-            for name, old in before.items():
-                # Grow first, then shrink by as many: billiard shrinks the idle children first
-                # in, the old ones, and forks the new ones in their place.
-                for command in ("pool_grow", "pool_shrink"):
-                    self.app.control.broadcast(
-                        command,
-                        arguments={"n": len(old)},
-                        destination=[name],
-                        reply=True,
-                        timeout=CONTROL_TIMEOUT_S,
-                        limit=1,
-                    )
-        except Exception as exc:  # kombu's connection errors: the broker is gone
-            raise RunFailed(f"broker lost: {_first_line(exc)}") from None
-        deadline = time.monotonic() + RESTART_TIMEOUT_S
-        last: dict[str, int] = {}
-        while time.monotonic() < deadline:
-            time.sleep(RESTART_POLL_S)
-            now = self.ask_nodes("children")
-            rss = {name: int(answer.get("rss_bytes", 0)) for name, answer in now.items()}
-            fresh = all(
-                len(children := set(now.get(name, {}).get("children", []))) >= len(old)
-                and not children & old
-                for name, old in before.items()
-            )
-            settled = all(
-                name in last and abs(rss.get(name, 0) - last[name]) < RESTART_SETTLED_BYTES
-                for name in before
-            )
-            if fresh and settled:
-                return
-            last = rss
-        self.progress.say(
-            f"warning: the nodes' pools did not restart within {RESTART_TIMEOUT_S:g} s; the next "
-            "run may start on children an earlier run used"
-        )
 
     def _result(
         self,

@@ -370,7 +370,15 @@ def _outcome(
         return Outcome(
             "oom", f"{what} passed the cap of {limit}; killed by the watchdog", "MemoryCap"
         )
-    if worker.cgroup is not None and measurement.signal and worker.cgroup.oom_kills():
+    # In a shared cgroup a kill counts against every worker: one the harness killed itself
+    # (its time limit, a broken backend) was not the kernel's.
+    by_harness = case.memory_scope == "node" and (measurement.timed_out or measurement.aborted)
+    if (
+        worker.cgroup is not None
+        and measurement.signal
+        and not by_harness
+        and worker.cgroup.oom_kills()
+    ):
         return Outcome("oom", f"killed by the kernel at the cgroup limit of {limit}", "MemoryCap")
     if measurement.timed_out:
         return Outcome("timeout", f"worker still running after {time_limit}", "Timeout")
