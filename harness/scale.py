@@ -55,6 +55,9 @@ class Timing:
     lines: int
     cases: int
     seconds: float
+    cpu_seconds: float
+    """User + system CPU of the process: what the view costs on a busy machine, where the
+    wall time also counts the waits for a core."""
     peak_mb: float
     exit_code: int
     output_bytes: int | None = None
@@ -172,8 +175,9 @@ def build(source: Path, target: Path, lines: int, cases: int, seed: int) -> Path
     return target
 
 
-def timed(command: Sequence[str]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MB (the process's own ``ru_maxrss``) and exit code."""
+def timed(command: Sequence[str]) -> tuple[float, float, float, int]:
+    """Wall seconds, CPU seconds, peak RSS in MB (the process's own ``ru_maxrss``) and exit
+    code."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
@@ -183,7 +187,8 @@ def timed(command: Sequence[str]) -> tuple[float, float, int]:
         sys.stderr.write(process.stderr.read().decode(errors="replace")[-2000:])
     if process.stderr is not None:
         process.stderr.close()
-    return seconds, usage.ru_maxrss * 1024 / 1e6, process.returncode
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, cpu, usage.ru_maxrss * 1024 / 1e6, process.returncode
 
 
 def _memharness(*args: str) -> list[str]:
@@ -219,15 +224,16 @@ def measure(
         view,
         lines,
         cases,
-        statistics.median(s for s, _, _ in runs),
-        statistics.median(m for _, m, _ in runs),
-        max(code for _, _, code in runs),
+        statistics.median(s for s, _, _, _ in runs),
+        statistics.median(c for _, c, _, _ in runs),
+        statistics.median(m for _, _, m, _ in runs),
+        max(code for _, _, _, code in runs),
         size,
     )
 
 
 def render(timings: Sequence[Timing]) -> str:
-    rows = [("view", "lines", "cases", "seconds", "peak MB", "exit", "output", "target")]
+    rows = [("view", "lines", "cases", "seconds", "cpu s", "peak MB", "exit", "output", "target")]
     for t in timings:
         target = TARGETS.get((t.view, t.lines))
         verdict = ""
@@ -243,6 +249,7 @@ def render(timings: Sequence[Timing]) -> str:
                 f"{t.lines:,}",
                 f"{t.cases:,}",
                 f"{t.seconds:.1f}",
+                f"{t.cpu_seconds:.1f}",
                 f"{t.peak_mb:.0f}",
                 str(t.exit_code),
                 shown,
@@ -270,9 +277,11 @@ def growth(timings: Sequence[Timing]) -> list[str]:
         if a is None or b is None:
             continue
         time_x, memory_x = b.seconds / a.seconds, b.peak_mb / a.peak_mb
+        cpu_x = b.cpu_seconds / a.cpu_seconds if a.cpu_seconds else float("inf")
         held = time_x <= MAX_GROWTH and memory_x <= MAX_GROWTH
         notes.append(
-            f"{view}: {small:,} -> {large:,} lines: time x{time_x:.1f}, memory x{memory_x:.1f} "
+            f"{view}: {small:,} -> {large:,} lines: time x{time_x:.1f} (cpu x{cpu_x:.1f}), "
+            f"memory x{memory_x:.1f} "
             f"({'ok' if held else 'MISSED'}, at most x{MAX_GROWTH:g})"
         )
     return notes
