@@ -36,7 +36,8 @@ COMPARED = 10
 """How many directories of the largest size ``compare`` reads."""
 EXPORTS = ("pytest-benchmark", "github-action-benchmark", "bencher")
 SIZE_STEPS = 4
-"""Object sizes each real case is spread over (1x to 4x its size) before parameter variants."""
+"""Object sizes each real case is spread over (1x, 1.1x, 1.2x, 1.3x its size: no two real
+sizes meet) before parameter variants."""
 TARGETS: dict[tuple[str, int], tuple[float, float]] = {
     ("report", 1_000): (3.0, float("inf")),
     ("report", 100_000): (60.0, 500.0),
@@ -143,7 +144,7 @@ def _made(
     jitter: random.Random,
 ) -> dict[str, Any]:
     made = dict(line)
-    size = line["size_bytes"] * (step + 1)
+    size = line["size_bytes"] * (10 + step) // 10
     made["size_bytes"] = size
     made["object_name"] = decimal_size(size)
     made["object_key"] = line["object_key"].replace(f"{line['size_bytes']}B", f"{size}B")

@@ -107,7 +107,7 @@ def scaled(results: Sequence[RunResult], case: Case, factor: float) -> list[RunR
     """A copy of ``results`` with ``case``'s peaks multiplied by ``factor``."""
     out = []
     for result in results:
-        copy = RunResult(**vars(result))
+        copy = dataclasses.replace(result)
         if copy.case_id == cid(case) and copy.peak_rss_bytes is not None:
             copy.peak_rss_bytes = round(copy.peak_rss_bytes * factor)
         out.append(copy)
