@@ -117,7 +117,7 @@ def peak_vs_size(analysis: Analysis, budget_bytes: int) -> Chart:
             failed = [
                 (r.size_bytes, shown / MB)
                 for r in runs
-                if r.status not in ("ok", INFRA) and (shown := _failed_peak(r, budget_bytes))
+                if r.status not in ("ok", INFRA) and (shown := failed_peak(r, budget_bytes))
             ]
             ax.plot([x for x, _ in failed], [y for _, y in failed], color=colour, **FAILED_MARKER)
         ax.axhline(budget_bytes / MB, **BUDGET_STYLE)
@@ -135,7 +135,7 @@ def peak_vs_size(analysis: Analysis, budget_bytes: int) -> Chart:
     )
 
 
-def _failed_peak(run: RunResult, budget_bytes: int) -> int | None:
+def failed_peak(run: RunResult, budget_bytes: int) -> int | None:
     """Where a failed run's cross goes: its last peak; for an oom kill that recorded none, the
     RSS it was killed at, else the cap it ran under, else the budget."""
     if run.peak_rss_bytes:
