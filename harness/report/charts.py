@@ -105,6 +105,7 @@ def peak_vs_size(analysis: Analysis, budget_bytes: int) -> Chart:
     for result in results:
         by_level.setdefault(result.concurrency, []).append(result)
     for ax, level in zip(axes, levels, strict=True):
+        lines, crosses = _Lines(), _Lines()
         for series, runs in analysis.group_by_series(by_level[level]).items():
             colour = colours[series.name]
             sizes, peaks = [], []
@@ -113,13 +114,15 @@ def peak_vs_size(analysis: Analysis, budget_bytes: int) -> Chart:
                 if peak is not None:
                     sizes.append(size)
                     peaks.append(peak / MB)
-            ax.plot(sizes, peaks, marker="o", color=colour, label=series.name)
+            lines.add(colour, sizes, peaks)
             failed = [
                 (r.size_bytes, shown / MB)
                 for r in runs
                 if r.status not in ("ok", INFRA) and (shown := failed_peak(r, budget_bytes))
             ]
-            ax.plot([x for x, _ in failed], [y for _, y in failed], color=colour, **FAILED_MARKER)
+            crosses.add(colour, [x for x, _ in failed], [y for _, y in failed])
+        lines.draw(ax, marker="o")
+        crosses.draw(ax, **FAILED_MARKER)
         ax.axhline(budget_bytes / MB, **BUDGET_STYLE)
         _size_axis(ax, results)
         ax.set_ylim(0, top)
@@ -259,6 +262,7 @@ def aggregate_vs_concurrency(analysis: Analysis, budget_bytes: int) -> Chart:
     fig = _figure(3.8)
     axes = fig.subplots(1, len(sizes), sharey=True, squeeze=False)[0]
     for ax, size in zip(axes, sizes, strict=True):
+        lines, crosses = _Lines(), _Lines()
         for name in sorted({name for s, name, _ in cells if s == size}):
             xs, ys, failed = [], [], []
             for level in levels:
@@ -270,8 +274,10 @@ def aggregate_vs_concurrency(analysis: Analysis, budget_bytes: int) -> Chart:
                 ys.append(value / MB)
                 if any(r.status not in ("ok", INFRA) for r in runs):
                     failed.append((level, value / MB))
-            ax.plot(xs, ys, marker="o", color=colours[name], label=name)
-            ax.plot([x for x, _ in failed], [y for _, y in failed], **FAILED_MARKER)
+            lines.add(colours[name], xs, ys)
+            crosses.add(colours[name], [x for x, _ in failed], [y for _, y in failed])
+        lines.draw(ax, marker="o")
+        crosses.draw(ax, **FAILED_MARKER)
         ax.plot(levels, [level * budget_bytes / MB for level in levels], color="#999", ls="--")
         ax.set_xticks(levels)
         ax.set_xlabel("workers at once")
@@ -296,6 +302,24 @@ def aggregate_vs_concurrency(analysis: Analysis, budget_bytes: int) -> Chart:
         "Aggregate peak against concurrency",
         "Largest sum of the workers' simultaneous RSS against the number of workers, per size.",
     )
+
+
+class _Lines:
+    """The lines of many series drawn as one artist per colour, series apart by NaN gaps: an
+    artist per series costs more than all their points once series are in the hundreds."""
+
+    def __init__(self) -> None:
+        self._points: dict[str, tuple[list[float], list[float]]] = {}
+
+    def add(self, colour: str, xs: Sequence[float], ys: Sequence[float]) -> None:
+        if xs:
+            held_x, held_y = self._points.setdefault(colour, ([], []))
+            held_x += [*xs, math.nan]
+            held_y += [*ys, math.nan]
+
+    def draw(self, ax: Axes, **style: Any) -> None:
+        for colour, (xs, ys) in self._points.items():
+            ax.plot(xs, ys, **{"color": colour, **style})
 
 
 def _charged(result: RunResult) -> int | None:
@@ -326,6 +350,9 @@ def throughput(analysis: Analysis) -> Chart:
         key = (result.concurrency, analysis.series_of(result).name, result.size_bytes)
         cells.setdefault(key, []).append(result)
     for ax, level in zip(axes, levels, strict=True):
+        xs: list[float] = []
+        heights: list[float] = []
+        colour_of_bar: list[str] = []
         for index, name in enumerate(names):
             for column, size in enumerate(sizes):
                 runs = cells.get((level, name, size), [])
@@ -333,10 +360,14 @@ def throughput(analysis: Analysis) -> Chart:
                 value = median_of(ok, lambda r: r.throughput_mb_s)
                 x = column - 0.4 + width * (index + 0.5)
                 if value is not None:
-                    ax.bar(x, value, width=width, color=colours[name])
+                    xs.append(x)
+                    heights.append(value)
+                    colour_of_bar.append(colours[name])
                 elif runs:
                     why = "/".join(sorted({r.status for r in runs} - {"ok"})) or "no download"
                     ax.text(x, 2, why, rotation=90, ha="center", va="bottom", fontsize=7)
+        if xs:  # one call for all bars: a call per bar costs seconds with hundreds
+            ax.bar(xs, heights, width=width, color=colour_of_bar)
         ax.set_xticks(range(len(sizes)), [format_size(s) for s in sizes])
         ax.set_xlim(-0.5, len(sizes) - 0.5)
         ax.set_title(f"{_workers(level)} at once (per worker)")
