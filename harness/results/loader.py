@@ -155,38 +155,63 @@ def _result(
         data = json.loads(line)
         if not isinstance(data, dict):
             raise ValueError(f"expected a JSON object for RunResult, got {type(data).__name__}")
-        if data.keys() - _FIELD_NAMES:  # fields of a newer version are left out
-            data = {k: v for k, v in data.items() if k in _FIELD_NAMES}
-        result = RunResult(**data)
-    except (ValueError, TypeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:
         reason = printable(str(exc), 200)
         raise UsageError(f"{file}:{number}: not a memharness result line ({reason})") from None
+    if data.keys() - _FIELD_NAMES:  # fields of a newer version are left out
+        data = {k: v for k, v in data.items() if k in _FIELD_NAMES}
+    clean = {}
+    seen = shared.seen
     for name, value in data.items():  # a field not given has its default, which is valid
-        check = checks[name]
-        if not check.accepts(value):
-            raise UsageError(
-                f"{file}:{number}: field {name!r} must be {_describe(check.hint)}, "
-                f"got {_shown(value)}"
-            )
         kind = type(value)
-        problem = None
-        if kind is int or kind is float:
-            if not check.low <= value <= check.high:
-                problem = _out_of_range(name, value)
-        elif kind is str:
-            if len(value) > check.limit or (check.choices and value not in check.choices):
-                problem = _out_of_range(name, value)
-            elif check.shared:
-                setattr(result, name, shared.text(value))
-        elif kind is dict:
-            one, problem = shared.mapping(value)
-            setattr(result, name, one)
-        if problem is not None:
-            raise UsageError(f"{file}:{number}: field {name!r} {problem}")
+        if kind is str or kind is bool or value is None:
+            # the names, flags and nulls every line repeats are checked once per file
+            known = seen.get((name, kind, value), _UNSEEN)
+            if known is not _UNSEEN:
+                clean[name] = known
+                continue
+        check = checks[name]
+        clean[name] = _checked(file, number, name, value, check, shared)
+        if (kind is str and check.shared) or kind is bool or value is None:
+            seen[(name, kind, value)] = clean[name]
+    try:
+        result = RunResult(**clean)
+    except TypeError as exc:
+        reason = printable(str(exc), 200)
+        raise UsageError(f"{file}:{number}: not a memharness result line ({reason})") from None
     for name in POSITIVE_WHEN_OK if result.status == "ok" else ():
         if getattr(result, name) == 0:
             raise UsageError(f"{file}:{number}: field {name!r} of an ok run must be 1 or more")
     return result
+
+
+_UNSEEN = object()
+
+
+def _checked(
+    file: Path, number: int, name: str, value: Any, check: _FieldCheck, shared: _Shared
+) -> Any:
+    """``value`` of field ``name`` once its type and range are checked: the shared copy of a
+    text or mapping; UsageError naming the file, line and field otherwise."""
+    if not check.accepts(value):
+        raise UsageError(
+            f"{file}:{number}: field {name!r} must be {_describe(check.hint)}, got {_shown(value)}"
+        )
+    kind = type(value)
+    problem = None
+    if kind is int or kind is float:
+        if not check.low <= value <= check.high:
+            problem = _out_of_range(name, value)
+    elif kind is str:
+        if len(value) > check.limit or (check.choices and value not in check.choices):
+            problem = _out_of_range(name, value)
+        elif check.shared:
+            value = shared.text(value)
+    elif kind is dict:
+        value, problem = shared.mapping(value)
+    if problem is not None:
+        raise UsageError(f"{file}:{number}: field {name!r} {problem}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -254,6 +279,8 @@ class _Shared:
     def __init__(self) -> None:
         self._texts: dict[str, str] = {}
         self._mappings: dict[str, dict[str, Any]] = {}
+        self.seen: dict[tuple[str, type, Any], Any] = {}
+        """(field, type, value) of the texts, flags and nulls already checked: their copy."""
 
     def text(self, value: str) -> str:
         return self._texts.setdefault(value, value)
