@@ -119,7 +119,7 @@ def fidelity(session: nox.Session) -> None:
     sampler, and inside the harness: 750 MB on s3rver, 8 interleaved repeats (about 10 minutes).
     Options after ``--``: ``--size``, ``--repeat``, ``--strategies``, ``--sample-interval``."""
     session.install(".")
-    session.run("python", "-m", "memharness_s3.fidelity", *session.posargs)
+    session.run("python", "-m", "memharness_s3.experiments.fidelity", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -129,8 +129,8 @@ def calibrate(session: nox.Session) -> None:
     (at least 8 MiB) rise. ``-- DIR`` keeps the runs somewhere other than reports/calibration."""
     session.install(".")
     where = session.posargs[0] if session.posargs else "reports/calibration"
-    session.run("python", "-m", "memharness_s3.calibrate", "collect", where)
-    session.run("python", "-m", "memharness_s3.calibrate", "analyze", where)
+    session.run("python", "-m", "memharness_s3.experiments.calibrate", "collect", where)
+    session.run("python", "-m", "memharness_s3.experiments.calibrate", "analyze", where)
 
 
 @nox.session(python=PYTHON)
@@ -140,4 +140,4 @@ def scale(session: nox.Session) -> None:
     compare of ten 100,000-line runs (about 10 minutes). Options after ``--``: ``--source DIR``
     (a real results directory), ``--scales``, ``--repeat``, ``--views``, ``--no-compare``."""
     session.install(".")
-    session.run("python", "-m", "memharness_s3.scale", *session.posargs)
+    session.run("python", "-m", "memharness_s3.experiments.scale", *session.posargs)

@@ -1,4 +1,4 @@
-"""The gate's own error rates, measured: ``python -m memharness_s3.calibrate``.
+"""The gate's own error rates, measured: ``python -m memharness_s3.experiments.calibrate``.
 
 ``nox -s calibrate`` runs both steps below with their defaults. (``memharness calibrate`` is the
 user's command that writes the noise floor the gate reads; this module measures how the gate
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memharness_s3.analysis.noise import NoiseFloor
-from memharness_s3.records import RunResult
+from memharness_s3.model.records import RunResult
 
 INJECTED_FRACTION = 0.05
 INJECTED_MIN_BYTES = 8 * 2**20
@@ -108,7 +108,7 @@ def rates(
     ``floor``: a noise floor, ``"leave-out"`` (for each pair, the floor of the other runs) or
     None. ``changed``: runs of changed code, each gated against every run of ``runs``.
     """
-    from memharness_s3.gate import Verdict, evaluate
+    from memharness_s3.analysis.gate import Verdict, evaluate
 
     def floors_for(*used: int) -> list[NoiseFloor]:
         if floor == "leave-out":
@@ -217,7 +217,9 @@ def render(found: Sequence[Rates], runs: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m memharness_s3.calibrate", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m memharness_s3.experiments.calibrate", description=__doc__
+    )
     sub = parser.add_subparsers(dest="step", required=True)
     collecting = sub.add_parser("collect")
     collecting.add_argument("dir", type=Path)

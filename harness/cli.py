@@ -1,4 +1,4 @@
-"""The ``memharness`` command line: one subcommand per module in ``memharness_s3.commands``.
+"""The ``memharness`` command line: one subcommand per module in ``memharness_s3.cli``.
 
 Every failure the user can cause or fix ends in one line on stderr and exit status 2 (bad
 usage or bad input) or 1 (the run failed); results already written stay on disk. A bug in
@@ -20,8 +20,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
 
-from memharness_s3 import interrupts
-from memharness_s3.commands import (
+from memharness_s3.cli import (
     calibrate,
     compare,
     export,
@@ -31,8 +30,9 @@ from memharness_s3.commands import (
     strategies,
     worker,
 )
-from memharness_s3.commands import run as run_cmd
+from memharness_s3.cli import run as run_cmd
 from memharness_s3.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_USAGE, RunFailed, UsageError
+from memharness_s3.execution import interrupts
 from memharness_s3.paths import write_crash_log
 from memharness_s3.printable import printable
 

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from memharness_s3.analysis.cases import CaseRuns
-from memharness_s3.sizes import format_mb
+from memharness_s3.config.sizes import format_mb
 
 PYTEST_BENCHMARK_VERSION = "5.3.1"
 """The pytest-benchmark release whose file format this mirrors."""

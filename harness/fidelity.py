@@ -1,4 +1,4 @@
-"""Does measuring change what is measured? ``python -m memharness_s3.fidelity``.
+"""Does measuring change what is measured? ``python -m memharness_s3.experiments.fidelity``.
 
 ``nox -s fidelity`` runs it with the defaults below.
 
@@ -63,7 +63,7 @@ def fetch_plain(job: dict[str, Any], report_path: Path) -> None:
 
     module, _, name = job["target"].partition(":")
     strategy = getattr(importlib.import_module(module), name)()
-    from memharness_s3.procfs import current_rss, own_peak_rss
+    from memharness_s3.execution.procfs import current_rss, own_peak_rss
     from memharness_s3.strategies.base import FetchContext
 
     session = boto3.session.Session(region_name=job["region"])
@@ -101,11 +101,18 @@ def _plain_run(
     job: dict[str, Any], env: dict[str, str], scratch: Path, interval_s: float | None
 ) -> dict[str, Any]:
     """The plain process, alone (``interval_s`` None) or watched by the harness's monitor."""
-    from memharness_s3.measure import WorkerSpawn, run_group
+    from memharness_s3.execution.local.measure import WorkerSpawn, run_group
 
     report = scratch / "plain.json"
     report.unlink(missing_ok=True)
-    argv = [sys.executable, "-m", "memharness_s3.fidelity", "--fetch", json.dumps(job), str(report)]
+    argv = [
+        sys.executable,
+        "-m",
+        "memharness_s3.experiments.fidelity",
+        "--fetch",
+        json.dumps(job),
+        str(report),
+    ]
     if interval_s is None:
         subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, timeout=3600)
     else:
@@ -127,15 +134,16 @@ def run_experiment(
     log: Any = sys.stderr,
 ) -> tuple[list[Sample], list[float]]:
     """Every strategy x mode x repeat, interleaved; and the wire's MB/s measured around them."""
-    from memharness_s3 import registry, wire
-    from memharness_s3.backends import open_backend
-    from memharness_s3.fixture_cache import cache_root, ensure_fixture, resolve_fixture_size
+    from memharness_s3.config import registry
+    from memharness_s3.execution.local.runner import run_case, settle_page_cache
     from memharness_s3.fixtures.catalog import DEFAULT_SEED
-    from memharness_s3.plan import PlannedRun
-    from memharness_s3.records import Case
+    from memharness_s3.model.records import Case
+    from memharness_s3.plan.runs import PlannedRun
     from memharness_s3.results.writer import ResultsWriter
-    from memharness_s3.runner import run_case, settle_page_cache
-    from memharness_s3.s3_objects import ensure_bucket, fixture_ref, make_client, upload_fixture
+    from memharness_s3.s3 import wire
+    from memharness_s3.s3.backends import open_backend
+    from memharness_s3.s3.fixture_cache import cache_root, ensure_fixture, resolve_fixture_size
+    from memharness_s3.s3.objects import ensure_bucket, fixture_ref, make_client, upload_fixture
 
     name, size = resolve_fixture_size(size_text)
     samples: list[Sample] = []
@@ -261,7 +269,9 @@ def render(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m memharness_s3.fidelity", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m memharness_s3.experiments.fidelity", description=__doc__
+    )
     parser.add_argument("--backend", default="s3rver", help="moto or s3rver (default s3rver)")
     parser.add_argument("--size", default="750MB", help="object size (default 750MB)")
     parser.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES))
@@ -273,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fetch:
         fetch_plain(json.loads(args.fetch[0]), Path(args.fetch[1]))
         return 0
-    from memharness_s3.measure import DEFAULT_SAMPLE_INTERVAL_S
+    from memharness_s3.execution.local.measure import DEFAULT_SAMPLE_INTERVAL_S
 
     interval = args.sample_interval or DEFAULT_SAMPLE_INTERVAL_S
     strategies = [name.strip() for name in args.strategies.split(",") if name.strip()]

@@ -15,11 +15,11 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from memharness_s3.config.sizes import format_size, parse_size
 from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.fixtures.catalog import DEFAULT_RUN_SIZES, NAMED_SIZES
 from memharness_s3.paths import make_writable_dir
-from memharness_s3.pdfgen import DEFAULT_PAGE_BYTES, target_bytes_problem, write_pdf
-from memharness_s3.sizes import format_size, parse_size
+from memharness_s3.s3.pdfgen import DEFAULT_PAGE_BYTES, target_bytes_problem, write_pdf
 
 GENERATOR_VERSION = 2
 DISK_MARGIN_BYTES = 256 * 10**6

@@ -48,19 +48,20 @@ from memharness_s3.analysis.verdicts import (
     covering_expectations,
     judge,
 )
-from memharness_s3.case_fields import format_value
+from memharness_s3.config.sizes import format_mb, format_size, parse_size_with_unit
 from memharness_s3.errors import UsageError
-from memharness_s3.fixture_cache import resolve_size
+from memharness_s3.model.case_fields import format_value
+from memharness_s3.model.records import INFRA, Expectation, RunResult
 from memharness_s3.printable import printable
-from memharness_s3.records import INFRA, Expectation, RunResult
-from memharness_s3.sizes import format_mb, format_size, parse_size_with_unit
+from memharness_s3.s3.fixture_cache import resolve_size
 
 DEFAULT_TOLERANCE = "3%"
 DEFAULT_NOISE_FACTOR = 3.0
 """A rise within this many standard errors of the difference of two medians is noise.
 
 The standard error comes from the MAD of the repeats or of a noise floor (``analysis.noise``).
-Both defaults were measured (``python -m memharness_s3.calibrate analyze``, the README's "How
+Both defaults were measured (``python -m memharness_s3.experiments.calibrate analyze``, the
+README's "How
 far the gate can be trusted"): with a floor from other runs of the same code, 3 % and 3 failed
 none of 42 one-repeat and 12 three-repeat A/A pairs of the default matrix, caught every +8 MiB
 rise in every case but transfer-manager's at 250 MB (whose peak moves by up to 24 MB between

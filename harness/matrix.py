@@ -1,7 +1,7 @@
 """Matrix files: a whole ``memharness run`` described in TOML (``memharness run --matrix FILE``).
 
 A matrix file has up to three parts. Only ``[matrix]`` with ``sizes`` and ``strategies`` is
-required; the other keys of ``[matrix]`` (the settings table, ``memharness_s3.settings``, is
+required; the other keys of ``[matrix]`` (the settings table, ``memharness_s3.config.settings``, is
 where they are defined, once for the file and the command line) show their defaults, unless a
 comment gives another::
 
@@ -66,14 +66,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from memharness_s3 import registry
 from memharness_s3.analysis.expectations import parse_cost_bound
+from memharness_s3.config import registry
+from memharness_s3.config.bounds import MAX_LIST
+from memharness_s3.config.settings import BY_KEY, RunSettings, show, suggest
 from memharness_s3.errors import UsageError
-from memharness_s3.faults.spec import parse_fault
-from memharness_s3.fixture_cache import resolve_size
-from memharness_s3.limits import MAX_LIST
-from memharness_s3.records import NO_FAULT, OUTCOMES, Expectation
-from memharness_s3.settings import BY_KEY, RunSettings, show, suggest
+from memharness_s3.model.records import NO_FAULT, OUTCOMES, Expectation
+from memharness_s3.s3.faults.spec import parse_fault
+from memharness_s3.s3.fixture_cache import resolve_size
 from memharness_s3.strategies.processing import PROCESS_STEPS
 
 TABLES = ("matrix", "params", "expect")

@@ -28,10 +28,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from memharness_s3 import interrupts
-from memharness_s3.caps import WorkerCgroup
-from memharness_s3.lifetime import die_with_parent
-from memharness_s3.procfs import meminfo_bytes, peak_rss
+from memharness_s3.execution import interrupts
+from memharness_s3.execution.caps import WorkerCgroup
+from memharness_s3.execution.processes import die_with_parent
+from memharness_s3.execution.procfs import meminfo_bytes, peak_rss
 
 DEFAULT_SAMPLE_INTERVAL_S = 0.01
 SLOW_EVERY_TICKS = 10

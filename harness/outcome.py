@@ -1,10 +1,12 @@
 """From what a worker reported and what its executor saw of it, to one result line: defined once.
 
 Both executors end a run the same way. Each worker (a local worker process, a Celery task) leaves
-a report about itself (:class:`~memharness_s3.records.WorkerReport`; none when it died), and its
+a report about itself (:class:`~memharness_s3.model.records.WorkerReport`; none when it died), and
+its
 executor has measured it from outside (:class:`Outside`: its RSS over time, its exit, its wall
 time ...). :func:`build_result` turns the two, with what the run's workers share
-(:class:`RunCommon`), into a :class:`~memharness_s3.records.RunResult`, built whole. What differs
+(:class:`RunCommon`), into a :class:`~memharness_s3.model.records.RunResult`, built whole. What
+differs
 between the executors is only how each decides a worker's :class:`Outcome` before its report
 counts (a watchdog, a cgroup, a time limit, a lost Celery child) and which outside numbers it
 has; what a report itself says about the outcome is :func:`reported_failure`, for both.
@@ -18,8 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from memharness_s3.plan import PlannedRun
-from memharness_s3.records import RunResult, WorkerReport
+from memharness_s3.model.records import RunResult, WorkerReport
+from memharness_s3.plan.runs import PlannedRun
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memharness_s3.analysis.identity import COPY_SUFFIX, key_of_case, key_of_result
-from memharness_s3.records import INFRA, Case, ObjectRef, RunResult, workers_of
+from memharness_s3.model.records import INFRA, Case, ObjectRef, RunResult, workers_of
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from memharness_s3.measure import Tick
-from memharness_s3.plan import PlannedRun
-from memharness_s3.records import INFRA, RunResult
-from memharness_s3.sizes import format_mb, format_size
+from memharness_s3.config.sizes import format_mb, format_size
+from memharness_s3.execution.local.measure import Tick
+from memharness_s3.model.records import INFRA, RunResult
+from memharness_s3.plan.runs import PlannedRun
 
 
 class Progress:

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from memharness_s3.backends import Backend
-    from memharness_s3.records import RunResult
+    from memharness_s3.model.records import RunResult
+    from memharness_s3.s3.backends import Backend
 
 BUCKET = "memharness-pytest"
 _RESULTS = pytest.StashKey[list["RunResult"]]()
@@ -56,8 +56,8 @@ def memharness_backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Backend]:
     """The S3 backend the session's measured runs fetch from, with its bucket created."""
-    from memharness_s3.backends import open_backend
-    from memharness_s3.s3_objects import ensure_bucket, make_client
+    from memharness_s3.s3.backends import open_backend
+    from memharness_s3.s3.objects import ensure_bucket, make_client
 
     with open_backend(
         request.config.getoption("--memharness-backend"),
@@ -80,10 +80,10 @@ def memharness_run(
     ``memory_limit`` (a size or None), ``timeout_s`` (300).
     """
     from memharness_s3.analysis.reruns import settled
-    from memharness_s3.fixture_cache import resolve_fixture_size
-    from memharness_s3.session import Session, Target
-    from memharness_s3.settings import RunSettings
-    from memharness_s3.sizes import parse_size
+    from memharness_s3.config.settings import RunSettings
+    from memharness_s3.config.sizes import parse_size
+    from memharness_s3.execution.session import Session, Target
+    from memharness_s3.s3.fixture_cache import resolve_fixture_size
 
     recorded: list[RunResult] = []
     request.node.stash[_RESULTS] = recorded
@@ -127,7 +127,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[Any]:
     marker = item.get_closest_marker("peak_memory")
     results = item.stash.get(_RESULTS, [])
     if marker is not None and results:
-        from memharness_s3.sizes import format_size, parse_size
+        from memharness_s3.config.sizes import format_size, parse_size
 
         limit = parse_size(str(marker.kwargs.get("max", marker.args[0] if marker.args else "")))
         over = [r for r in results if r.peak_rss_bytes is not None and r.peak_rss_bytes > limit]

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from memharness_s3.case_fields import CASE_FIELDS, with_case_fields
+from memharness_s3.model.case_fields import CASE_FIELDS, with_case_fields
 
 T = TypeVar("T")
 
@@ -20,7 +20,7 @@ OUTCOMES = ("ok", "error", "oom", "timeout")
 """How a strategy's run can end: what expectations and verdicts speak of."""
 INFRA = "infra"
 """A run the harness's own setup broke (the backend stopped answering): never the strategy's
-failure, re-run once (``memharness_s3.backends.health``)."""
+failure, re-run once (``memharness_s3.s3.backends.health``)."""
 STATUSES = (*OUTCOMES, INFRA)
 NO_FAULT = "none"
 """How an expectation names the cases run without a fault."""
@@ -55,7 +55,8 @@ class Case:
     With ``pool="processes"`` the case runs ``concurrency`` worker processes at once (a prefork
     pool); with ``pool="threads"`` one worker process runs ``concurrency`` fetches as threads.
     Each fetch gets its own copy of the object unless ``shared_object`` is set. ``fault`` is a
-    ``--fault`` spec (``memharness_s3.faults.spec``) injected between the workers and S3, or None.
+    ``--fault`` spec (``memharness_s3.s3.faults.spec``) injected between the workers and S3, or
+    None.
     ``executor`` says where the fetches run: ``local`` (a fresh worker process per run) or
     ``celery`` (tasks in long-lived prefork children); ``executor_params`` are the settings of
     the Celery nodes that change what is measured (``soak``, ``max_memory_per_child`` ...).

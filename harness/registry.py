@@ -20,8 +20,8 @@ from functools import cache
 from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
 from typing import Any
 
+from memharness_s3.config.sizes import parse_size
 from memharness_s3.errors import UsageError
-from memharness_s3.sizes import parse_size
 from memharness_s3.strategies.base import MissingExtra, Strategy
 
 GROUP = "memharness.strategies"

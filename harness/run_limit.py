@@ -15,7 +15,7 @@ that stops because the backend stopped answering is caught sooner by the health 
 
 from __future__ import annotations
 
-from memharness_s3.records import Case
+from memharness_s3.model.records import Case
 
 MIN_LIMIT_S = 300.0
 SLOWDOWN = 30.0

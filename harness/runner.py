@@ -8,10 +8,10 @@ from outside, counts what each strategy left in its temp dir, writes each worker
 results.jsonl when the group ends, and removes the scratch and temp directories and cgroups,
 after failures too. Temp dirs carry the harness's PID, so those of a harness that was killed
 are swept by the next run (:func:`sweep_stale_temp_dirs`). A case with a fault gets a fault
-proxy of its own (``memharness_s3.faults.inject``) as its workers' S3 endpoint for the time of
+proxy of its own (``memharness_s3.s3.faults.inject``) as its workers' S3 endpoint for the time of
 the run; its log is kept under ``faults/`` in the results directory.
 
-With a :class:`~memharness_s3.backends.health.BackendGuard`, the backend is checked before each
+With a :class:`~memharness_s3.s3.backends.health.BackendGuard`, the backend is checked before each
 run and watched (from a thread of this process, never a worker) while the run's workers run; a
 run it broke is killed at once, labelled ``infra`` and, after the guard recovered the backend,
 run once more. Each run's wall-clock limit is ``--timeout`` or one scaled to its object's size
@@ -34,23 +34,19 @@ from pathlib import Path
 
 import psutil
 
-from memharness_s3 import caps, outcome, registry
-from memharness_s3.backends import Backend
-from memharness_s3.backends.health import RERUNS, BackendGuard, Problem, Watch
-from memharness_s3.faults.inject import FaultRoute, inject
-from memharness_s3.faults.spec import parse_fault
-from memharness_s3.measure import (
+from memharness_s3.config import registry
+from memharness_s3.config.sizes import format_size
+from memharness_s3.execution import caps, outcome
+from memharness_s3.execution.local.measure import (
     DEFAULT_SAMPLE_INTERVAL_S,
     Measurement,
     Tick,
     WorkerSpawn,
     run_group,
 )
-from memharness_s3.outcome import Outcome
-from memharness_s3.paths import TEMP_PREFIX, count_files
-from memharness_s3.plan import PlannedRun
-from memharness_s3.procfs import meminfo_bytes
-from memharness_s3.records import (
+from memharness_s3.execution.outcome import Outcome
+from memharness_s3.execution.procfs import meminfo_bytes
+from memharness_s3.model.records import (
     INFRA,
     Case,
     ObjectRef,
@@ -59,9 +55,14 @@ from memharness_s3.records import (
     WorkerReport,
     report_from_json,
 )
+from memharness_s3.paths import TEMP_PREFIX, count_files
+from memharness_s3.plan.run_limit import describe_limit, run_limit_s
+from memharness_s3.plan.runs import PlannedRun
 from memharness_s3.results.writer import ResultsWriter
-from memharness_s3.run_limit import describe_limit, run_limit_s
-from memharness_s3.sizes import format_size
+from memharness_s3.s3.backends import Backend
+from memharness_s3.s3.backends.health import RERUNS, BackendGuard, Problem, Watch
+from memharness_s3.s3.faults.inject import FaultRoute, inject
+from memharness_s3.s3.faults.spec import parse_fault
 
 WORK_DIR = ".work"
 
@@ -277,7 +278,7 @@ def _spawn(worker: _Worker, case: Case, backend: Backend, route: FaultRoute | No
         argv=[
             sys.executable,
             "-m",
-            "memharness_s3.worker",
+            "memharness_s3.execution.worker",
             str(job_path),
             str(worker.scratch / "report.json"),
         ],
@@ -362,7 +363,7 @@ def _memray_outputs(worker: _Worker, out_dir: Path) -> tuple[int | None, str | N
     """Heap peak, capture and flamegraph paths (relative to the results dir) of a memray run."""
     if worker.memray_file is None or not worker.memray_file.exists():
         return None, None, None
-    from memharness_s3.memray_capture import heap_peak_bytes, write_flamegraph
+    from memharness_s3.execution.memray_capture import heap_peak_bytes, write_flamegraph
 
     flamegraph = write_flamegraph(worker.memray_file)
     return (

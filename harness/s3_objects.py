@@ -23,10 +23,10 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from memharness_s3.backends import Backend
 from memharness_s3.errors import RunFailed
-from memharness_s3.fixture_cache import Fixture
-from memharness_s3.records import ObjectRef
+from memharness_s3.model.records import ObjectRef
+from memharness_s3.s3.backends import Backend
+from memharness_s3.s3.fixture_cache import Fixture
 
 UPLOAD_CONFIG = TransferConfig(multipart_threshold=64 * 2**20, multipart_chunksize=64 * 2**20)
 PDF_MAGIC = b"%PDF-"

@@ -1,6 +1,7 @@
 """How the views scale: synthetic results directories built from a real run, each view timed.
 
-``python -m memharness_s3.scale [--source DIR]`` (``nox -s scale``) takes a small real results
+``python -m memharness_s3.experiments.scale [--source DIR]`` (``nox -s scale``) takes a small real
+results
 directory (made with a short ``memharness run`` on moto when none is given), replicates its lines
 as new cases (new object sizes and parameter variants of the real ones) and new repeats until a
 directory has the lines and cases asked for (default 1,000 lines / 50 cases, 10,000 / 500 and
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from memharness_s3.case_fields import decimal_size
+from memharness_s3.model.case_fields import decimal_size
 
 SCALES = ((1_000, 50), (10_000, 500), (100_000, 4_600))
 """(lines, cases) of each synthetic directory."""
@@ -289,7 +290,9 @@ def growth(timings: Sequence[Timing]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m memharness_s3.scale", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m memharness_s3.experiments.scale", description=__doc__
+    )
     parser.add_argument("--source", type=Path, help="a small real results directory")
     parser.add_argument(
         "--scales",

@@ -22,26 +22,23 @@ from typing import Any, Protocol
 
 import psutil
 
-from memharness_s3 import registry, wire
 from memharness_s3.analysis.identity import key_of_case
-from memharness_s3.backends import Backend, check_backend_options, open_backend
-from memharness_s3.backends.health import BackendGuard
-from memharness_s3.caps import enforcement_available
+from memharness_s3.config import registry
+from memharness_s3.config.settings import RunSettings, check_bounds, to_meta
+from memharness_s3.config.sizes import format_size
 from memharness_s3.errors import RunFailed, UsageError
-from memharness_s3.faults.inject import check_fault_backend
-from memharness_s3.faults.spec import parse_fault
-from memharness_s3.fixture_cache import cache_root, ensure_fixture
+from memharness_s3.execution.caps import enforcement_available
+from memharness_s3.execution.local.measure import Tick
+from memharness_s3.execution.local.runner import run_all, sweep_stale_temp_dirs
 from memharness_s3.fixtures.catalog import DEFAULT_SEED
-from memharness_s3.measure import Tick
-from memharness_s3.plan import (
+from memharness_s3.model.records import Case, ObjectRef, RunResult
+from memharness_s3.plan.runs import (
     PlannedRun,
     build_cases,
     completed_runs,
     object_copies,
     objects_for,
 )
-from memharness_s3.progress import Progress
-from memharness_s3.records import Case, ObjectRef, RunResult
 from memharness_s3.results.loader import load
 from memharness_s3.results.writer import (
     RESULTS_FILE,
@@ -50,8 +47,13 @@ from memharness_s3.results.writer import (
     utc_stamp,
     write_meta,
 )
-from memharness_s3.runner import run_all, sweep_stale_temp_dirs
-from memharness_s3.s3_objects import (
+from memharness_s3.s3 import wire
+from memharness_s3.s3.backends import Backend, check_backend_options, open_backend
+from memharness_s3.s3.backends.health import BackendGuard
+from memharness_s3.s3.faults.inject import check_fault_backend
+from memharness_s3.s3.faults.spec import parse_fault
+from memharness_s3.s3.fixture_cache import cache_root, ensure_fixture
+from memharness_s3.s3.objects import (
     describe_object,
     ensure_bucket,
     fixture_ref,
@@ -60,9 +62,8 @@ from memharness_s3.s3_objects import (
     read_back,
     s3_errors,
 )
-from memharness_s3.settings import RunSettings, check_bounds, to_meta
-from memharness_s3.sizes import format_size
-from memharness_s3.wire import median_mb_s
+from memharness_s3.s3.wire import median_mb_s
+from memharness_s3.views.progress import Progress
 
 DISK_MARGIN_BYTES = 256 * 10**6
 IDLE_WORKER_BYTES = 52 * 10**6
@@ -150,7 +151,7 @@ class LocalExecutor:
 def executor_for(settings: RunSettings, broker_url: str | None = None) -> Executor:
     """The executor ``settings.executor`` names (``broker_url``: Celery's, else a private one)."""
     if settings.executor == "celery":
-        from memharness_s3.celery_executor.executor import CeleryExecutor
+        from memharness_s3.execution.celery.executor import CeleryExecutor
 
         return CeleryExecutor(broker_url)
     return LocalExecutor()

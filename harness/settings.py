@@ -26,22 +26,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from memharness_s3 import registry
-from memharness_s3.backends import BACKENDS
-from memharness_s3.errors import UsageError
-from memharness_s3.faults.spec import parse_fault_list
-from memharness_s3.fixture_cache import resolve_fixture_size
-from memharness_s3.fixtures.catalog import DEFAULT_RUN_SIZES
-from memharness_s3.limits import (
+from memharness_s3.config import registry
+from memharness_s3.config.bounds import (
     MAX_CONCURRENCY,
     MAX_LIST,
     MAX_REPEAT,
     MAX_SECONDS,
     MAX_WORKER_RUNS,
 )
-from memharness_s3.measure import DEFAULT_SAMPLE_INTERVAL_S
-from memharness_s3.records import EXECUTORS, POOLS, Expectation, workers_of
-from memharness_s3.sizes import parse_size
+from memharness_s3.config.sizes import parse_size
+from memharness_s3.errors import UsageError
+from memharness_s3.execution.local.measure import DEFAULT_SAMPLE_INTERVAL_S
+from memharness_s3.fixtures.catalog import DEFAULT_RUN_SIZES
+from memharness_s3.model.records import EXECUTORS, POOLS, Expectation, workers_of
+from memharness_s3.s3.backends import BACKENDS
+from memharness_s3.s3.faults.spec import parse_fault_list
+from memharness_s3.s3.fixture_cache import resolve_fixture_size
 from memharness_s3.strategies.processing import DEFAULT_SPLIT_PART_BYTES, PROCESS_STEPS
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from memharness_s3.analysis.cases import Analysis, median_of
+from memharness_s3.config.sizes import format_mb
+from memharness_s3.model.records import RunResult
 from memharness_s3.printable import printable
-from memharness_s3.records import RunResult
-from memharness_s3.sizes import format_mb
 
 
 def render_summary(results: Sequence[RunResult]) -> str:

@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 
 from memharness_s3.analysis import wire_share
 from memharness_s3.analysis.cases import Analysis
+from memharness_s3.config.sizes import format_mb, format_size
+from memharness_s3.model.records import INFRA, RunResult
 from memharness_s3.printable import printable
-from memharness_s3.records import INFRA, RunResult
-from memharness_s3.sizes import format_mb, format_size
 
 Column = tuple[str, str, Callable[[RunResult], str]]
 

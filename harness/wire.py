@@ -1,6 +1,6 @@
 """The wire as the yardstick: how fast a plain GET of an object comes off this endpoint.
 
-``python -m memharness_s3.wire JOB.json`` runs in a process of its own (no harness, no sampler
+``python -m memharness_s3.s3.wire JOB.json`` runs in a process of its own (no harness, no sampler
 beside it) and GETs each object of the job ``repeats`` times with nothing but ``http.client``:
 SigV4-signed with botocore's signer when credentials are configured (the one thing borrowed from
 the SDK, before the clock starts), the body read with ``readinto`` into one reused 1 MiB buffer,
@@ -95,7 +95,7 @@ def measure(
     job = {"endpoint_url": endpoint_url, "region": region, "bucket": bucket, "keys": list(keys)}
     os.sync()
     done = subprocess.run(
-        [sys.executable, "-m", "memharness_s3.wire", json.dumps(job), str(repeats)],
+        [sys.executable, "-m", "memharness_s3.s3.wire", json.dumps(job), str(repeats)],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

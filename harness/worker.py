@@ -1,4 +1,4 @@
-"""The measured worker process: ``python -m memharness_s3.worker JOB.json REPORT.json``.
+"""The measured worker process: ``python -m memharness_s3.execution.worker JOB.json REPORT.json``.
 
 It looks like a real worker: it imports boto3, the strategy and what the processing step needs,
 builds its client, records its baseline RSS, fetches, then verifies and processes what it got.
@@ -10,7 +10,7 @@ even when a strategy raises; the parent measures everything else from outside.
 
 from __future__ import annotations
 
-from memharness_s3.procfs import current_rss, own_peak_rss
+from memharness_s3.execution.procfs import current_rss, own_peak_rss
 
 INTERPRETER_RSS_BYTES = current_rss()
 """RSS before anything but ``os`` and ``resource`` (procfs's) is imported: the bare interpreter
@@ -32,7 +32,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from memharness_s3.records import FetchReport, ObjectRef, WorkerJob, WorkerReport, job_from_json
+from memharness_s3.model.records import (
+    FetchReport,
+    ObjectRef,
+    WorkerJob,
+    WorkerReport,
+    job_from_json,
+)
 from memharness_s3.strategies.base import FetchContext, Fetched
 from memharness_s3.strategies.processing import modules_needed, run_process_step
 

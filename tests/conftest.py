@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from memharness_s3.backends import DEFAULT_REGION, Backend
-from memharness_s3.backends.moto_server import MotoServer
-from memharness_s3.fixture_cache import Fixture, ensure_fixture
-from memharness_s3.plan import PlannedRun
-from memharness_s3.records import Case
-from memharness_s3.s3_objects import ensure_bucket, fixture_ref, make_client, upload_fixture
+from memharness_s3.model.records import Case
+from memharness_s3.plan.runs import PlannedRun
+from memharness_s3.s3.backends import DEFAULT_REGION, Backend
+from memharness_s3.s3.backends.moto_server import MotoServer
+from memharness_s3.s3.fixture_cache import Fixture, ensure_fixture
+from memharness_s3.s3.objects import ensure_bucket, fixture_ref, make_client, upload_fixture
 
 BUCKET = "memharness-tests"
 PLUGIN_DIR = Path(__file__).parent / "plugin"
@@ -149,7 +149,7 @@ def planned(
 ) -> PlannedRun:
     """A case for ``strategy`` on ``fixture`` with the strategy's default parameters, to run on
     ``backend`` (by name: part of its case id)."""
-    from memharness_s3 import registry
+    from memharness_s3.config import registry
 
     resolved = registry.resolve_params(registry.load(strategy), {})
     resolved.update(params or {})

@@ -21,31 +21,31 @@ from typing import Any, ClassVar
 import psutil
 import pytest
 
-from memharness_s3 import runner
 from memharness_s3.analysis.cases import Analysis
 from memharness_s3.analysis.decision import FAILED, FITS, decide
 from memharness_s3.analysis.decision import NOT_MEASURED as CELL_NOT_MEASURED
+from memharness_s3.analysis.gate import evaluate
 from memharness_s3.analysis.reruns import settled
 from memharness_s3.analysis.verdicts import NOT_MEASURED, judge
-from memharness_s3.backends import DEFAULT_REGION, Backend, open_backend
-from memharness_s3.backends.health import DOWN, UNRESPONSIVE, BackendGuard, Watch, probe
-from memharness_s3.backends.launcher import free_port
-from memharness_s3.backends.moto_server import MotoServer
-from memharness_s3.celery_executor import executor as celery_executor
 from memharness_s3.cli import main
+from memharness_s3.config.settings import RunSettings
 from memharness_s3.errors import RunFailed
-from memharness_s3.gate import evaluate
-from memharness_s3.plan import completed_runs
-from memharness_s3.procfs import work_done
-from memharness_s3.progress import Progress
-from memharness_s3.records import Case, RunResult
-from memharness_s3.report.html import render_report
-from memharness_s3.run_limit import MIN_LIMIT_S, UNMEASURED_LIMIT_S, run_limit_s
-from memharness_s3.runner import settle_page_cache
-from memharness_s3.session import Session, Target
-from memharness_s3.settings import RunSettings
-from tests.conftest import wait_until
-from tests.test_report import CAP, MB, run
+from memharness_s3.execution.celery import executor as celery_executor
+from memharness_s3.execution.local import runner
+from memharness_s3.execution.local.runner import settle_page_cache
+from memharness_s3.execution.procfs import work_done
+from memharness_s3.execution.session import Session, Target
+from memharness_s3.model.records import Case, RunResult
+from memharness_s3.plan.run_limit import MIN_LIMIT_S, UNMEASURED_LIMIT_S, run_limit_s
+from memharness_s3.plan.runs import completed_runs
+from memharness_s3.s3.backends import DEFAULT_REGION, Backend, open_backend
+from memharness_s3.s3.backends.health import DOWN, UNRESPONSIVE, BackendGuard, Watch, probe
+from memharness_s3.s3.backends.launcher import free_port
+from memharness_s3.s3.backends.moto_server import MotoServer
+from memharness_s3.views.html.page import render_report
+from memharness_s3.views.progress import Progress
+from tests.support.results import CAP, MB, run
+from tests.support.services import wait_until
 
 SHORT_S = 0.3
 """The probe timeout in these tests: the unresponsive server never answers, so any will do."""

@@ -20,13 +20,13 @@ import psutil
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from memharness_s3.backends import BACKENDS, Backend, open_backend
-from memharness_s3.backends import minio as minio_backend
-from memharness_s3.backends import s3rver as s3rver_backend
-from memharness_s3.backends.launcher import STOP_GRACE_S, LaunchedServer, ServerSpec
-from memharness_s3.backends.moto_server import MotoServer
 from memharness_s3.errors import RunFailed, UsageError
-from memharness_s3.s3_objects import make_client
+from memharness_s3.s3.backends import BACKENDS, Backend, open_backend
+from memharness_s3.s3.backends import minio as minio_backend
+from memharness_s3.s3.backends import s3rver as s3rver_backend
+from memharness_s3.s3.backends.launcher import STOP_GRACE_S, LaunchedServer, ServerSpec
+from memharness_s3.s3.backends.moto_server import MotoServer
+from memharness_s3.s3.objects import make_client
 
 MiB = 2**20
 MINIO_MISSING = (

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3.backends import Backend
-from memharness_s3.backends.moto_server import free_port
-from memharness_s3.fixture_cache import Fixture
+from memharness_s3.execution.local.runner import run_case
 from memharness_s3.results.writer import ResultsWriter
-from memharness_s3.runner import run_case
-from memharness_s3.s3_objects import make_client
-from tests.conftest import BUCKET, planned, serving
-from tests.test_cli import CREDENTIALS, FAKE_SECRET, endpoint_run, memharness, one_line_error
+from memharness_s3.s3.backends import Backend
+from memharness_s3.s3.backends.moto_server import free_port
+from memharness_s3.s3.fixture_cache import Fixture
+from memharness_s3.s3.objects import make_client
+from tests.support.cli import CREDENTIALS, FAKE_SECRET, endpoint_run, memharness, one_line_error
+from tests.support.services import BUCKET, planned, serving
 
 
 @pytest.mark.parametrize(

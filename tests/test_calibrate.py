@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3.calibrate import INJECTED_MIN_BYTES, inject, rates
 from memharness_s3.cli import main
 from memharness_s3.errors import UsageError
-from memharness_s3.records import RunResult
+from memharness_s3.experiments.calibrate import INJECTED_MIN_BYTES, inject, rates
+from memharness_s3.model.records import RunResult
 from memharness_s3.results import calibration
-from tests.test_case_identity import chunked, repeats
-from tests.test_gate import write
+from tests.support.results import chunked, repeats, write
 
 MB = 10**6
 
@@ -129,7 +128,7 @@ def test_the_shipped_calibration_is_a_valid_floor_for_the_default_matrix() -> No
     """The file the gate falls back on parses, and every case in it was seen in two runs."""
     from importlib import resources
 
-    from memharness_s3.commands.gate import PACKAGED_CALIBRATION
+    from memharness_s3.cli.gate import PACKAGED_CALIBRATION
 
     packaged = resources.files("memharness_s3.fixtures") / PACKAGED_CALIBRATION
     with resources.as_file(packaged) as path:

@@ -16,8 +16,8 @@ import textwrap
 from pathlib import Path
 
 from memharness_s3.analysis.identity import CaseKey, key_of_case
-from memharness_s3.case_fields import CASE_FIELDS
-from memharness_s3.records import Case, RunResult
+from memharness_s3.model.case_fields import CASE_FIELDS
+from memharness_s3.model.records import Case, RunResult
 
 MB = 10**6
 KEY = "fixtures/memharness-4000000B.pdf"
@@ -27,7 +27,7 @@ WITH_A_DUMMY_DIMENSION = textwrap.dedent(
     import json, sys
     from pathlib import Path
 
-    from memharness_s3 import case_fields
+    from memharness_s3.model import case_fields
 
     case_fields.CASE_FIELDS.append(
         case_fields.CaseField(
@@ -43,8 +43,8 @@ WITH_A_DUMMY_DIMENSION = textwrap.dedent(
 
     from memharness_s3.analysis.identity import key_of_case, key_of_result, labels
     from memharness_s3.errors import UsageError
-    from memharness_s3.gate import evaluate
-    from memharness_s3.records import Case, RunResult, to_json
+    from memharness_s3.analysis.gate import evaluate
+    from memharness_s3.model.records import Case, RunResult, to_json
     from memharness_s3.results.loader import read_lines
 
     KEY = "fixtures/memharness-4000000B.pdf"

@@ -18,14 +18,15 @@ from pathlib import Path
 import pytest
 
 from memharness_s3.analysis.cases import Analysis
+from memharness_s3.analysis.gate import evaluate
 from memharness_s3.analysis.identity import differences, key_of_case, key_of_result, labels
 from memharness_s3.errors import UsageError
-from memharness_s3.exports import to_github_action_benchmark
-from memharness_s3.gate import evaluate, render_markdown, render_text
-from memharness_s3.records import Case, RunResult
-from memharness_s3.report.html import render_report
-from memharness_s3.summary import render_summary
-from tests.test_gate import BUDGET, MB, write
+from memharness_s3.model.records import Case, RunResult
+from memharness_s3.views.exports import to_github_action_benchmark
+from memharness_s3.views.gate import render_markdown, render_text
+from memharness_s3.views.html.page import render_report
+from memharness_s3.views.summary import render_summary
+from tests.support.results import BUDGET, MB, write
 
 MIB = 2**20
 

@@ -9,9 +9,9 @@ import pytest
 from memharness_s3.analysis import wire_share
 from memharness_s3.analysis.cases import Analysis
 from memharness_s3.analysis.caveats import caveats
-from memharness_s3.records import RunResult, of_wire
-from memharness_s3.table import render
-from tests.test_report import CAP, MB, run
+from memharness_s3.model.records import RunResult, of_wire
+from memharness_s3.views.table import render
+from tests.support.results import CAP, MB, run
 
 
 def test_no_caveat_for_clean_results_on_s3rver() -> None:

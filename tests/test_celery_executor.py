@@ -20,17 +20,17 @@ from typing import Any
 import psutil
 import pytest
 
-from memharness_s3.backends import Backend
-from memharness_s3.celery_executor.broker import launched_redis
-from memharness_s3.celery_executor.executor import MAX_DELIVERIES, CeleryExecutor
+from memharness_s3.config.settings import RunSettings
+from memharness_s3.execution.celery.broker import launched_redis
+from memharness_s3.execution.celery.executor import MAX_DELIVERIES, CeleryExecutor
+from memharness_s3.execution.local.runner import sweep_stale_temp_dirs
+from memharness_s3.execution.session import Session, Target
+from memharness_s3.model.records import RunResult
 from memharness_s3.paths import TEMP_PREFIX
-from memharness_s3.records import RunResult
-from memharness_s3.report.html import render_report
-from memharness_s3.runner import sweep_stale_temp_dirs
-from memharness_s3.session import Session, Target
-from memharness_s3.settings import RunSettings
-from memharness_s3.table import render
-from tests.conftest import EVENT_BOUND_S, wait_until
+from memharness_s3.s3.backends import Backend
+from memharness_s3.views.html.page import render_report
+from memharness_s3.views.table import render
+from tests.support.services import EVENT_BOUND_S, wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -269,7 +269,7 @@ def _worker(url: str, tmp_path: Path, backend: Backend, *extra: str) -> subproce
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    from memharness_s3.backends.launcher import stop_process_group
+    from memharness_s3.execution.processes import stop_process_group
 
     stop_process_group(proc, grace_s=15)
 
@@ -277,8 +277,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def test_forged_tasks_are_rejected_and_recorded_and_the_worker_keeps_serving(
     moto_backend: Backend, broker: str, tmp_path: Path
 ) -> None:
-    from memharness_s3.celery_executor.app import FETCH_TASK, make_app
-    from memharness_s3.celery_executor.config import QUEUE
+    from memharness_s3.execution.celery.app import FETCH_TASK, make_app
+    from memharness_s3.execution.celery.config import QUEUE
 
     node = _worker(broker, tmp_path, moto_backend)
     try:

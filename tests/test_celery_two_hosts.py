@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3.backends.launcher import free_port, stop_process_group
-from memharness_s3.celery_executor.broker import launched_redis
+from memharness_s3.execution.celery.broker import launched_redis
+from memharness_s3.s3.backends.launcher import free_port, stop_process_group
 
 from .conftest import serving, wait_until
 

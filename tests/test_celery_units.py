@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from memharness_s3.celery_executor.broker import redact, require_password_off_loopback
-from memharness_s3.celery_executor.task import MAX_PAYLOAD_BYTES, RejectedTask, parse_task
+from memharness_s3.config.settings import RunSettings
 from memharness_s3.errors import UsageError
-from memharness_s3.session import LocalExecutor, Session, Target
-from memharness_s3.settings import RunSettings
+from memharness_s3.execution.celery.broker import redact, require_password_off_loopback
+from memharness_s3.execution.celery.task import MAX_PAYLOAD_BYTES, RejectedTask, parse_task
+from memharness_s3.execution.session import LocalExecutor, Session, Target
 
 CASE = {"strategy": "chunked", "object_name": "x", "size_bytes": 10}
 OBJECT = {

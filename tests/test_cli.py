@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3.backends import Backend
-from memharness_s3.backends.moto_server import free_port
-from memharness_s3.fixture_cache import Fixture
-from memharness_s3.s3_objects import make_client
-from tests.conftest import BUCKET, serving
+from memharness_s3.s3.backends import Backend
+from memharness_s3.s3.backends.moto_server import free_port
+from memharness_s3.s3.fixture_cache import Fixture
+from memharness_s3.s3.objects import make_client
+from tests.support.services import BUCKET, serving
 
 FAKE_SECRET = "memharness-FAKE-secret-0123456789abcdef"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": FAKE_SECRET}

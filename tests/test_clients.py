@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from memharness_s3 import registry
-from memharness_s3.backends import Backend, open_backend
-from memharness_s3.fixture_cache import Fixture, ensure_fixture
+from memharness_s3.config import registry
+from memharness_s3.execution.local.runner import run_case
 from memharness_s3.results.writer import ResultsWriter
-from memharness_s3.runner import run_case
-from memharness_s3.s3_objects import ensure_bucket, make_client, upload_fixture
-from tests.conftest import BUCKET, planned
+from memharness_s3.s3.backends import Backend, open_backend
+from memharness_s3.s3.fixture_cache import Fixture, ensure_fixture
+from memharness_s3.s3.objects import ensure_bucket, make_client, upload_fixture
+from tests.support.services import BUCKET, planned
 
 pytestmark = pytest.mark.integration
 

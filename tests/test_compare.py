@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from memharness_s3.analysis.changes import MIN_STEP_BYTES, change_points, last_run_steps_up
-from memharness_s3.commands import compare as compare_cmd
+from memharness_s3.cli import compare as compare_cmd
 from memharness_s3.errors import UsageError
-from tests.test_case_identity import chunked, repeats
-from tests.test_gate import MB, write
+from tests.support.results import MB, chunked, repeats, write
 
 MIB = 2**20
 

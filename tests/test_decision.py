@@ -7,9 +7,8 @@ from typing import Any
 
 from memharness_s3.analysis.cases import Analysis
 from memharness_s3.analysis.decision import FAILED, FITS, OVER, TIGHT, decide
-from memharness_s3.report.html import render_report
-from tests.test_gate import write
-from tests.test_report import CAP, MB, run
+from memharness_s3.views.html.page import render_report
+from tests.support.results import CAP, MB, run, write
 
 GB = 10**9
 

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from memharness_s3.analysis.expectations import parse_cost_bound
+from memharness_s3.analysis.gate import evaluate
+from memharness_s3.config.matrix import load_matrix
 from memharness_s3.errors import UsageError
-from memharness_s3.gate import evaluate, render_markdown, render_text
-from memharness_s3.matrix import load_matrix
-from memharness_s3.records import Case, Expectation, RunResult, to_json
+from memharness_s3.model.records import Case, Expectation, RunResult, to_json
 from memharness_s3.results.loader import load
-from tests.test_gate import BUDGET, cid
+from memharness_s3.views.gate import render_markdown, render_text
+from tests.support.results import BUDGET, cid
 
 MB = 10**6
 MIB = 2**20

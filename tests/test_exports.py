@@ -20,17 +20,17 @@ from typing import Any
 import pytest
 
 from memharness_s3.analysis.cases import Analysis, CaseRuns
-from memharness_s3.commands import export as export_cmd
+from memharness_s3.cli import export as export_cmd
 from memharness_s3.errors import RunFailed, UsageError
-from memharness_s3.exports import (
+from memharness_s3.model.records import RunResult
+from memharness_s3.views.exports import (
     byte_stats,
     to_bencher,
     to_github_action_benchmark,
     to_pytest_benchmark,
     unmeasured,
 )
-from memharness_s3.records import RunResult
-from tests.test_gate import MB, make_case, runs, write
+from tests.support.results import MB, make_case, runs, write
 
 # Key sets of a file written by pytest-benchmark 5.3.1 (`pytest --benchmark-json`).
 PB_TOP = {"machine_info", "commit_info", "benchmarks", "datetime", "version"}

@@ -20,20 +20,20 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from memharness_s3.analysis.identity import key_of_case
-from memharness_s3.backends import DEFAULT_REGION, Backend
-from memharness_s3.backends.moto_server import MotoServer
+from memharness_s3.config.matrix import load_matrix
 from memharness_s3.errors import UsageError
-from memharness_s3.faults.inject import check_fault_backend, launch_proxy
-from memharness_s3.faults.proxy import HEALTH_PATH
-from memharness_s3.faults.spec import Kind, parse_fault, parse_fault_list
-from memharness_s3.fixture_cache import Fixture
-from memharness_s3.matrix import load_matrix
-from memharness_s3.plan import build_cases
-from memharness_s3.records import RunResult
+from memharness_s3.execution.local.runner import run_all, run_case
+from memharness_s3.model.records import RunResult
+from memharness_s3.plan.runs import build_cases
 from memharness_s3.results.writer import ResultsWriter
-from memharness_s3.runner import run_all, run_case
-from memharness_s3.s3_objects import make_client
-from tests.conftest import BUCKET, planned
+from memharness_s3.s3.backends import DEFAULT_REGION, Backend
+from memharness_s3.s3.backends.moto_server import MotoServer
+from memharness_s3.s3.faults.inject import check_fault_backend, launch_proxy
+from memharness_s3.s3.faults.proxy import HEALTH_PATH
+from memharness_s3.s3.faults.spec import Kind, parse_fault, parse_fault_list
+from memharness_s3.s3.fixture_cache import Fixture
+from memharness_s3.s3.objects import make_client
+from tests.support.services import BUCKET, planned
 
 STRATEGIES = ("read-all", "chunked", "range", "transfer-manager", "textract-direct")
 DOWNLOADERS = STRATEGIES[:-1]

@@ -9,20 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3 import wire
-from memharness_s3.backends import Backend, open_backend
-from memharness_s3.fidelity import Sample, render
-from memharness_s3.fixture_cache import Fixture
-from memharness_s3.measure import ProcessProbe
-from memharness_s3.procfs import current_rss, meminfo_bytes
-from memharness_s3.records import of_wire
+from memharness_s3.config.settings import RunSettings
+from memharness_s3.execution.local.measure import ProcessProbe
+from memharness_s3.execution.local.runner import run_case
+from memharness_s3.execution.procfs import current_rss, meminfo_bytes
+from memharness_s3.execution.session import Session, Target
+from memharness_s3.experiments.fidelity import Sample, render
+from memharness_s3.model.records import of_wire
 from memharness_s3.results.loader import load
 from memharness_s3.results.writer import ResultsWriter
-from memharness_s3.runner import run_case
-from memharness_s3.s3_objects import ensure_bucket, fixture_ref, make_client, upload_fixture
-from memharness_s3.session import Session, Target
-from memharness_s3.settings import RunSettings
-from tests.conftest import planned
+from memharness_s3.s3 import wire
+from memharness_s3.s3.backends import Backend, open_backend
+from memharness_s3.s3.fixture_cache import Fixture
+from memharness_s3.s3.objects import ensure_bucket, fixture_ref, make_client, upload_fixture
+from tests.support.services import planned
 
 MB = 10**6
 DIRTY_BYTES = 256 * MB
@@ -63,7 +63,7 @@ def test_wire_throughput_of_a_known_object_on_a_real_server(
     """Plain GETs of a 16 MB object on a real s3rver process (the wire process checks every byte
     against Content-Length): a positive MB/s per GET; a run records it on every line, with the
     strategy's share of it."""
-    from memharness_s3.fixture_cache import ensure_fixture
+    from memharness_s3.s3.fixture_cache import ensure_fixture
 
     fixture = ensure_fixture("16MB", 16 * MB, "tests", cache_dir)
     with open_backend("s3rver", None, None, tmp_path) as backend:

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from memharness_s3.errors import RunFailed, UsageError
-from memharness_s3.fixture_cache import (
+from memharness_s3.s3.fixture_cache import (
     cache_root,
     ensure_fixture,
     resolve_fixture_size,
     resolve_size,
     resolve_sizes,
 )
-from memharness_s3.pdfgen import MAX_TARGET_BYTES, MIN_TARGET_BYTES
+from memharness_s3.s3.pdfgen import MAX_TARGET_BYTES, MIN_TARGET_BYTES
 
 SIZE = 300_000
 

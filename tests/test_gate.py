@@ -15,19 +15,15 @@ import pytest
 
 from memharness_s3.analysis.cases import Analysis
 from memharness_s3.analysis.compare import compare_peaks, pair_cases
+from memharness_s3.analysis.gate import evaluate
 from memharness_s3.analysis.identity import key_of_case
 from memharness_s3.analysis.noise import CaseNoise, NoiseFloor, detectable_rise
-from memharness_s3.commands import gate as gate_cmd
+from memharness_s3.cli import gate as gate_cmd
+from memharness_s3.config.gate_options import parse_expectation, parse_tolerance
 from memharness_s3.errors import UsageError
-from memharness_s3.gate import (
-    evaluate,
-    parse_expectation,
-    parse_tolerance,
-    render_markdown,
-    render_text,
-)
-from memharness_s3.records import Case, Expectation, RunResult, to_json
+from memharness_s3.model.records import Case, Expectation, RunResult, to_json
 from memharness_s3.results.loader import load
+from memharness_s3.views.gate import render_markdown, render_text
 
 MB = 10**6
 MIB = 2**20

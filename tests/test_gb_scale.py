@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3 import registry
-from memharness_s3.backends import Backend, open_backend
-from memharness_s3.fixture_cache import Fixture, ensure_fixture
-from memharness_s3.plan import PlannedRun
-from memharness_s3.records import Case
+from memharness_s3.config import registry
+from memharness_s3.execution.local.runner import run_case
+from memharness_s3.model.records import Case
+from memharness_s3.plan.runs import PlannedRun
 from memharness_s3.results.writer import ResultsWriter
-from memharness_s3.runner import run_case
-from memharness_s3.s3_objects import ensure_bucket, fixture_ref, make_client, upload_fixture
+from memharness_s3.s3.backends import Backend, open_backend
+from memharness_s3.s3.fixture_cache import Fixture, ensure_fixture
+from memharness_s3.s3.objects import ensure_bucket, fixture_ref, make_client, upload_fixture
 
 pytestmark = pytest.mark.integration
 

@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 
 from memharness_s3 import cli
-from memharness_s3.backends.moto_server import free_port
-from memharness_s3.commands import strategies as strategies_cmd
-from memharness_s3.commands.compare import run_names
+from memharness_s3.cli import strategies as strategies_cmd
+from memharness_s3.cli.compare import run_names
 from memharness_s3.errors import EXIT_INTERNAL
+from memharness_s3.model.records import RunResult, to_json
 from memharness_s3.printable import printable
-from memharness_s3.records import RunResult, to_json
-from tests.test_cli import CREDENTIALS, memharness, one_line_error
-from tests.test_gate import make_case, runs, write
+from memharness_s3.s3.backends.moto_server import free_port
+from tests.support.cli import CREDENTIALS, memharness, one_line_error
+from tests.support.results import make_case, runs, write
 
 N400 = "9" * 400
 HOSTILE_NAME = "chunked\x1b[2J\x1b[31mred\nsecond row\u202eevil"
@@ -217,8 +217,8 @@ def test_compare_prints_case_and_run_names_escaped(
 
 def test_run_table_and_summary_print_names_escaped(tmp_path: Path) -> None:
     from memharness_s3.results.loader import load
-    from memharness_s3.summary import render_summary
-    from memharness_s3.table import render
+    from memharness_s3.views.summary import render_summary
+    from memharness_s3.views.table import render
 
     results = load(hostile_results(tmp_path / "hostile")).results
     for text in (render(results), render_summary(results)):
@@ -578,7 +578,7 @@ def test_absurd_matrix_values_are_one_line_before_anything_starts(
 
 
 def test_a_byte_order_mark_at_the_start_of_a_matrix_file_is_read_past(tmp_path: Path) -> None:
-    from memharness_s3.matrix import load_matrix
+    from memharness_s3.config.matrix import load_matrix
 
     matrix = tmp_path / "m.toml"
     matrix.write_bytes(b'\xef\xbb\xbf[matrix]\nsizes = ["64KiB"]\nstrategies = ["chunked"]\n')
@@ -611,9 +611,9 @@ def test_copies_that_cannot_fit_on_the_temp_disk_are_refused_before_anything_sta
 ) -> None:
     import shutil
 
+    from memharness_s3.config.settings import RunSettings
     from memharness_s3.errors import UsageError
-    from memharness_s3.session import Session, Target
-    from memharness_s3.settings import RunSettings
+    from memharness_s3.execution.session import Session, Target
 
     usage = type(shutil.disk_usage(tmp_path))
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**12, 10**12 - 10**9, 10**9))

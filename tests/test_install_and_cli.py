@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3 import registry
+from memharness_s3.config import registry
 from memharness_s3.errors import UsageError
-from tests.test_cli import memharness, one_line_error
+from tests.support.cli import memharness, one_line_error
 
 REPO = Path(__file__).resolve().parent.parent
 BROKEN_PLUGIN_DIR = Path(__file__).parent / "broken_plugin"
@@ -109,7 +109,13 @@ def test_version_and_a_closed_pipe(tmp_path: Path) -> None:
     assert len(piped.stdout.splitlines()) == 1
 
 
-LEAN = ("matplotlib", "jinja2", "memharness_s3.report", "memharness_s3.session", "memray")
+LEAN = (
+    "matplotlib",
+    "jinja2",
+    "memharness_s3.views.html",
+    "memharness_s3.execution.session",
+    "memray",
+)
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import EVENT_BOUND_S, wait_until
+from tests.support.services import EVENT_BOUND_S, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3 import caps
-from memharness_s3.backends import Backend
-from memharness_s3.fixture_cache import Fixture
+from memharness_s3.execution import caps
+from memharness_s3.execution.local.runner import run_all, run_case
 from memharness_s3.results.loader import load
 from memharness_s3.results.writer import ResultsWriter
-from memharness_s3.runner import run_all, run_case
-from tests.conftest import planned
+from memharness_s3.s3.backends import Backend
+from memharness_s3.s3.fixture_cache import Fixture
+from tests.support.services import planned
 
 pytestmark = pytest.mark.integration
 

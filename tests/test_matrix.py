@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3 import matrix, registry
+from memharness_s3.config import matrix, registry
+from memharness_s3.config.matrix import load_matrix
+from memharness_s3.config.settings import RunSettings
 from memharness_s3.errors import UsageError
-from memharness_s3.matrix import load_matrix
-from memharness_s3.plan import build_cases
-from memharness_s3.records import Expectation
-from memharness_s3.settings import RunSettings
+from memharness_s3.model.records import Expectation
+from memharness_s3.plan.runs import build_cases
 
 SEED_MATRIX = Path(__file__).resolve().parents[1] / "fixtures" / "seed-matrix.toml"
 ALL_STRATEGIES = ["read-all", "chunked", "range", "transfer-manager", "textract-direct"]

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3.backends import Backend
-from memharness_s3.fixture_cache import Fixture
-from memharness_s3.measure import Tick
-from memharness_s3.plan import PlannedRun
-from memharness_s3.records import RunResult
+from memharness_s3.execution.local.measure import Tick
+from memharness_s3.execution.local.runner import run_all, run_case
+from memharness_s3.model.records import RunResult
+from memharness_s3.plan.runs import PlannedRun
 from memharness_s3.results.loader import load
 from memharness_s3.results.writer import ResultsWriter
-from memharness_s3.runner import run_all, run_case
-from memharness_s3.s3_objects import make_client
-from tests.conftest import BUCKET, planned, wait_until
+from memharness_s3.s3.backends import Backend
+from memharness_s3.s3.fixture_cache import Fixture
+from memharness_s3.s3.objects import make_client
+from tests.support.services import BUCKET, planned, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import argparse
 
-from memharness_s3.celery_executor.node import NodeOptions
-from memharness_s3.commands import worker
-from memharness_s3.settings import NODE_SETTINGS, RunSettings
+from memharness_s3.cli import worker
+from memharness_s3.config.settings import NODE_SETTINGS, RunSettings
+from memharness_s3.execution.celery.node import NodeOptions
 
 MIB = 2**20
 

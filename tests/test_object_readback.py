@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3.backends import Backend
 from memharness_s3.errors import RunFailed
-from memharness_s3.fixture_cache import Fixture, ensure_fixture
-from memharness_s3.plan import object_copies
-from memharness_s3.s3_objects import (
+from memharness_s3.plan.runs import object_copies
+from memharness_s3.s3.backends import Backend
+from memharness_s3.s3.fixture_cache import Fixture, ensure_fixture
+from memharness_s3.s3.objects import (
     UPLOAD_CONFIG,
     copy_object,
     fixture_ref,
@@ -26,7 +26,7 @@ from memharness_s3.s3_objects import (
     read_back,
     upload_fixture,
 )
-from tests.conftest import BUCKET
+from tests.support.services import BUCKET
 
 pytestmark = pytest.mark.integration
 
@@ -82,7 +82,7 @@ def test_an_object_that_stays_unreadable_stops_the_run_naming_it(
     s3 = make_client(moto_backend)
     refs = object_copies(fixture_ref(BUCKET, multipart_fixture), 2)
     monkeypatch.setattr(
-        "memharness_s3.s3_objects.read_back",
+        "memharness_s3.s3.objects.read_back",
         lambda s3, backend, ref: (
             "FlexibleChecksumError: checksum did not match" if ref.key.endswith("-1") else None
         ),

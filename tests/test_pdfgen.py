@@ -13,7 +13,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from memharness_s3.pdfgen import (
+from memharness_s3.s3.pdfgen import (
     DEFAULT_PAGE_BYTES,
     MAX_TARGET_BYTES,
     MIN_TARGET_BYTES,
@@ -230,7 +230,7 @@ def test_hash_failure_is_raised_not_hung(tmp_path: Path, monkeypatch: pytest.Mon
     def sha256(*data: bytes) -> object:
         return real_sha256(*data) if data else FailingHash()
 
-    monkeypatch.setattr("memharness_s3.pdfgen.hashlib.sha256", sha256)
+    monkeypatch.setattr("memharness_s3.s3.pdfgen.hashlib.sha256", sha256)
     with pytest.raises(MemoryError, match="hash broke"):
         write_pdf(tmp_path / "out.pdf", 10_000_000, "seed")
     assert list(tmp_path.iterdir()) == []

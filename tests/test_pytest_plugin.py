@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from memharness_s3.records import RunResult
+from memharness_s3.model.records import RunResult
 
 pytestmark = pytest.mark.integration
 pytest_plugins = ["pytester"]

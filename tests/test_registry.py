@@ -8,7 +8,7 @@ from importlib.metadata import version
 
 import pytest
 
-from memharness_s3 import registry
+from memharness_s3.config import registry
 from memharness_s3.errors import UsageError
 from memharness_s3.strategies.base import Strategy
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3 import registry
+from memharness_s3.config import registry
 
 pytestmark = pytest.mark.integration
 

@@ -13,11 +13,11 @@ import pytest
 from memharness_s3.analysis.cases import Analysis, Series
 from memharness_s3.analysis.identity import key_of_case
 from memharness_s3.analysis.verdicts import judge
-from memharness_s3.commands import report as report_cmd
+from memharness_s3.cli import report as report_cmd
 from memharness_s3.errors import UsageError
-from memharness_s3.records import Case, Expectation, RunResult, to_json
-from memharness_s3.report import budget, charts, fit
-from memharness_s3.report.html import render_report
+from memharness_s3.model.records import Case, Expectation, RunResult, to_json
+from memharness_s3.views.html import budget, charts, fit
+from memharness_s3.views.html.page import render_report
 
 MB = 10**6
 MiB = 2**20

@@ -17,8 +17,8 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from memharness_s3.report.html import render_report
-from tests.test_report import synthetic_report_dir
+from memharness_s3.views.html.page import render_report
+from tests.support.results import synthetic_report_dir
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -8,8 +8,8 @@ import random
 import pytest
 
 from memharness_s3.analysis.shapes import choose, fit_step
-from memharness_s3.report import fit
-from tests.test_report import CAP, MB, run, series_of
+from memharness_s3.views.html import fit
+from tests.support.results import CAP, MB, run, series_of
 
 SIZES = [10 * MB, 100 * MB, 250 * MB, 500 * MB, 750 * MB, 1000 * MB]
 

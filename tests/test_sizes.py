@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from memharness_s3.config.sizes import format_size, parse_size
 from memharness_s3.errors import UsageError
-from memharness_s3.sizes import format_size, parse_size
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3 import registry
-from memharness_s3.s3_objects import UPLOAD_CONFIG
+from memharness_s3.config import registry
+from memharness_s3.s3.objects import UPLOAD_CONFIG
 
 pytestmark = pytest.mark.integration
 

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3 import scale
 from memharness_s3.analysis.cases import Analysis
-from memharness_s3.report import charts, html
-from memharness_s3.report.html import render_report
+from memharness_s3.experiments import scale
 from memharness_s3.results.loader import iter_lines, load
-from tests.test_gate import make_case, runs, write
-from tests.test_report import write_results_dir
+from memharness_s3.views.html import charts, html
+from memharness_s3.views.html.page import render_report
+from tests.support.results import make_case, runs, write, write_results_dir
 
 MB = 10**6
 

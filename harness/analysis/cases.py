@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from memharness_s3.analysis.identity import CaseKey, key_of_result, labels
-from memharness_s3.records import INFRA, RunResult
+from memharness_s3.model.records import INFRA, RunResult
 
 
 def median_of(

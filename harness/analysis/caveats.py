@@ -7,8 +7,8 @@ from typing import Any
 
 from memharness_s3.analysis import wire_share
 from memharness_s3.analysis.cases import Analysis
-from memharness_s3.records import RunResult
-from memharness_s3.sizes import format_mb
+from memharness_s3.config.sizes import format_mb
+from memharness_s3.model.records import RunResult
 
 SPREAD_WORTH_SAYING = 0.25
 """Throughput that varies by more than this share of its median between repeats is flagged."""

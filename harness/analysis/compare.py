@@ -38,8 +38,8 @@ from memharness_s3.analysis.noise import (
     repeats_needed,
     sigma_of_repeats,
 )
-from memharness_s3.case_fields import CASE_FIELDS, CaseField
-from memharness_s3.sizes import format_mb
+from memharness_s3.config.sizes import format_mb
+from memharness_s3.model.case_fields import CASE_FIELDS, CaseField
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memharness_s3.analysis.cases import Analysis, CaseRuns, median_of
-from memharness_s3.records import INFRA, workers_of
+from memharness_s3.model.records import INFRA, workers_of
 
 DEFAULT_HEADROOM = 0.20
 

@@ -18,9 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from memharness_s3.config.sizes import format_mb, parse_size
 from memharness_s3.errors import UsageError
-from memharness_s3.records import Expectation, RunResult
-from memharness_s3.sizes import format_mb, parse_size
+from memharness_s3.model.records import Expectation, RunResult
 
 OBJECT = "object"
 _MULTIPLE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[x*]\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")

@@ -27,14 +27,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from memharness_s3.case_fields import (
+from memharness_s3.model.case_fields import (
     CASE_FIELDS,
     Params,
     decimal_size,
     format_value,
     with_case_fields,
 )
-from memharness_s3.records import Case, RunResult
+from memharness_s3.model.records import Case, RunResult
 
 COPY_SUFFIX = ".copy-"
 """Concurrent fetches get copies of the object named ``KEY.copy-N`` (``plan.object_copies``)."""

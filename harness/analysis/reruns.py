@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from memharness_s3.analysis.identity import key_of_result
-from memharness_s3.records import INFRA, RunResult
+from memharness_s3.model.records import INFRA, RunResult
 
 
 def settled(results: Sequence[RunResult]) -> list[RunResult]:

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 from memharness_s3.analysis.cases import CaseRuns
 from memharness_s3.analysis.expectations import Check, expectation_checks
-from memharness_s3.records import Expectation, RunResult
-from memharness_s3.sizes import format_mb
+from memharness_s3.config.sizes import format_mb
+from memharness_s3.model.records import Expectation, RunResult
 
 FAILED_STATUSES = ("error", "oom", "timeout")
 NOT_MEASURED = "not measured"

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from memharness_s3.analysis.cases import Analysis, CaseRuns
-from memharness_s3.records import RunResult, of_wire
+from memharness_s3.model.records import RunResult, of_wire
 
 NOT_A_YARDSTICK = frozenset({"moto"})
 """Backends whose raw GET speed is the server's, not the wire's (moto copies every object into

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from memharness_s3.backends import minio, moto_server, s3rver
-from memharness_s3.backends.launcher import LaunchedServer, ServerSpec
 from memharness_s3.errors import UsageError
+from memharness_s3.s3.backends import minio, moto_server, s3rver
+from memharness_s3.s3.backends.launcher import LaunchedServer, ServerSpec
 
 LAUNCHED: dict[str, Callable[[], ServerSpec]] = {
     "moto": moto_server.spec,

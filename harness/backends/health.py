@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import SplitResult, quote, urlsplit
 
-from memharness_s3.backends import Backend
 from memharness_s3.errors import RunFailed
-from memharness_s3.records import INFRA, RunResult
+from memharness_s3.model.records import INFRA, RunResult
+from memharness_s3.s3.backends import Backend
 
 HEALTH_TIMEOUT_S = 5.0
 """How long a HEAD of the bucket may take before the backend counts as not answering. A HEAD has

@@ -27,8 +27,8 @@ from pathlib import Path
 from types import TracebackType
 
 from memharness_s3.errors import RunFailed
-from memharness_s3.lifetime import die_with_parent
-from memharness_s3.procfs import work_done
+from memharness_s3.execution.processes import die_with_parent
+from memharness_s3.execution.procfs import work_done
 
 HOST = "127.0.0.1"
 STOP_GRACE_S = 5.0

@@ -11,8 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from memharness_s3.backends.launcher import HOST, ServerSpec, free_port
 from memharness_s3.errors import RunFailed
+from memharness_s3.s3.backends.launcher import HOST, ServerSpec, free_port
 
 ROOT_USER = "memharness-minio"
 ROOT_PASSWORD = "memharness-minio-secret"

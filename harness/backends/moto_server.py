@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
-from memharness_s3.backends.launcher import HOST, LaunchedServer, ServerSpec, free_port
+from memharness_s3.s3.backends.launcher import HOST, LaunchedServer, ServerSpec, free_port
 
 __all__ = ["CREDENTIALS", "MotoServer", "free_port", "spec"]
 

@@ -19,9 +19,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from memharness_s3.backends.launcher import HOST, ServerSpec
 from memharness_s3.errors import RunFailed
-from memharness_s3.fixture_cache import cache_root
+from memharness_s3.s3.backends.launcher import HOST, ServerSpec
+from memharness_s3.s3.fixture_cache import cache_root
 
 VERSION = "3.7.1"
 INSTALL_TIMEOUT_S = 600.0

@@ -1,4 +1,4 @@
-"""The Celery application both sides load: ``celery -A memharness_s3.celery_executor.app worker``.
+"""The Celery application both sides load: ``celery -A memharness_s3.execution.celery.app worker``.
 
 Everything travels as JSON, never pickle: anyone who can write to a broker whose workers accept
 pickle runs code on every worker. The broker URL comes from the environment
@@ -16,7 +16,7 @@ from typing import Any
 
 from celery import Celery
 
-from memharness_s3.celery_executor.config import BROKER_ENV, CELERY_CONF_ENV, QUEUE
+from memharness_s3.execution.celery.config import BROKER_ENV, CELERY_CONF_ENV, QUEUE
 
 FETCH_TASK = "memharness.fetch"
 
@@ -60,7 +60,7 @@ def _from_environment() -> Any:
         os.environ.get(BROKER_ENV, "redis://127.0.0.1:6379/0"),
         json.loads(os.environ.get(CELERY_CONF_ENV, "{}")),
     )
-    from memharness_s3.celery_executor.task import register
+    from memharness_s3.execution.celery.task import register
 
     register(app)
     return app

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
-from memharness_s3.backends.launcher import HOST, free_port, stop_process_group
 from memharness_s3.errors import RunFailed, UsageError
-from memharness_s3.lifetime import die_with_parent
+from memharness_s3.execution.processes import die_with_parent
 from memharness_s3.paths import TEMP_PREFIX
+from memharness_s3.s3.backends.launcher import HOST, free_port, stop_process_group
 
 REDIS_SERVER = "redis-server"
 REDIS_HINT = (

@@ -32,24 +32,24 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from memharness_s3 import outcome
-from memharness_s3.backends import Backend
-from memharness_s3.backends.health import RERUNS, BackendGuard, Problem, Watch
-from memharness_s3.backends.launcher import stop_process_group
-from memharness_s3.celery_executor.broker import REDIS_HINT, REDIS_SERVER, redact
-from memharness_s3.celery_executor.config import BROKER_ENV
+from memharness_s3.config.settings import RunSettings
+from memharness_s3.config.sizes import format_size
 from memharness_s3.errors import RunFailed, UsageError
-from memharness_s3.lifetime import die_with_parent
-from memharness_s3.outcome import Outcome
-from memharness_s3.plan import PlannedRun
-from memharness_s3.progress import Progress
-from memharness_s3.records import INFRA, FetchTask, RunResult, WorkerReport, report_from_dict
+from memharness_s3.execution import outcome
+from memharness_s3.execution.celery.broker import REDIS_HINT, REDIS_SERVER, redact
+from memharness_s3.execution.celery.config import BROKER_ENV
+from memharness_s3.execution.local.runner import settle_page_cache
+from memharness_s3.execution.outcome import Outcome
+from memharness_s3.execution.processes import die_with_parent
+from memharness_s3.execution.session import Execution
+from memharness_s3.model.records import INFRA, FetchTask, RunResult, WorkerReport, report_from_dict
+from memharness_s3.plan.run_limit import describe_limit, run_limit_s
+from memharness_s3.plan.runs import PlannedRun
 from memharness_s3.results.writer import ResultsWriter
-from memharness_s3.run_limit import describe_limit, run_limit_s
-from memharness_s3.runner import settle_page_cache
-from memharness_s3.session import Execution
-from memharness_s3.settings import RunSettings
-from memharness_s3.sizes import format_size
+from memharness_s3.s3.backends import Backend
+from memharness_s3.s3.backends.health import RERUNS, BackendGuard, Problem, Watch
+from memharness_s3.s3.backends.launcher import stop_process_group
+from memharness_s3.views.progress import Progress
 
 MAX_DELIVERIES = 3
 """A task started this many times and still not done is revoked: a redelivery loop, bounded."""
@@ -103,7 +103,7 @@ class CeleryExecutor:
                 "--executor local"
             )
         if settings.memory_limit_bytes and settings.nodes:
-            from memharness_s3.caps import WATCHDOG, enforcement_available
+            from memharness_s3.execution.caps import WATCHDOG, enforcement_available
 
             if enforcement_available() == WATCHDOG:
                 raise RunFailed(
@@ -122,7 +122,7 @@ class CeleryExecutor:
             if shutil.which(REDIS_SERVER) is None:
                 raise RunFailed(REDIS_HINT)
         else:
-            from memharness_s3.celery_executor.broker import (
+            from memharness_s3.execution.celery.broker import (
                 check_reachable,
                 require_password_off_loopback,
             )
@@ -135,9 +135,9 @@ class CeleryExecutor:
         return {"name": self.name, "broker": redact(self.broker_url) if self.broker_url else None}
 
     def execute(self, planned: Sequence[PlannedRun], execution: Execution) -> None:
-        from memharness_s3.celery_executor.app import make_app
-        from memharness_s3.celery_executor.broker import launched_redis
-        from memharness_s3.celery_executor.deliveries import DeliveryCounter
+        from memharness_s3.execution.celery.app import make_app
+        from memharness_s3.execution.celery.broker import launched_redis
+        from memharness_s3.execution.celery.deliveries import DeliveryCounter
 
         backend, writer, settings = execution.backend, execution.writer, execution.settings
         progress, guard = execution.progress, execution.guard
@@ -266,8 +266,8 @@ class _Coordinator:
         self, run: PlannedRun, guard: BackendGuard | None = None, attempt: int = 0
     ) -> Problem | None:
         """Send the run's tasks, wait, write their lines; the outage that broke it, if any."""
-        from memharness_s3.celery_executor.app import FETCH_TASK
-        from memharness_s3.celery_executor.config import QUEUE
+        from memharness_s3.execution.celery.app import FETCH_TASK
+        from memharness_s3.execution.celery.config import QUEUE
 
         case = run.case
         limit_s = run_limit_s(case, run.wire_mb_s, self.settings.timeout_s)
@@ -401,7 +401,7 @@ def _launched_enforcement(settings: RunSettings) -> str | None:
     """How a node this run starts on this machine enforces the run's cap (as ``node`` does)."""
     if not settings.memory_limit_bytes:
         return None
-    from memharness_s3.caps import enforcement_available
+    from memharness_s3.execution.caps import enforcement_available
 
     return f"{enforcement_available()} per node"
 

@@ -3,7 +3,7 @@
 The supervisor checks the broker, makes the node's private temp root, puts the node under its
 memory cap (one cgroup for the whole node, main process and prefork children, as a container
 caps a worker), starts its child sampler (``sampler``), then runs ``celery -A
-memharness_s3.celery_executor.app worker`` with the prefork pool, exactly as users start
+memharness_s3.execution.celery.app worker`` with the prefork pool, exactly as users start
 workers, and waits for it. ``--disable-prefetch`` makes the node take a task only when a
 child is free, so a case's concurrent tasks spread over nodes instead of queueing in one.
 SIGTERM or Ctrl-C stops Celery (warm shutdown, SIGKILL after a grace period), then the cgroup
@@ -28,25 +28,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from memharness_s3 import caps
-from memharness_s3.celery_executor.broker import (
+from memharness_s3.config.settings import NODE_SETTINGS, RunSettings
+from memharness_s3.errors import RunFailed, UsageError
+from memharness_s3.execution import caps
+from memharness_s3.execution.celery.broker import (
     check_reachable,
     redact,
     require_password_off_loopback,
 )
-from memharness_s3.celery_executor.config import (
+from memharness_s3.execution.celery.config import (
     BROKER_ENV,
     CELERY_CONF_ENV,
     NODE_ENV,
     QUEUE,
     NodeConfig,
 )
-from memharness_s3.celery_executor.sampler import SOCKET_ENV, ChildSampler
-from memharness_s3.errors import RunFailed, UsageError
-from memharness_s3.lifetime import die_with_parent
-from memharness_s3.measure import DEFAULT_SAMPLE_INTERVAL_S
+from memharness_s3.execution.celery.sampler import SOCKET_ENV, ChildSampler
+from memharness_s3.execution.local.measure import DEFAULT_SAMPLE_INTERVAL_S
+from memharness_s3.execution.processes import die_with_parent
 from memharness_s3.paths import TEMP_PREFIX
-from memharness_s3.settings import NODE_SETTINGS, RunSettings
 
 STOP_GRACE_S = 15.0
 DEFAULT_REGION = "us-east-1"
@@ -165,7 +165,7 @@ def _celery_argv(options: NodeOptions, config: NodeConfig) -> list[str]:
         "-m",
         "celery",
         "-A",
-        "memharness_s3.celery_executor.app",
+        "memharness_s3.execution.celery.app",
         "worker",
         "--pool",
         "prefork",

@@ -49,7 +49,7 @@ class ChildSampler:
     def __init__(self, path: Path, interval_s: float) -> None:
         # Imported here, in the supervisor: the task side of this module runs in the measured
         # child, which must not load the harness's measuring code.
-        from memharness_s3.measure import ProcessProbe
+        from memharness_s3.execution.local.measure import ProcessProbe
 
         self._probe = ProcessProbe
         self.path, self.interval_s = path, interval_s

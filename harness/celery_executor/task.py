@@ -31,13 +31,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from memharness_s3 import registry, worker
-from memharness_s3.celery_executor.app import FETCH_TASK
-from memharness_s3.celery_executor.config import node_config
-from memharness_s3.celery_executor.sampler import SamplerClient
+from memharness_s3.config import registry
+from memharness_s3.execution import worker
+from memharness_s3.execution.celery.app import FETCH_TASK
+from memharness_s3.execution.celery.config import node_config
+from memharness_s3.execution.celery.sampler import SamplerClient
+from memharness_s3.execution.procfs import current_rss, own_peak_rss
+from memharness_s3.model.records import Case, FetchTask, ObjectRef, WorkerJob, WorkerReport
 from memharness_s3.paths import count_files
-from memharness_s3.procfs import current_rss, own_peak_rss
-from memharness_s3.records import Case, FetchTask, ObjectRef, WorkerJob, WorkerReport
 from memharness_s3.strategies.processing import PROCESS_STEPS
 
 MAX_PAYLOAD_BYTES = 64 * 1024

@@ -1,7 +1,8 @@
 """``memharness calibrate DIR DIR ...``: the noise floor the gate compares single repeats against.
 
 Each DIR is a results directory of the same code and matrix (one ``memharness run`` each), or a
-folder of such directories (``python -m memharness_s3.calibrate collect`` makes ``run-00`` ...).
+folder of such directories (``python -m memharness_s3.experiments.calibrate collect`` makes
+``run-00`` ...).
 For every case that at least two runs have, the file records how far its repeats scattered
 between runs (``analysis.noise.between_runs``); ``memharness gate --calibration FILE`` reads it.
 Exit status 0 when the file is written, 2 for bad input (fewer than two runs, no case in two of
@@ -72,9 +73,9 @@ def run(args: argparse.Namespace) -> int:
 
 def render(floor: NoiseFloor, runs: int, output: Path) -> str:
     """What ``calibrate`` prints: per case its scatter and the rise the gate could detect."""
+    from memharness_s3.analysis.gate import DEFAULT_NOISE_FACTOR
     from memharness_s3.analysis.noise import detectable_rise
-    from memharness_s3.gate import DEFAULT_NOISE_FACTOR
-    from memharness_s3.sizes import format_mb
+    from memharness_s3.config.sizes import format_mb
 
     width = max(len(noise.label) for noise in floor.cases.values())
     lines = [

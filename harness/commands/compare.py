@@ -145,7 +145,7 @@ def run_names(dirs: list[Path]) -> list[str]:
 
 
 def render_text(run_names: list[str], histories: list[History]) -> str:
-    from memharness_s3.sizes import format_mb
+    from memharness_s3.config.sizes import format_mb
 
     names = {h.name: printable(h.name) for h in histories}
     width = max(len(name) for name in names.values())
@@ -180,7 +180,7 @@ def render_text(run_names: list[str], histories: list[History]) -> str:
 
 
 def write_html(path: Path, run_names: list[str], histories: list[History], text: str) -> None:
-    from memharness_s3.report.charts import peak_history
+    from memharness_s3.views.html.charts import peak_history
 
     chart = peak_history(
         run_names,

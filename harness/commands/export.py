@@ -1,6 +1,7 @@
 """``memharness export``: results as pytest-benchmark, github-action-benchmark or Bencher JSON.
 
-So that dashboards which already chart those formats can chart memory: see ``memharness_s3.exports``
+So that dashboards which already chart those formats can chart memory: see
+``memharness_s3.views.exports``
 for what each field holds (peak RSS in bytes in pytest-benchmark's ``stats``, MB in
 github-action-benchmark's ``value``).
 """
@@ -15,7 +16,10 @@ from typing import Any
 
 from memharness_s3.analysis.cases import Analysis
 from memharness_s3.errors import RunFailed, UsageError
-from memharness_s3.exports import (
+from memharness_s3.paths import write_no_follow
+from memharness_s3.printable import printable
+from memharness_s3.results.loader import load
+from memharness_s3.views.exports import (
     FORMATS,
     measured,
     to_bencher,
@@ -23,9 +27,6 @@ from memharness_s3.exports import (
     to_pytest_benchmark,
     unmeasured,
 )
-from memharness_s3.paths import write_no_follow
-from memharness_s3.printable import printable
-from memharness_s3.results.loader import load
 
 NAME = "export"
 HELP = "write results as pytest-benchmark, github-action-benchmark or Bencher (BMF) JSON"

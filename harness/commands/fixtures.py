@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from memharness_s3.commands.options import add_fixture_options
-from memharness_s3.fixture_cache import cache_root, ensure_fixture, resolve_sizes
-from memharness_s3.sizes import format_size
+from memharness_s3.cli.options import add_fixture_options
+from memharness_s3.config.sizes import format_size
+from memharness_s3.s3.fixture_cache import cache_root, ensure_fixture, resolve_sizes
 
 NAME = "fixtures"
 HELP = "generate (if needed) and list PDF fixtures"

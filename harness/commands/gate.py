@@ -1,4 +1,5 @@
-"""``memharness gate``: pass or fail a set of results, for CI (rules: ``memharness_s3.gate``).
+"""``memharness gate``: pass or fail a set of results, for CI (rules:
+``memharness_s3.analysis.gate``).
 
 Exit status 0 when the results pass (warnings and cases that cannot be compared at their repeat
 count included), 1 when a case fails, 2 for bad input (a malformed budget, tolerance, warning or
@@ -22,25 +23,18 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from memharness_s3.analysis.gate import DEFAULT_NOISE_FACTOR, DEFAULT_TOLERANCE, evaluate
 from memharness_s3.analysis.noise import NoiseFloor
+from memharness_s3.config.gate_options import parse_budget, parse_expectation, parse_tolerance
 from memharness_s3.errors import UsageError
-from memharness_s3.gate import (
-    DEFAULT_NOISE_FACTOR,
-    DEFAULT_TOLERANCE,
-    evaluate,
-    parse_budget,
-    parse_expectation,
-    parse_tolerance,
-    render_markdown,
-    render_text,
-)
 from memharness_s3.paths import write_no_follow
 from memharness_s3.results import calibration
 from memharness_s3.results.loader import load, results_file
 from memharness_s3.results.writer import META_FILE
+from memharness_s3.views.gate import render_markdown, render_text
 
 if TYPE_CHECKING:
-    from memharness_s3.records import RunResult
+    from memharness_s3.model.records import RunResult
 
 PACKAGED_CALIBRATION = "calibration-default.json"
 """The default matrix's calibration on moto, measured where memharness is developed (README,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from memharness_s3.config.settings import BY_KEY, Setting
 from memharness_s3.fixtures.catalog import DEFAULT_SEED
-from memharness_s3.settings import BY_KEY, Setting
 
 
 def add_fixture_options(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from memharness_s3.sizes import parse_size_with_unit
+from memharness_s3.config.sizes import parse_size_with_unit
 
 NAME = "report"
 HELP = "write an HTML report (DIR/index.html) of a results directory"
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here: matplotlib is only needed by this subcommand, not by `run`.
-    from memharness_s3.report.html import render_report
+    from memharness_s3.views.html.page import render_report
 
     budget = parse_size_with_unit(args.budget, "--budget") if args.budget is not None else None
     print(render_report(args.dir, budget))

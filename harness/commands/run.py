@@ -2,7 +2,8 @@
 
 Settings come from the command line, or from a matrix file (``--matrix``) with command-line
 options overriding it, or, with ``--resume DIR``, from ``DIR/meta.json``. Their flags are derived
-from the one settings table (``memharness_s3.settings``). Everything is validated before anything
+from the one settings table (``memharness_s3.config.settings``). Everything is validated before
+anything
 is started; this module only parses, calls the session and prints.
 """
 
@@ -14,10 +15,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from memharness_s3 import registry
-from memharness_s3.commands.options import add_fixture_options, add_setting_flag
+from memharness_s3.cli.options import add_fixture_options, add_setting_flag
+from memharness_s3.config import registry
+from memharness_s3.config.settings import SETTINGS, RunSettings, default_settings, from_meta
 from memharness_s3.errors import UsageError
-from memharness_s3.settings import SETTINGS, RunSettings, default_settings, from_meta
 
 NAME = "run"
 HELP = "measure strategies fetching PDFs from S3"
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         settings, keys, bucket = _settings(args), list(args.key), args.bucket
         out_dir = args.out or Path("reports") / _utc_stamp()
     settings = _with_endpoint(settings, args.endpoint_url)
-    from memharness_s3.session import Session, Target, executor_for
+    from memharness_s3.execution.session import Session, Target, executor_for
 
     target = Target(
         endpoint_url=args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"),
@@ -130,10 +131,10 @@ def _utc_stamp() -> str:
 
 
 def _show(results: list[Any], out_dir: Path, settings: RunSettings) -> None:
-    from memharness_s3.report.html import render_report
     from memharness_s3.results.writer import RESULTS_FILE
-    from memharness_s3.summary import render_summary
-    from memharness_s3.table import render
+    from memharness_s3.views.html.page import render_report
+    from memharness_s3.views.summary import render_summary
+    from memharness_s3.views.table import render
 
     print(render(results))
     if settings.repeat > 1 or any(r.concurrency > 1 for r in results):
@@ -154,7 +155,7 @@ def _settings(args: argparse.Namespace) -> RunSettings:
             changes[setting.field] = setting.kind.from_text(setting.option, given)
     overrides = registry.parse_param_overrides(args.param)
     if args.matrix is not None:
-        from memharness_s3.matrix import load_matrix
+        from memharness_s3.config.matrix import load_matrix
 
         base = load_matrix(args.matrix)
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from memharness_s3 import registry
+from memharness_s3.config import registry
 
 NAME = "strategies"
 HELP = "list registered strategies and their parameters"

@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from memharness_s3.celery_executor.config import BROKER_ENV
-from memharness_s3.commands.options import add_setting_flag
+from memharness_s3.cli.options import add_setting_flag
+from memharness_s3.config.settings import NODE_SETTINGS
 from memharness_s3.errors import UsageError
-from memharness_s3.settings import NODE_SETTINGS
+from memharness_s3.execution.celery.config import BROKER_ENV
 
 NAME = "worker"
 HELP = "run a Celery worker node that takes memharness tasks"
@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from memharness_s3.celery_executor.node import NodeOptions, hide_broker_in_title, serve
+    from memharness_s3.execution.celery.node import NodeOptions, hide_broker_in_title, serve
 
     broker = args.broker or os.environ.get(BROKER_ENV)
     if not broker:

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from memharness_s3.backends import LAUNCHED, Backend
-from memharness_s3.backends.launcher import LaunchedServer, ServerSpec
 from memharness_s3.errors import UsageError
-from memharness_s3.faults.proxy import HEALTH_PATH
-from memharness_s3.faults.spec import NO_FAULT, Fault, Kind
-from memharness_s3.records import ObjectRef
-from memharness_s3.s3_objects import ensure_bucket, make_client, s3_errors
+from memharness_s3.model.records import ObjectRef
+from memharness_s3.s3.backends import LAUNCHED, Backend
+from memharness_s3.s3.backends.launcher import LaunchedServer, ServerSpec
+from memharness_s3.s3.faults.proxy import HEALTH_PATH
+from memharness_s3.s3.faults.spec import NO_FAULT, Fault, Kind
+from memharness_s3.s3.objects import ensure_bucket, make_client, s3_errors
 
 TRIP_POLL_S = 0.01
 
@@ -110,7 +110,7 @@ def launch_proxy(
         return [
             sys.executable,
             "-m",
-            "memharness_s3.faults.proxy",
+            "memharness_s3.s3.faults.proxy",
             *("--port", str(port)),
             *("--upstream", upstream),
             *("--fault", fault.text if fault else NO_FAULT),

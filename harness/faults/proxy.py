@@ -1,4 +1,5 @@
-"""The fault-injecting HTTP proxy: ``python -m memharness_s3.faults.proxy --port P --upstream URL``.
+"""The fault-injecting HTTP proxy: ``python -m memharness_s3.s3.faults.proxy --port P --upstream
+URL``.
 
 It sits between the workers and the S3 endpoint, in its own process on 127.0.0.1 (the measured
 worker must not pay for it), and forwards plain HTTP/1.1 with keep-alive: each client connection
@@ -40,7 +41,7 @@ from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from memharness_s3.faults.spec import NO_FAULT, Fault, Kind, parse_fault
+from memharness_s3.s3.faults.spec import NO_FAULT, Fault, Kind, parse_fault
 
 CONTROL_PREFIX = "/__memharness_proxy/"
 HEALTH_PATH = CONTROL_PREFIX + "health"
@@ -425,7 +426,7 @@ async def serve(port: int, proxy: Proxy) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m memharness_s3.faults.proxy")
+    parser = argparse.ArgumentParser(prog="python -m memharness_s3.s3.faults.proxy")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True, help="http://HOST:PORT of the S3 endpoint")
     parser.add_argument("--fault", default="none", help="a fault spec, or none")

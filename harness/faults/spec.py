@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from memharness_s3.config.sizes import parse_size
 from memharness_s3.errors import UsageError
-from memharness_s3.sizes import parse_size
 
 NO_FAULT = "none"
 

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memharness_s3.analysis.cases import Analysis, Series, median_of
-from memharness_s3.records import RunResult
-from memharness_s3.report.fit import SafeSize, budget_boundary, line_estimate
-from memharness_s3.sizes import format_size
+from memharness_s3.config.sizes import format_size
+from memharness_s3.model.records import RunResult
+from memharness_s3.views.html.fit import SafeSize, budget_boundary, line_estimate
 
 
 @dataclass(frozen=True)

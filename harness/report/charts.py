@@ -25,8 +25,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from memharness_s3.analysis.cases import Analysis, Series, group_by_size, median_of
-from memharness_s3.records import INFRA, RunResult
-from memharness_s3.sizes import format_size
+from memharness_s3.config.sizes import format_size
+from memharness_s3.model.records import INFRA, RunResult
 
 # Every label is plain text: names from a results file (strategies, cases, runs) are not TeX, and
 # a `$x$` in one would otherwise start mathtext and fail the whole chart (or render as math).

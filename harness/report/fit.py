@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from memharness_s3.analysis.cases import Analysis, Series, group_by_size
 from memharness_s3.analysis.shapes import NOISE_FLOOR_BYTES, Shape, choose
-from memharness_s3.records import RunResult
-from memharness_s3.sizes import format_size
+from memharness_s3.config.sizes import format_size
+from memharness_s3.model.records import RunResult
 
 MIN_SIZES = 3
 """Fewer distinct sizes than this cannot tell a line from any other curve."""

@@ -29,20 +29,20 @@ from memharness_s3.analysis.caveats import (
 from memharness_s3.analysis.decision import FITS, Cell, Column, Decision, decide
 from memharness_s3.analysis.shapes import Shape
 from memharness_s3.analysis.verdicts import NOT_MEASURED, judge
+from memharness_s3.config.sizes import format_mb, format_size
+from memharness_s3.model.records import INFRA, Expectation, RunResult
 from memharness_s3.paths import starts_with, write_no_follow
-from memharness_s3.records import INFRA, Expectation, RunResult
-from memharness_s3.report import charts, fit
-from memharness_s3.report.budget import answer_questions, median_baselines
-from memharness_s3.report.source import Budget, load_source, resolve_budget
 from memharness_s3.results.loader import ResultsDir
-from memharness_s3.sizes import format_mb, format_size
+from memharness_s3.views.html import charts, fit
+from memharness_s3.views.html.budget import answer_questions, median_baselines
+from memharness_s3.views.html.source import Budget, load_source, resolve_budget
 
 REPORT_FILE = "index.html"
 MAX_RUN_ROWS = 2000
 """Lines the "every run" table lists at most (results.jsonl keeps every one)."""
 
 _ENV = Environment(
-    loader=PackageLoader("memharness_s3.report", "templates"),
+    loader=PackageLoader("memharness_s3.views.html", "templates"),
     autoescape=True,
     undefined=StrictUndefined,
     trim_blocks=True,

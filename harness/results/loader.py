@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any, TextIO, Union, get_args, get_origin, get_type_hints
 
 from memharness_s3.analysis.expectations import parse_cost_bound
+from memharness_s3.config.bounds import MAX_CONCURRENCY
+from memharness_s3.config.sizes import MAX_SIZE_BYTES
 from memharness_s3.errors import UsageError
-from memharness_s3.limits import MAX_CONCURRENCY
+from memharness_s3.model.records import EXECUTORS, POOLS, STATUSES, Expectation, RunResult
 from memharness_s3.printable import printable
-from memharness_s3.records import EXECUTORS, POOLS, STATUSES, Expectation, RunResult
 from memharness_s3.results.writer import META_FILE, RESULTS_FILE
-from memharness_s3.sizes import MAX_SIZE_BYTES
 
 MAX_LINE_CHARS = 1_000_000
 """A results line is about 2 KB; one of more than this is refused before it is parsed."""

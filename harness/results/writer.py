@@ -17,8 +17,8 @@ from typing import Any
 import psutil
 
 from memharness_s3.errors import UsageError
+from memharness_s3.model.records import RunResult, to_json
 from memharness_s3.paths import find_symlink, make_writable_dir, write_no_follow
-from memharness_s3.records import RunResult, to_json
 
 RESULTS_FILE = "results.jsonl"
 META_FILE = "meta.json"
