@@ -1,8 +1,9 @@
 """Developer sessions: tests, lint, typecheck, bench (the default comparison), large (the
 GB-scale pytest cases), seed (the seed document's full matrix on s3rver), clients (the client
 libraries' matrix), regressions (the corpus of known memory traps, gated), report, gate,
-fidelity (does measuring change what is measured), calibrate (the gate's error rates) and
-latest (the smoke matrix against the newest upstream releases)."""
+fidelity (does measuring change what is measured), calibrate (the gate's error rates), scale
+(how the views scale to 100,000 result lines) and latest (the smoke matrix against the newest
+upstream releases)."""
 
 from __future__ import annotations
 
@@ -135,3 +136,13 @@ def calibrate(session: nox.Session) -> None:
     where = session.posargs[0] if session.posargs else "reports/calibration"
     session.run("python", "-m", "memharness_s3.experiments.calibrate", "collect", where)
     session.run("python", "-m", "memharness_s3.experiments.calibrate", "analyze", where)
+
+
+@nox.session(python=PYTHON)
+def scale(session: nox.Session) -> None:
+    """How the views scale: synthetic results directories of 1,000 / 10,000 / 100,000 lines built
+    from a small real run, and the wall time and peak RSS of report, gate, each export and
+    compare of ten 100,000-line runs (about 10 minutes). Options after ``--``: ``--source DIR``
+    (a real results directory), ``--scales``, ``--repeat``, ``--views``, ``--no-compare``."""
+    session.install(".")
+    session.run("python", "-m", "memharness_s3.experiments.scale", *session.posargs)

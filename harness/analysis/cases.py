@@ -174,7 +174,8 @@ class Analysis:
     def __init__(self, results: Sequence[RunResult], context: Iterable[CaseKey] = ()) -> None:
         """``context``: keys of other results (a baseline) the names must also tell apart."""
         self.results = list(results)
-        keyed = [(key_of_result(r), r) for r in self.results]
+        one: dict[CaseKey, CaseKey] = {}  # one key object per case, not one per line held
+        keyed = [(one.setdefault(key, key), r) for r in self.results for key in [key_of_result(r)]]
         grouped: dict[CaseKey, list[RunResult]] = {}
         for key, result in keyed:
             grouped.setdefault(key, []).append(result)

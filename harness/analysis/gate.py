@@ -229,7 +229,7 @@ def evaluate(
     exceed to fail; ``warn``: a rise above it (and the noise) but within the tolerance warns;
     ``floors``: noise measured between runs of the same code (``analysis.compare``).
     """
-    old = Analysis(baseline or [], context=[key_of_result(r) for r in results])
+    old = Analysis(baseline or [], context={key_of_result(r) for r in results})
     new = Analysis(results, context=[case.key for case in old.cases])
     pairs: dict[str, Pair] = {}
     notes: list[str] = []

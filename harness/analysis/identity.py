@@ -187,7 +187,7 @@ def labels(
     ``chunked 4MB x1 chunk_size=8MiB fault truncate``. Keys that still collide get their id.
     A key with concurrency 0 is named without it (series names: one colour per configuration).
     """
-    unique = sorted(set(keys))
+    unique = sorted(set(keys), key=lambda key: key.order)  # each key's order made once
     facets = {key: _facets(key) for key in unique}
     groups: dict[tuple[str, int], list[CaseKey]] = {}
     for key in unique:

@@ -21,7 +21,7 @@ from memharness_s3.paths import write_no_follow
 from memharness_s3.printable import printable
 
 if TYPE_CHECKING:
-    from memharness_s3.analysis.cases import CaseRuns
+    from memharness_s3.analysis.identity import CaseKey
 
 NAME_WIDTH = 40
 """Characters of a run's name in the table (a directory's name is usually a UTC time, 16)."""
@@ -75,16 +75,16 @@ def histories_of(dirs: list[Path]) -> list[History]:
     one, that case continues the history, as the gate pairs a changed parameter with its
     baseline: a parameter change between commits then shows as a step, not as a new case.
     """
-    from memharness_s3.analysis.cases import Analysis
-    from memharness_s3.analysis.identity import CaseKey, labels
-    from memharness_s3.results.loader import load
+    from memharness_s3.analysis.identity import labels
 
-    analyses = [Analysis(load(path).results) for path in dirs]
-    chains: dict[CaseKey, list[CaseRuns | None]] = {}
-    slots: dict[CaseKey, list[list[CaseRuns]]] = {}
-    for index, analysis in enumerate(analyses):
-        for case in analysis.cases:
-            slots.setdefault(case.key.slot, [[] for _ in analyses])[index].append(case)
+    # One directory at a time, each reduced to its cases' levels before the next is read:
+    # memory is one directory's, not all of them at once.
+    found = [_levels_of(path) for path in dirs]
+    chains: dict[CaseKey, list[Level | None]] = {}
+    slots: dict[CaseKey, list[list[Level]]] = {}
+    for index, levels in enumerate(found):
+        for case in levels:
+            slots.setdefault(case.key.slot, [[] for _ in found])[index].append(case)
     for per_run in slots.values():
         if all(len(cases) <= 1 for cases in per_run):
             newest = next(cases[0] for cases in reversed(per_run) if cases)
@@ -92,7 +92,7 @@ def histories_of(dirs: list[Path]) -> list[History]:
             continue
         for index, cases in enumerate(per_run):
             for case in cases:
-                chains.setdefault(case.key, [None] * len(analyses))[index] = case
+                chains.setdefault(case.key, [None] * len(found))[index] = case
     names = labels(chains)
     return [
         history
@@ -101,11 +101,31 @@ def histories_of(dirs: list[Path]) -> list[History]:
     ]
 
 
-def _history(name: str, found: list[CaseRuns | None], runs: int) -> History | None:
+@dataclass(frozen=True)
+class Level:
+    """What compare keeps of a case in one directory: its median ok peak and their spread."""
+
+    key: CaseKey
+    median_peak: float | None
+    spread: float | None
+    """Max - min of the ok peaks; None without an ok peak."""
+
+
+def _levels_of(path: Path) -> list[Level]:
+    from memharness_s3.analysis.cases import Analysis
+    from memharness_s3.results.loader import load
+
+    return [
+        Level(case.key, case.median_peak, float(case.spread) if case.ok_peaks else None)
+        for case in Analysis(load(path).results).cases
+    ]
+
+
+def _history(name: str, found: list[Level | None], runs: int) -> History | None:
     from memharness_s3.analysis.changes import change_points, last_run_steps_up
 
     levels = [c.median_peak if c else None for c in found]
-    spreads = [float(c.spread) if c and c.ok_peaks else None for c in found]
+    spreads = [c.spread if c else None for c in found]
     present = [i for i, level in enumerate(levels) if level is not None]
     if len(present) < 2:
         return None

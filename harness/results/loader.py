@@ -11,12 +11,14 @@ exports and ``run --resume`` all read through :func:`load`.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import types
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, TextIO, Union, get_args, get_origin, get_type_hints
 
 from memharness_s3.analysis.expectations import parse_cost_bound
 from memharness_s3.config.bounds import MAX_CONCURRENCY
@@ -29,7 +31,6 @@ from memharness_s3.model.records import (
     STATUSES,
     Expectation,
     RunResult,
-    from_dict,
 )
 from memharness_s3.printable import printable
 from memharness_s3.results.writer import META_FILE, RESULTS_FILE
@@ -65,6 +66,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "memory_scope": MEMORY_SCOPES,
 }
 UPPER = {"size_bytes": MAX_SIZE_BYTES, "concurrency": MAX_CONCURRENCY}
+UNIQUE_TEXTS = {"run_id", "started_at", "timeline_file", "memray_file", "flamegraph_file"}
+"""Texts no two lines share: not worth a place in the shared texts."""
 
 
 @dataclass(frozen=True)
@@ -116,51 +119,207 @@ def load(path: Path, *, allow_empty: bool = False) -> ResultsDir:
 
 def read_lines(file: Path) -> list[RunResult]:
     """Every result line of ``file``, each checked against the schema."""
+    return list(iter_lines(file))
+
+
+def iter_lines(file: Path) -> Iterator[RunResult]:
+    """The result lines of ``file`` one at a time, each checked against the schema as it is
+    read: one pass, and never more than one line of text in memory.
+
+    Results are made lean as they are read: the names every line repeats (strategy, backend,
+    object key, case id ...) and the mappings most lines share (params, details) are one
+    object each however many lines hold them. No view changes a result's mappings.
+    """
+    checks = _field_checks()
+    shared = _Shared()
     try:
-        text = file.read_text(encoding="utf-8")
+        with file.open(encoding="utf-8", newline="") as handle:
+            for number, line in enumerate(_bounded_lines(handle, file), start=1):
+                if line.strip():
+                    yield _result(file, number, line, checks, shared)
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read results at {file}: {exc}") from None
-    hints = get_type_hints(RunResult)
-    results = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        if len(line) > MAX_LINE_CHARS:
+
+
+def _bounded_lines(handle: TextIO, file: Path) -> Iterator[str]:
+    """The lines of ``handle``; UsageError at the first longer than :data:`MAX_LINE_CHARS`,
+    whose length is counted without holding it."""
+    number = 0
+    while line := handle.readline(MAX_LINE_CHARS + 2):
+        number += 1
+        text = line.rstrip("\r\n")
+        if len(text) > MAX_LINE_CHARS:
+            length = len(text)
+            while not line.endswith("\n") and (line := handle.readline(MAX_LINE_CHARS)):
+                length += len(line.rstrip("\r\n"))
             raise UsageError(
-                f"{file}:{number}: a line of {len(line):,} characters is not a memharness result "
+                f"{file}:{number}: a line of {length:,} characters is not a memharness result "
                 f"line (at most {MAX_LINE_CHARS:,})"
             )
-        try:
-            result = from_dict(RunResult, _upgraded(json.loads(line)))
-        except (ValueError, TypeError, RecursionError) as exc:
-            reason = printable(str(exc), 200)
-            raise UsageError(f"{file}:{number}: not a memharness result line ({reason})") from None
-        for item in fields(RunResult):
-            value = getattr(result, item.name)
-            if not _conforms(value, hints[item.name]):
-                raise UsageError(
-                    f"{file}:{number}: field {item.name!r} must be {_describe(hints[item.name])}, "
-                    f"got {_shown(value)}"
-                )
-            if (problem := _out_of_range(item.name, value)) is not None:
-                raise UsageError(f"{file}:{number}: field {item.name!r} {problem}")
-        for name in POSITIVE_WHEN_OK if result.status == "ok" else ():
-            if getattr(result, name) == 0:
-                raise UsageError(f"{file}:{number}: field {name!r} of an ok run must be 1 or more")
-        results.append(result)
-    return results
+        yield text
 
 
-def _upgraded(data: Any) -> Any:
+def _result(
+    file: Path, number: int, line: str, checks: dict[str, _FieldCheck], shared: _Shared
+) -> RunResult:
+    """One line as a result: type and range of every field checked, texts and mappings shared."""
+    try:
+        data = json.loads(line)
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object for RunResult, got {type(data).__name__}")
+    except (ValueError, RecursionError) as exc:
+        reason = printable(str(exc), 200)
+        raise UsageError(f"{file}:{number}: not a memharness result line ({reason})") from None
+    data = _upgraded(data)
+    if data.keys() - _FIELD_NAMES:  # fields of a newer version are left out
+        data = {k: v for k, v in data.items() if k in _FIELD_NAMES}
+    clean = {}
+    seen = shared.seen
+    for name, value in data.items():  # a field not given has its default, which is valid
+        kind = type(value)
+        if kind is str or kind is bool or value is None:
+            # the names, flags and nulls every line repeats are checked once per file
+            known = seen.get((name, kind, value), _UNSEEN)
+            if known is not _UNSEEN:
+                clean[name] = known
+                continue
+        check = checks[name]
+        clean[name] = _checked(file, number, name, value, check, shared)
+        if (kind is str and check.shared) or kind is bool or value is None:
+            seen[(name, kind, value)] = clean[name]
+    try:
+        result = RunResult(**clean)
+    except TypeError as exc:
+        reason = printable(str(exc), 200)
+        raise UsageError(f"{file}:{number}: not a memharness result line ({reason})") from None
+    for name in POSITIVE_WHEN_OK if result.status == "ok" else ():
+        if getattr(result, name) == 0:
+            raise UsageError(f"{file}:{number}: field {name!r} of an ok run must be 1 or more")
+    return result
+
+
+_UNSEEN = object()
+
+
+def _upgraded(data: dict[str, Any]) -> dict[str, Any]:
     """A line written before its fields were: a Celery line without ``memory_scope`` ran under
     its node's cap, shared by the node's children (``records.MEMORY_SCOPES``)."""
-    if isinstance(data, dict) and data.get("executor") == "celery":
+    if data.get("executor") == "celery":
         data.setdefault("memory_scope", "node")
     return data
 
 
+def _checked(
+    file: Path, number: int, name: str, value: Any, check: _FieldCheck, shared: _Shared
+) -> Any:
+    """``value`` of field ``name`` once its type and range are checked: the shared copy of a
+    text or mapping; UsageError naming the file, line and field otherwise."""
+    if not check.accepts(value):
+        raise UsageError(
+            f"{file}:{number}: field {name!r} must be {_describe(check.hint)}, got {_shown(value)}"
+        )
+    kind = type(value)
+    problem = None
+    if kind is int or kind is float:
+        if not check.low <= value <= check.high:
+            problem = _out_of_range(name, value)
+    elif kind is str:
+        if len(value) > check.limit or (check.choices and value not in check.choices):
+            problem = _out_of_range(name, value)
+        elif check.shared:
+            value = shared.text(value)
+    elif kind is dict:
+        value, problem = shared.mapping(value)
+    if problem is not None:
+        raise UsageError(f"{file}:{number}: field {name!r} {problem}")
+    return value
+
+
+@dataclass(frozen=True)
+class _FieldCheck:
+    """A field of ``RunResult`` with its checks made once: its type from its annotation, its
+    range (:func:`_out_of_range` words what is wrong) and whether its texts are shared."""
+
+    hint: Any
+    accepts: Callable[[Any], bool]
+    low: int
+    high: int
+    limit: int
+    choices: tuple[str, ...]
+    shared: bool
+
+
+_FIELD_NAMES = frozenset(item.name for item in fields(RunResult))
+
+
+@functools.cache
+def _field_checks() -> dict[str, _FieldCheck]:
+    hints = get_type_hints(RunResult)
+    return {
+        f.name: _FieldCheck(
+            hint=hints[f.name],
+            accepts=_accepts(hints[f.name]),
+            low=-MAX_NUMBER if f.name in SIGNED else (1 if f.name in POSITIVE else 0),
+            high=UPPER.get(f.name, MAX_NUMBER),
+            limit=TEXT_LIMITS.get(f.name, NAME_LIMIT),
+            choices=CHOICES.get(f.name, ()),
+            shared=f.name not in UNIQUE_TEXTS,
+        )
+        for f in fields(RunResult)
+    }
+
+
+def _accepts(hint: Any) -> Callable[[Any], bool]:
+    """:func:`_conforms` for one annotation, read once: a decoded JSON value has an exact type
+    (never a subclass), so the check is a set of types and, for floats, a finiteness test."""
+    parts = get_args(hint) if get_origin(hint) in (Union, types.UnionType) else (hint,)
+    exact: set[type] = set()
+    for part in parts:
+        if part is type(None):
+            exact.add(type(None))
+        elif get_origin(part) is dict:
+            exact.add(dict)
+        elif part is float:
+            exact.update((int, float))
+        elif part in (int, bool, str):
+            exact.add(part)
+        else:  # a type no JSON value has exactly (Any, a tuple ...): the general check
+            return lambda value: _conforms(value, hint)
+    allowed = frozenset(exact)
+
+    def accepts(value: Any) -> bool:
+        kind = type(value)
+        return kind in allowed and (kind is not float or math.isfinite(value))
+
+    return accepts
+
+
+class _Shared:
+    """One object for each distinct text and each distinct mapping of a results file."""
+
+    def __init__(self) -> None:
+        self._texts: dict[str, str] = {}
+        self._mappings: dict[str, dict[str, Any]] = {}
+        self.seen: dict[tuple[str, type, Any], Any] = {}
+        """(field, type, value) of the texts, flags and nulls already checked: their copy."""
+
+    def text(self, value: str) -> str:
+        return self._texts.setdefault(value, value)
+
+    def mapping(self, value: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """The one copy of ``value``, and why it is out of range (its size as JSON) or None."""
+        try:
+            key = json.dumps(value, sort_keys=True)
+        except (ValueError, TypeError, RecursionError):
+            return value, "is not plain JSON"
+        if len(key) > OBJECT_LIMIT:
+            return value, f"is longer than {OBJECT_LIMIT:,} characters as JSON"
+        return self._mappings.setdefault(key, value), None
+
+
 def _out_of_range(name: str, value: Any) -> str | None:
-    """Why ``value`` (of the right type) is out of the range of field ``name``, or None."""
+    """Why ``value`` (of the right type, not a mapping: :meth:`_Shared.mapping` sizes those)
+    is out of the range of field ``name``, or None."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
@@ -169,14 +328,6 @@ def _out_of_range(name: str, value: Any) -> str | None:
         limit = TEXT_LIMITS.get(name, NAME_LIMIT)
         return (
             f"is longer than {limit:,} characters ({len(value):,})" if len(value) > limit else None
-        )
-    if isinstance(value, dict):
-        try:
-            length = len(json.dumps(value))
-        except (ValueError, TypeError, RecursionError):
-            return "is not plain JSON"
-        return (
-            f"is longer than {OBJECT_LIMIT:,} characters as JSON" if length > OBJECT_LIMIT else None
         )
     low = -MAX_NUMBER if name in SIGNED else (1 if name in POSITIVE else 0)
     high = UPPER.get(name, MAX_NUMBER)

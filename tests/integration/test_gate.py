@@ -10,9 +10,9 @@ from pathlib import Path
 
 from memharness_s3.analysis.noise import CaseNoise, NoiseFloor
 from memharness_s3.cli import gate as gate_cmd
-from memharness_s3.model.records import Case, RunResult
+from memharness_s3.model.records import RunResult
 from tests.support.cli import MEMHARNESS
-from tests.support.results import MB, cid, make_case, runs, write
+from tests.support.results import MB, make_case, runs, scaled, write
 
 READ_ALL_OOM = {
     "strategy": "read-all",
@@ -31,17 +31,6 @@ def seed_like() -> list[RunResult]:
         *runs(make_case("read-all", 250 * MB), [[302.4]]),
         *runs(make_case("read-all", 750 * MB), [[547.7]], status="oom"),
     ]
-
-
-def scaled(results: Sequence[RunResult], case: Case, factor: float) -> list[RunResult]:
-    """A copy of ``results`` with ``case``'s peaks multiplied by ``factor``."""
-    out = []
-    for result in results:
-        copy = RunResult(**vars(result))
-        if copy.case_id == cid(case) and copy.peak_rss_bytes is not None:
-            copy.peak_rss_bytes = round(copy.peak_rss_bytes * factor)
-        out.append(copy)
-    return out
 
 
 def floor_for(results: Sequence[RunResult], sigma_mb: float = 0.2) -> NoiseFloor:

@@ -4,6 +4,7 @@ and analysis test uses (numbers in MB = 10^6 bytes unless a name says MiB).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -102,6 +103,17 @@ def seed_like() -> list[RunResult]:
         *runs(make_case("read-all", 250 * MB), [[302.4]]),
         *runs(make_case("read-all", 750 * MB), [[547.7]], status="oom"),
     ]
+
+
+def scaled(results: Sequence[RunResult], case: Case, factor: float) -> list[RunResult]:
+    """A copy of ``results`` with ``case``'s peaks multiplied by ``factor``."""
+    out = []
+    for result in results:
+        copy = dataclasses.replace(result)
+        if copy.case_id == cid(case) and copy.peak_rss_bytes is not None:
+            copy.peak_rss_bytes = round(copy.peak_rss_bytes * factor)
+        out.append(copy)
+    return out
 
 
 def write(directory: Path, results: Sequence[RunResult], expect: Sequence[object] = ()) -> Path:

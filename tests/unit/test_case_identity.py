@@ -32,7 +32,7 @@ def test_a_results_line_has_the_key_of_its_case() -> None:
     line = result(case, 69.0)
     assert key_of_result(line) == key_of_case(case, line.object_key, "moto")
     assert line.case_id == key_of_result(line).case_id
-    copy = RunResult(**{**vars(line), "object_key": line.object_key + ".copy-3", "worker": 3})
+    copy = dataclasses.replace(line, object_key=line.object_key + ".copy-3", worker=3)
     assert key_of_result(copy) == key_of_result(line)
 
 

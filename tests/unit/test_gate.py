@@ -15,11 +15,11 @@ from memharness_s3.analysis.gate import evaluate
 from memharness_s3.analysis.noise import CaseNoise, NoiseFloor, detectable_rise
 from memharness_s3.config.gate_options import parse_expectation, parse_tolerance
 from memharness_s3.errors import UsageError
-from memharness_s3.model.records import Case, Expectation, RunResult
+from memharness_s3.model.records import Expectation, RunResult
 from memharness_s3.results.loader import load
 from memharness_s3.views.gate import render_markdown, render_text
 from tests.support.cli import gate
-from tests.support.results import BUDGET, MB, MIB, cid, make_case, runs, seed_like, write
+from tests.support.results import BUDGET, MB, MIB, cid, make_case, runs, scaled, seed_like, write
 
 READ_ALL_OOM = {
     "strategy": "read-all",
@@ -27,17 +27,6 @@ READ_ALL_OOM = {
     "status": "oom",
     "reason": "read-all holds the whole object",
 }
-
-
-def scaled(results: Sequence[RunResult], case: Case, factor: float) -> list[RunResult]:
-    """A copy of ``results`` with ``case``'s peaks multiplied by ``factor``."""
-    out = []
-    for result in results:
-        copy = RunResult(**vars(result))
-        if copy.case_id == cid(case) and copy.peak_rss_bytes is not None:
-            copy.peak_rss_bytes = round(copy.peak_rss_bytes * factor)
-        out.append(copy)
-    return out
 
 
 EXPECT = [Expectation(**READ_ALL_OOM)]  # type: ignore[arg-type]

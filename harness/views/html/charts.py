@@ -9,7 +9,6 @@ its colour in every figure.
 from __future__ import annotations
 
 import base64
-import csv
 import io
 import math
 from collections.abc import Sequence
@@ -25,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from memharness_s3.analysis.cases import Analysis, group_by_size, median_of
+from memharness_s3.analysis.cases import Analysis, Series, group_by_size, median_of
 from memharness_s3.config.sizes import format_size
 from memharness_s3.model.records import INFRA, RunResult
 
@@ -34,7 +33,19 @@ from memharness_s3.model.records import INFRA, RunResult
 matplotlib.rcParams["text.parse_math"] = False
 
 MAX_TIMELINE_PANELS = 48
-"""More panels than this would be too small to read; the rest are listed as not drawn."""
+"""More panels than this would be too small to read; the rest are summarised as not drawn."""
+MAX_RUNS_PER_PANEL = 24
+"""Runs overlaid in one timeline panel at most (repeats x workers): more are one blur."""
+MAX_POINTS = 400
+"""Points of one drawn timeline at most: more than a panel's width in pixels."""
+NAMED_DROPPED = 12
+"""Panels not drawn that the note names; the rest are counted."""
+LEGEND_CHAR_IN = 0.085
+"""Width of a legend label's character at the default 10 pt (a little over the average)."""
+LEGEND_HANDLE_IN = 0.75
+LEGEND_ROW_IN = 0.22
+PANEL_HEIGHT_IN = 1.6
+TIMELINE_MARGIN_IN = 0.9
 DPI = 150
 WIDTH_IN = 11.0
 MB = 1e6
@@ -79,17 +90,23 @@ def palette(analysis: Analysis) -> dict[str, str]:
 
 
 def peak_vs_size(analysis: Analysis, budget_bytes: int) -> Chart:
-    """Median peak RSS of ok runs against object size, one panel per concurrency level."""
+    """Median peak RSS of ok runs against object size, one panel per concurrency level.
+
+    A failed run is a cross at its last recorded peak; a killed task that recorded none (a
+    Celery child the kernel killed) is a cross at the cap it was killed under (else the
+    budget), so that no kill vanishes from the chart."""
     results = analysis.results
     colours = palette(analysis)
     levels = sorted({r.concurrency for r in results})
     fig = _figure(4.2)
     axes = fig.subplots(1, len(levels), sharey=True, squeeze=False)[0]
     top = max([budget_bytes, *(r.peak_rss_bytes or 0 for r in results)]) / MB * 1.12
+    by_level: dict[int, list[RunResult]] = {}
+    for result in results:
+        by_level.setdefault(result.concurrency, []).append(result)
     for ax, level in zip(axes, levels, strict=True):
-        for series, runs in analysis.group_by_series(
-            r for r in results if r.concurrency == level
-        ).items():
+        lines, crosses = _Lines(), _Lines()
+        for series, runs in analysis.group_by_series(by_level[level]).items():
             colour = colours[series.name]
             sizes, peaks = [], []
             for size, group in group_by_size(runs).items():
@@ -97,14 +114,15 @@ def peak_vs_size(analysis: Analysis, budget_bytes: int) -> Chart:
                 if peak is not None:
                     sizes.append(size)
                     peaks.append(peak / MB)
-            ax.plot(sizes, peaks, marker="o", color=colour, label=series.name)
-            failed = [r for r in runs if r.status not in ("ok", INFRA) and r.peak_rss_bytes]
-            ax.plot(
-                [r.size_bytes for r in failed],
-                [(r.peak_rss_bytes or 0) / MB for r in failed],
-                color=colour,
-                **FAILED_MARKER,
-            )
+            lines.add(colour, sizes, peaks)
+            failed = [
+                (r.size_bytes, shown / MB)
+                for r in runs
+                if r.status not in ("ok", INFRA) and (shown := failed_peak(r, budget_bytes))
+            ]
+            crosses.add(colour, [x for x, _ in failed], [y for _, y in failed])
+        lines.draw(ax, marker="o")
+        crosses.draw(ax, **FAILED_MARKER)
         ax.axhline(budget_bytes / MB, **BUDGET_STYLE)
         _size_axis(ax, results)
         ax.set_ylim(0, top)
@@ -116,111 +134,202 @@ def peak_vs_size(analysis: Analysis, budget_bytes: int) -> Chart:
         fig,
         "Peak RSS against object size",
         "Median peak RSS of each strategy against object size, with the budget line; "
-        "crosses mark runs that failed.",
+        "crosses mark runs that failed (a killed task that recorded no peak, at its cap).",
     )
 
 
+def failed_peak(run: RunResult, budget_bytes: int) -> int | None:
+    """Where a failed run's cross goes: its last peak; for an oom kill that recorded none, the
+    RSS it was killed at, else the cap it ran under, else the budget."""
+    if run.peak_rss_bytes:
+        return run.peak_rss_bytes
+    if run.status == "oom":
+        return run.oom_at_rss_bytes or run.memory_limit_bytes or budget_bytes
+    return None
+
+
 def rss_timelines(analysis: Analysis, results_dir: Path, budget_bytes: int) -> Chart:
-    """Small multiples on one time axis: a panel per series and size that ran, every worker's
-    RSS over time (workers overlaid), the budget and caps drawn."""
+    """Small multiples: a panel per series and size that ran, every worker's RSS over time
+    (workers and repeats overlaid), each panel on its own time and RSS scale, the budget and
+    caps drawn where they are within twice the panel's peak.
+
+    The cost is bounded whatever the number of results: at most :data:`MAX_TIMELINE_PANELS`
+    panels (those with failed runs first, then the highest peaks; the rest summarised in the
+    note), at most :data:`MAX_RUNS_PER_PANEL` runs each, each series cut to at most
+    :data:`MAX_POINTS` points, and a fixed layout instead of a constrained one."""
     results = analysis.results
     colours = palette(analysis)
     groups = analysis.group_by_series(results)
-    sizes = sorted({r.size_bytes for r in results})
     panels = [
         (series, size, runs)
         for series in sorted(groups, key=lambda s: (s.concurrency, s))
         for size, runs in group_by_size(groups[series]).items()
     ]
-    drawn, dropped = panels[:MAX_TIMELINE_PANELS], panels[MAX_TIMELINE_PANELS:]
-    columns = min(len(sizes), 4, len(drawn))
+    chosen = set(
+        sorted(range(len(panels)), key=lambda i: _panel_rank(panels[i][2]))[:MAX_TIMELINE_PANELS]
+    )
+    drawn = [panel for index, panel in enumerate(panels) if index in chosen]
+    dropped = [panel for index, panel in enumerate(panels) if index not in chosen]
+    columns = min(len({size for _, size, _ in panels}), 4, len(drawn))
     rows = math.ceil(len(drawn) / columns)
     caps = {r.memory_limit_bytes for r in results if r.memory_limit_bytes}
-    top = max([budget_bytes, *caps, *(r.peak_rss_bytes or 0 for r in results)]) / MB * 1.1
-    fig = _figure(1.6 * rows + 0.9)
-    grid = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False)
+    height = PANEL_HEIGHT_IN * rows + TIMELINE_MARGIN_IN
+    fig = Figure(figsize=(WIDTH_IN, height))
+    fig.subplots_adjust(
+        left=0.07,
+        right=0.98,
+        top=1 - 0.25 / height,
+        bottom=(TIMELINE_MARGIN_IN - 0.25) / height,
+        hspace=0.55,
+        wspace=0.25,
+    )
+    grid = fig.subplots(rows, columns, squeeze=False)
     axes = [ax for row in grid for ax in row]
     for ax, (series, size, runs) in zip(axes, drawn, strict=False):
-        _timeline_panel(ax, runs, results_dir, colours[series.name])
-        ax.axhline(budget_bytes / MB, **BUDGET_STYLE)
-        for cap in caps - {budget_bytes}:
-            ax.axhline(cap / MB, **CAP_STYLE)
-        ax.set_ylim(0, top)
+        peak = _timeline_panel(ax, runs, results_dir, colours[series.name])
+        lines = [(budget_bytes, BUDGET_STYLE), *((cap, CAP_STYLE) for cap in caps - {budget_bytes})]
+        top = peak
+        for level, style in lines:
+            if peak and level <= 2 * peak:
+                ax.axhline(level / MB, **style)
+                top = max(top, level)
+        ax.set_ylim(0, top / MB * 1.1 if top else 1)
         ax.tick_params(labelsize=7)
-        ax.set_title(f"{series.label}, {format_size(size)}", fontsize=7, loc="left")
+        ax.locator_params(nbins=4)  # fewer tick labels: text is most of a panel's drawing time
+        # y given: the title stays where it is put, not placed again around every tick label
+        ax.set_title(f"{series.label}, {format_size(size)}", fontsize=7, loc="left", y=1.0)
     for ax in axes[len(drawn) :]:
         ax.set_visible(False)
     for row in grid:
         row[0].set_ylabel("RSS (MB)", fontsize=8)
     for ax in grid[-1]:
         ax.set_xlabel("seconds", fontsize=8)
-    lines = [Line2D([], [], **BUDGET_STYLE)]
-    labels = [f"budget {format_size(budget_bytes)}"]
+    handles = [Line2D([], [], **BUDGET_STYLE)]
+    labels = [f"budget {format_size(budget_bytes)} (drawn in panels peaking above half of it)"]
     for cap in sorted(caps - {budget_bytes}):
-        lines.append(Line2D([], [], **CAP_STYLE))
+        handles.append(Line2D([], [], **CAP_STYLE))
         labels.append(f"cap {format_size(cap)}")
-    lines.append(Line2D([], [], color="black", **FAILED_MARKER))
+    handles.append(Line2D([], [], color="black", **FAILED_MARKER))
     labels.append("run ended here (failed)")
-    fig.legend(
-        lines, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize=8
-    )
-    note = ""
-    if dropped:
-        note = f"Not drawn (panel limit {MAX_TIMELINE_PANELS}): " + ", ".join(
-            f"{series.label} {format_size(size)}" for series, size, _ in dropped
-        )
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=8)
     return _chart(
         fig,
         "RSS over time",
-        "RSS timeline of every run on one time axis: a panel per strategy, concurrency and size "
-        "that ran; concurrent workers overlaid.",
-        note,
+        "RSS timeline of every run: a panel per strategy, concurrency and size that ran, each "
+        "on its own time and RSS scale; concurrent workers and repeats overlaid.",
+        _dropped_note(dropped, len(panels)),
+    )
+
+
+def _panel_rank(runs: Sequence[RunResult]) -> tuple[bool, int]:
+    """Panels with failed runs first, then those with the highest peak."""
+    failed = any(r.status not in ("ok", INFRA) for r in runs)
+    return (not failed, -max((r.peak_rss_bytes or 0 for r in runs), default=0))
+
+
+def _dropped_note(dropped: Sequence[tuple[Series, int, list[RunResult]]], total: int) -> str:
+    """The panels not drawn, summarised: how many, and the first few by name."""
+    if not dropped:
+        return ""
+    named = ", ".join(
+        f"{series.label} {format_size(size)}" for series, size, _ in dropped[:NAMED_DROPPED]
+    )
+    more = len(dropped) - NAMED_DROPPED
+    failed = sum(any(r.status not in ("ok", INFRA) for r in runs) for _, _, runs in dropped)
+    return (
+        f"Drawn: {total - len(dropped)} of {total} panels (panel limit {MAX_TIMELINE_PANELS}: "
+        f"those with failed runs first, then the highest peaks). Not drawn: {named}"
+        + (f" and {more} more" if more > 0 else "")
+        + (f" ({failed} of them with failed runs)" if failed else "")
+        + "."
     )
 
 
 def aggregate_vs_concurrency(analysis: Analysis, budget_bytes: int) -> Chart:
-    """The largest simultaneous sum of a case's workers' RSS against concurrency, per size."""
+    """The node's resident peak (``node_charged_peak_bytes``, as the kernel charges it) where
+    the runs recorded it, else the largest simultaneous sum of a case's workers' RSS, against
+    concurrency, per size."""
     results = analysis.results
     colours = palette(analysis)
     sizes = sorted({r.size_bytes for r in results})
     levels = sorted({r.concurrency for r in results})
+    charged = any(_charged(r) is not None for r in results)
+    value_of = _charged if charged else _aggregate
+    cells: dict[tuple[int, str, int], list[RunResult]] = {}
+    for result in results:
+        key = (result.size_bytes, analysis.series_of(result).name, result.concurrency)
+        cells.setdefault(key, []).append(result)
     fig = _figure(3.8)
     axes = fig.subplots(1, len(sizes), sharey=True, squeeze=False)[0]
     for ax, size in zip(axes, sizes, strict=True):
-        same_size = [r for r in results if r.size_bytes == size]
-        for name in sorted({analysis.series_of(r).name for r in same_size}):
+        lines, crosses = _Lines(), _Lines()
+        for name in sorted({name for s, name, _ in cells if s == size}):
             xs, ys, failed = [], [], []
             for level in levels:
-                runs = [
-                    r
-                    for r in same_size
-                    if r.concurrency == level and analysis.series_of(r).name == name
-                ]
-                value = median_of(runs, lambda r: r.aggregate_peak_rss_bytes)
+                runs = cells.get((size, name, level), [])
+                value = median_of(runs, value_of)
                 if value is None:
                     continue
                 xs.append(level)
                 ys.append(value / MB)
                 if any(r.status not in ("ok", INFRA) for r in runs):
                     failed.append((level, value / MB))
-            ax.plot(xs, ys, marker="o", color=colours[name], label=name)
-            ax.plot([x for x, _ in failed], [y for _, y in failed], **FAILED_MARKER)
+            lines.add(colours[name], xs, ys)
+            crosses.add(colours[name], [x for x, _ in failed], [y for _, y in failed])
+        lines.draw(ax, marker="o")
+        crosses.draw(ax, **FAILED_MARKER)
         ax.plot(levels, [level * budget_bytes / MB for level in levels], color="#999", ls="--")
         ax.set_xticks(levels)
         ax.set_xlabel("workers at once")
         ax.set_title(format_size(size))
         ax.grid(True, alpha=0.3)
-    axes[0].set_ylabel("aggregate peak RSS (MB)")
+    axes[0].set_ylabel("node resident peak (MB)" if charged else "aggregate peak RSS (MB)")
     extra: tuple[list[Artist], list[str]] = (
         [Line2D([], [], color="#999", ls="--")],
         ["workers \u00d7 budget"],
     )
     _legend(fig, colours, None, failed_marker=True, extra=extra)
+    if charged:
+        return _chart(
+            fig,
+            "Node resident peak against concurrency",
+            "The node's resident peak as the kernel charges it (its cgroup's memory without "
+            "page cache, or the sum of its processes' PSS) against the number of workers, per "
+            "size.",
+        )
     return _chart(
         fig,
         "Aggregate peak against concurrency",
         "Largest sum of the workers' simultaneous RSS against the number of workers, per size.",
     )
+
+
+class _Lines:
+    """The lines of many series drawn as one artist per colour, series apart by NaN gaps: an
+    artist per series costs more than all their points once series are in the hundreds."""
+
+    def __init__(self) -> None:
+        self._points: dict[str, tuple[list[float], list[float]]] = {}
+
+    def add(self, colour: str, xs: Sequence[float], ys: Sequence[float]) -> None:
+        if xs:
+            held_x, held_y = self._points.setdefault(colour, ([], []))
+            held_x += [*xs, math.nan]
+            held_y += [*ys, math.nan]
+
+    def draw(self, ax: Axes, **style: Any) -> None:
+        for colour, (xs, ys) in self._points.items():
+            ax.plot(xs, ys, **{"color": colour, **style})
+
+
+def _charged(result: RunResult) -> int | None:
+    # getattr: the field is added by the node-scope measurements; results without it read None
+    value: int | None = getattr(result, "node_charged_peak_bytes", None)
+    return value
+
+
+def _aggregate(result: RunResult) -> int | None:
+    return result.aggregate_peak_rss_bytes
 
 
 def throughput(analysis: Analysis) -> Chart:
@@ -236,24 +345,29 @@ def throughput(analysis: Analysis) -> Chart:
     fig = _figure(3.8)
     axes = fig.subplots(1, len(levels), sharey=True, squeeze=False)[0]
     width = 0.8 / len(names)
+    cells: dict[tuple[int, str, int], list[RunResult]] = {}
+    for result in results:
+        key = (result.concurrency, analysis.series_of(result).name, result.size_bytes)
+        cells.setdefault(key, []).append(result)
     for ax, level in zip(axes, levels, strict=True):
+        xs: list[float] = []
+        heights: list[float] = []
+        colour_of_bar: list[str] = []
         for index, name in enumerate(names):
             for column, size in enumerate(sizes):
-                runs = [
-                    r
-                    for r in results
-                    if r.concurrency == level
-                    and r.size_bytes == size
-                    and analysis.series_of(r).name == name
-                ]
+                runs = cells.get((level, name, size), [])
                 ok = [r for r in runs if r.status == "ok"]
                 value = median_of(ok, lambda r: r.throughput_mb_s)
                 x = column - 0.4 + width * (index + 0.5)
                 if value is not None:
-                    ax.bar(x, value, width=width, color=colours[name])
+                    xs.append(x)
+                    heights.append(value)
+                    colour_of_bar.append(colours[name])
                 elif runs:
                     why = "/".join(sorted({r.status for r in runs} - {"ok"})) or "no download"
                     ax.text(x, 2, why, rotation=90, ha="center", va="bottom", fontsize=7)
+        if xs:  # one call for all bars: a call per bar costs seconds with hundreds
+            ax.bar(xs, heights, width=width, color=colour_of_bar)
         ax.set_xticks(range(len(sizes)), [format_size(s) for s in sizes])
         ax.set_xlim(-0.5, len(sizes) - 0.5)
         ax.set_title(f"{_workers(level)} at once (per worker)")
@@ -274,12 +388,15 @@ def retained_vs_task_index(analysis: Analysis) -> Chart:
     colours = palette(analysis)
     fig = _figure(3.8)
     ax = fig.subplots()
-    runs = [r for r in analysis.results if r.task_index is not None]
-    for name in sorted({analysis.series_of(r).name for r in runs}):
-        own = [r for r in runs if analysis.series_of(r).name == name]
-        indexes = sorted({r.task_index for r in own if r.task_index is not None})
-        kept = [median_of([r for r in own if r.task_index == i], _retained) for i in indexes]
-        peaks = [median_of([r for r in own if r.task_index == i], _peak) for i in indexes]
+    by_name: dict[str, dict[int, list[RunResult]]] = {}
+    for run in analysis.results:
+        if run.task_index is not None:
+            by_task = by_name.setdefault(analysis.series_of(run).name, {})
+            by_task.setdefault(run.task_index, []).append(run)
+    for name, by_task in sorted(by_name.items()):
+        indexes = sorted(by_task)
+        kept = [median_of(by_task[i], _retained) for i in indexes]
+        peaks = [median_of(by_task[i], _peak) for i in indexes]
         ax.plot(
             [i for i, v in zip(indexes, kept, strict=True) if v is not None],
             [v / MB for v in kept if v is not None],
@@ -329,11 +446,12 @@ def read_timeline(results_dir: Path, relative: str) -> list[tuple[float, float]]
         return []
     points = []
     try:
-        with path.open(newline="") as handle:
-            for row in csv.reader(handle):
+        with path.open(encoding="utf-8", errors="strict") as handle:
+            for line in handle:
+                t_text, _, rss_text = line.partition(",")
                 try:
-                    t, rss = float(row[0]), float(row[1])
-                except (ValueError, IndexError):
+                    t, rss = float(t_text), float(rss_text.partition(",")[0])
+                except ValueError:
                     continue
                 if math.isfinite(t) and math.isfinite(rss):
                     points.append((t, rss / MB))
@@ -342,16 +460,32 @@ def read_timeline(results_dir: Path, relative: str) -> list[tuple[float, float]]
     return points
 
 
-def _timeline_panel(ax: Axes, runs: Sequence[RunResult], results_dir: Path, colour: str) -> None:
+def _timeline_panel(ax: Axes, runs: Sequence[RunResult], results_dir: Path, colour: str) -> float:
+    """Draw a panel's runs (at most :data:`MAX_RUNS_PER_PANEL`: failed ones first, then the
+    highest peaks) and return the highest RSS drawn, in bytes (0 when nothing was)."""
     drawn = 0
-    for run in runs:
+    peak = 0.0
+    shown = sorted(runs, key=lambda r: (r.status == "ok", -(r.peak_rss_bytes or 0)))
+    # Every run's line in one artist, split by NaN gaps: one line per run costs more in
+    # matplotlib than drawing all their points.
+    xs: list[float] = []
+    ys: list[float] = []
+    ends: list[tuple[float, float]] = []
+    for run in shown[:MAX_RUNS_PER_PANEL]:
         points = read_timeline(results_dir, run.timeline_file) if run.timeline_file else []
         if not points:
             continue
         drawn += 1
-        ax.plot([t for t, _ in points], [m for _, m in points], color=colour, lw=0.9, alpha=0.8)
+        points = downsample(points, MAX_POINTS)
+        peak = max(peak, max(m for _, m in points) * MB)
+        xs += [t for t, _ in points] + [math.nan]
+        ys += [m for _, m in points] + [math.nan]
         if run.status != "ok":
-            ax.plot([points[-1][0]], [points[-1][1]], color=colour, **FAILED_MARKER)
+            ends.append(points[-1])
+    if drawn:
+        ax.plot(xs, ys, color=colour, lw=0.9, alpha=0.8)
+    if ends:
+        ax.plot([t for t, _ in ends], [m for _, m in ends], color=colour, **FAILED_MARKER)
     statuses = sorted({r.status for r in runs})
     if not runs:
         ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes)
@@ -369,6 +503,36 @@ def _timeline_panel(ax: Axes, runs: Sequence[RunResult], results_dir: Path, colo
             color="#7f1d1d",
             fontweight="bold",
         )
+    if len(shown) > MAX_RUNS_PER_PANEL:
+        ax.text(
+            0.97,
+            0.04,
+            f"{MAX_RUNS_PER_PANEL} of {len(shown)} runs",
+            ha="right",
+            va="bottom",
+            transform=ax.transAxes,
+            fontsize=6,
+            color="#555",
+        )
+    return peak
+
+
+def downsample(points: list[tuple[float, float]], limit: int) -> list[tuple[float, float]]:
+    """At most about ``limit`` points of a timeline: in each of ``limit // 2`` equal slices,
+    its lowest and highest sample in time order, so the peaks and the dips stay drawn."""
+    if len(points) <= limit:
+        return points
+    buckets = max(1, limit // 2)
+    step = len(points) / buckets
+    kept: list[tuple[float, float]] = []
+    for index in range(buckets):
+        chunk = points[round(index * step) : round((index + 1) * step)]
+        if not chunk:
+            continue
+        low = min(chunk, key=lambda p: p[1])
+        high = max(chunk, key=lambda p: p[1])
+        kept.extend(sorted({low, high}))
+    return kept
 
 
 def _size_axis(ax: Axes, results: Sequence[RunResult]) -> None:
@@ -401,6 +565,14 @@ def _legend(
     handles += extra[0]
     labels += extra[1]
     columns = len(labels) if len(labels) <= 6 else math.ceil(len(labels) / 2)
+    # As many columns as fit the figure's width, and the figure made taller for the rows past
+    # two, so that no entry is cut off however many series there are.
+    widest = max(len(label) for label in labels) * LEGEND_CHAR_IN + LEGEND_HANDLE_IN
+    columns = max(1, min(columns, int(WIDTH_IN / widest)))
+    rows = math.ceil(len(labels) / columns)
+    if rows > 2:
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(width, height + (rows - 2) * LEGEND_ROW_IN)
     fig.legend(handles, labels, loc="outside lower center", ncol=columns, frameon=False)
 
 

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from memharness_s3.views.html.charts import Chart
 
 REPORT_FILE = "index.html"
+MAX_RUN_ROWS = 2000
+"""Lines the "every run" table lists at most (results.jsonl keeps every one)."""
 
 _ENV = Environment(
     loader=PackageLoader("memharness_s3.views.html", "templates"),
@@ -99,7 +101,8 @@ def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
     expectations = source.meta.expectations
     heap = any(r.heap_peak_bytes is not None for r in results)
     celery = any(r.executor == "celery" for r in results)
-    runs = [_run_row(source.path, r, heap, celery) for r in results]
+    listed = _listed_runs(results)
+    runs = [_run_row(source.path, r, heap, celery) for r in listed]
     unmeasured = _unmeasured(analysis, source.meta.raw)
     decision = decide(analysis, budget.bytes, greyed={series.name for series in unmeasured})
     recycled = recycling.recycling(analysis)
@@ -136,8 +139,18 @@ def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
         "run_columns": [c for c in RUN_COLUMNS if heap or c != "heap"]
         + (CELERY_RUN_COLUMNS if celery else []),
         "runs": runs,
+        "runs_not_listed": len(results) - len(listed),
         "flamegraphs": [r for r in runs if r.flamegraph],
     }
+
+
+def _listed_runs(results: Sequence[RunResult]) -> list[RunResult]:
+    """The lines the "every run" table lists: all of them up to :data:`MAX_RUN_ROWS`; past it,
+    the failed ones first, then the first ok ones, in file order (the page stays small)."""
+    if len(results) <= MAX_RUN_ROWS:
+        return list(results)
+    order = sorted(range(len(results)), key=lambda i: results[i].status == "ok")
+    return [results[i] for i in sorted(order[:MAX_RUN_ROWS])]
 
 
 def _unmeasured(analysis: Analysis, meta: dict[str, Any]) -> set[Series]:
