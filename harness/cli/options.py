@@ -36,6 +36,17 @@ def add_setting_flag(parser: argparse.ArgumentParser, setting: Setting, help: st
         parser.add_argument(setting.option, help=help)
 
 
+def add_param_option(parser: argparse.ArgumentParser) -> None:
+    """``--param STRATEGY.NAME=VALUE`` (repeatable), as run and limits take it."""
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="STRATEGY.NAME=VALUE",
+        help="override a strategy parameter, e.g. chunked.chunk_size=16MiB (repeatable)",
+    )
+
+
 def add_target_options(parser: argparse.ArgumentParser) -> None:
     """Where the objects are and how to reach them (``session.Target``), and Celery's broker."""
     parser.add_argument(

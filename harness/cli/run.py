@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from memharness_s3.cli.options import (
     add_fixture_options,
+    add_param_option,
     add_setting_flag,
     add_target_options,
     with_endpoint,
@@ -44,13 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if setting.key == "sizes":  # added with the fixture options, shared with `fixtures`
             continue
         add_setting_flag(parser, setting, setting.help)
-    parser.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="STRATEGY.NAME=VALUE",
-        help="override a strategy parameter, e.g. chunked.chunk_size=16MiB (repeatable)",
-    )
+    add_param_option(parser)
     add_target_options(parser)
     parser.add_argument(
         "--key",
