@@ -121,18 +121,24 @@ def build_result(
     run = common.run
     fetches = report.fetches if report is not None else []
     reported_hwm = report.final_hwm_bytes if report is not None else None
+    # VmHWM polled from outside survives a kill; the worker's own final reading is later than
+    # the last poll. Either may be missing (no report after a kill, no poll on a short run).
     hwms = [hwm for hwm in (outside.polled_hwm_bytes, reported_hwm) if hwm]
     sampled = max((rss for _, rss in outside.timeline), default=None)
     peak, source = peak_and_source(max(hwms, default=None), sampled)
     walls = [f.fetch_wall_s for f in fetches if f.fetch_wall_s is not None]
+    # threads fetch at once: the run took as long as its slowest; a missing one means no figure
     wall_s = max(walls) if walls and len(walls) == len(fetches) else None
     processing = [f.process_wall_s for f in fetches if f.process_wall_s is not None]
     fetched = sum(f.bytes_fetched for f in fetches)
     ok = outcome.status == "ok"
+    # a failed run's bytes over its time would read as a (misleading) speed of the strategy
     throughput = round(fetched / 1e6 / wall_s, 2) if ok and wall_s and fetched else None
     verdicts = [f.verified for f in fetches]
+    # one wrong object makes the run wrong; None when nothing was downloaded to check
     verified = False if False in verdicts else (True if verdicts and all(verdicts) else None)
     node = outside.node_figures or NodeFigures(None, None, None, None)
+    # the executor's own count of the temp dir wins: the worker cannot report after a kill
     files_left, bytes_left = outside.temp_left or (
         (report.temp_files_left, report.temp_bytes_left) if report is not None else (0, 0)
     )
@@ -172,6 +178,7 @@ def build_result(
             [outside.temp_peak_bytes] + [f.temp_bytes_after_fetch for f in fetches]
         ),
         cap_enforcement=outside.cap_enforcement,
+        # the last sample before the kill: how far the worker got, not its peak
         oom_at_rss_bytes=outside.last_rss_bytes if outcome.status == "oom" else None,
         cgroup_peak_bytes=outside.cgroup_peak_bytes,
         aggregate_peak_rss_bytes=common.aggregate_peak_rss_bytes,
@@ -185,6 +192,7 @@ def build_result(
         fault_injected=common.fault_injected,
         timeline_file=outside.timeline_file,
         node=outside.node,
+        # a Celery child killed mid-task reports nothing; the sampler saw which child died
         child_pid=report.child_pid if report is not None else outside.child_pid,
         task_index=report.task_index if report is not None else None,
         retained_rss_bytes=report.retained_rss_bytes if report is not None else None,
