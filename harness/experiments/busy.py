@@ -1,8 +1,10 @@
 """Busy loops beside an experiment: ``count`` processes that each keep one core busy.
 
-Each loop is a bare interpreter spinning (``while True: pass``), started in a session of its own
-(as another user's job would be: on a kernel with scheduler autogroups, its own group), asked to
-die with the harness, and stopped by its PID when the block ends, however it ends.
+Each loop is a bare interpreter spinning (``while True: pass``), asked to die with the harness,
+and stopped by its PID when the block ends, however it ends. It stays in the experiment's session,
+as ``sh -c 'while :; do :; done' &`` from the same shell would: where the kernel shares CPU time
+between sessions (``sched_autogroup``), that is where a worker's own scheduling group showed its
+cost (see README, Measurement fidelity); a loop in a session of its own did not show it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ def busy_loops(count: int) -> Iterator[list[int]]:
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
-                    start_new_session=True,
                     preexec_fn=die_with_parent,
                 )
             )
