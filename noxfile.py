@@ -122,7 +122,8 @@ def gate(session: nox.Session) -> None:
 def fidelity(session: nox.Session) -> None:
     """Does measuring change what is measured? Each strategy plain, plain under the harness's
     sampler, and inside the harness: 750 MB on s3rver, 8 interleaved repeats (about 10 minutes).
-    Options after ``--``: ``--size``, ``--repeat``, ``--strategies``, ``--sample-interval``."""
+    Options after ``--``: ``--size``, ``--repeat``, ``--strategies``, ``--sample-interval``,
+    ``--busy N`` (N spinning processes beside it, e.g. ``nox -s fidelity -- --busy 1``)."""
     session.install(".")
     session.run("python", "-m", "memharness_s3.experiments.fidelity", *session.posargs)
 

@@ -1,7 +1,8 @@
 """The harness's child processes: started one way, stopped one way, never outliving it.
 
 Every server, broker, node and worker the harness launches goes through :func:`spawn_logged`:
-its own session (so its whole group can be signalled), stdin closed, stdout and stderr into a
+its own session (a measured worker: its own process group; either way its whole group can be
+signalled), stdin closed, stdout and stderr into a
 log file, and :func:`die_with_parent` between fork and exec: the kernel sends the child SIGKILL
 when the harness dies, however it dies (kill -9 included), so nothing is left orphaned.
 :func:`stop_process_group` stops one by its PID and waits until its whole group is gone.
@@ -34,11 +35,14 @@ def spawn_logged(
     env: Mapping[str, str] | None = None,
     append: bool = False,
     in_child: Callable[[], None] = die_with_parent,
+    new_session: bool = True,
 ) -> subprocess.Popen[bytes]:
     """Start ``argv`` in a session of its own with its output in ``log_path``.
 
     ``in_child`` runs between fork and exec and must call :func:`die_with_parent` (the default
-    is that alone); ``append`` keeps what an earlier start wrote to the log.
+    is that alone); ``append`` keeps what an earlier start wrote to the log. ``new_session``
+    False: a process group of its own in the harness's session instead (a measured worker:
+    see ``measure``), which can be signalled as a group all the same.
     """
     with open(log_path, "ab" if append else "wb") as log:
         return subprocess.Popen(
@@ -47,7 +51,8 @@ def spawn_logged(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=new_session,
+            process_group=None if new_session else 0,
             preexec_fn=in_child,
         )
 

@@ -14,7 +14,9 @@ run:
 
 It prints, per strategy and mode, the median and range of MB/s (with the share of a plain GET of
 the object, ``wire``) and of the peak, and the ratios harness/plain. The goal the project set:
-harness/plain at least 0.95 for throughput, and the peak within max(5 %, 8 MiB).
+harness/plain at least 0.95 for throughput, and the peak within max(5 %, 8 MiB), on a quiet
+machine and on a busy one: ``--busy N`` keeps N spinning processes running beside the whole
+experiment (``busy.busy_loops``), as another job on the machine would.
 """
 
 from __future__ import annotations
@@ -225,14 +227,19 @@ def _span(values: Sequence[float], digits: int) -> str:
 
 
 def render(
-    samples: Sequence[Sample], wire_speeds: Sequence[float], size_text: str, interval_s: float
+    samples: Sequence[Sample],
+    wire_speeds: Sequence[float],
+    size_text: str,
+    interval_s: float,
+    busy: int = 0,
 ) -> str:
     """The fidelity table: per strategy and mode, medians (ranges); then harness/plain."""
     wire_mb_s = statistics.median(wire_speeds)
     repeats = len({s.repeat for s in samples})
     lines = [
         f"fidelity: {size_text} object, {repeats} interleaved repeats, sampling every "
-        f"{interval_s * 1000:g} ms, dirty pages flushed before every run; wire (plain GET, no "
+        f"{interval_s * 1000:g} ms, {busy} busy loop(s) beside it, dirty pages flushed before "
+        f"every run; wire (plain GET, no "
         f"SDK) {_span(wire_speeds, 0)} MB/s. Medians (min-max); MB = 10^6 bytes.",
         "",
         f"{'strategy':16} {'mode':8} {'MB/s':>18} {'of wire':>7} {'peak MB':>20} "
@@ -268,6 +275,13 @@ def render(
     return "\n".join([*lines, "", *verdicts])
 
 
+def _count(text: str) -> int:
+    """A whole number of busy loops, 0 or more."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of busy loops")
+    return int(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m memharness_s3.experiments.fidelity", description=__doc__
@@ -277,6 +291,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES))
     parser.add_argument("--repeat", type=int, default=8, help="interleaved repeats (default 8)")
     parser.add_argument("--sample-interval", type=float, default=None, help="seconds")
+    parser.add_argument(
+        "--busy",
+        type=_count,
+        default=0,
+        help="spinning processes kept running beside the whole experiment (default 0)",
+    )
     parser.add_argument("--json", type=Path, help="also write every sample as JSON here")
     parser.add_argument("--fetch", nargs=2, metavar=("JOB", "REPORT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -284,10 +304,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         fetch_plain(json.loads(args.fetch[0]), Path(args.fetch[1]))
         return 0
     from memharness_s3.execution.local.measure import DEFAULT_SAMPLE_INTERVAL_S
+    from memharness_s3.experiments.busy import busy_loops
 
     interval = args.sample_interval or DEFAULT_SAMPLE_INTERVAL_S
     strategies = [name.strip() for name in args.strategies.split(",") if name.strip()]
-    with tempfile.TemporaryDirectory(prefix="memharness-fidelity-") as work:
+    with (
+        tempfile.TemporaryDirectory(prefix="memharness-fidelity-") as work,
+        busy_loops(args.busy) as busy,
+    ):
+        if busy:
+            print(f"busy loops beside the experiment: PIDs {busy}", file=sys.stderr)
         samples, speeds = run_experiment(
             args.backend, args.size, strategies, args.repeat, interval, Path(work)
         )
@@ -295,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.write_text(
             json.dumps({"wire_mb_s": speeds, "samples": [asdict(s) for s in samples]}, indent=1)
         )
-    print(render(samples, speeds, args.size, interval))
+    print(render(samples, speeds, args.size, interval, args.busy))
     return 0
 
 

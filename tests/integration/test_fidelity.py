@@ -4,13 +4,14 @@ cheap sampler, and the fidelity experiment's own arithmetic."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from memharness_s3.config.settings import RunSettings
-from memharness_s3.execution.local.measure import ProcessProbe
+from memharness_s3.execution.local.measure import ProcessProbe, WorkerSpawn, run_group
 from memharness_s3.execution.local.runner import run_case
 from memharness_s3.execution.procfs import current_rss, meminfo_bytes
 from memharness_s3.execution.session import Session, Target
@@ -107,3 +108,16 @@ def test_the_fidelity_table_states_each_goal_from_the_medians() -> None:
     assert "wire (plain GET, no SDK) 620 (600-640) MB/s" in text
     assert "chunked: harness/plain throughput 0.92 (goal >= 0.95: NOT met)" in text
     assert "peak-base 21.0 vs 20.0 MB (goal within 8.4 MB: met)" in text
+
+
+def test_a_worker_is_a_group_of_its_own_in_the_harness_session(tmp_path: Path) -> None:
+    """A worker can be stopped as a group, and is scheduled as a real worker is: in its parent's
+    session (with ``sched_autogroup``, the session is the group the CPU is shared by)."""
+    script = "import os; print(os.getpid(), os.getpgid(0), os.getsid(0))"
+    spawn = WorkerSpawn([sys.executable, "-c", script], os.environ, tmp_path / "w.log", tmp_path)
+    (worker,) = run_group([spawn], 60.0).workers
+    assert worker.exit_code == 0
+    pid, group, session = (int(word) for word in (tmp_path / "w.log").read_text().split())
+    assert pid == worker.pid
+    assert group == pid
+    assert session == os.getsid(0)

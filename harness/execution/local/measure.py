@@ -12,9 +12,14 @@ too. That number is recorded but is not the
 headline: Linux carries the parent's high-water mark into ``ru_maxrss`` across fork and exec, so
 it can never be lower than the harness's own peak at spawn time.
 
-Each worker starts in its own session (so a Ctrl-C at the terminal reaches only the harness,
-which then stops the workers), asks the kernel to kill it if the harness dies (PR_SET_PDEATHSIG),
-and joins its memory cgroup, when it has one, before it execs.
+Each worker starts in a process group of its own (so a Ctrl-C at the terminal reaches only the
+harness, which then stops the workers), asks the kernel to kill it if the harness dies
+(PR_SET_PDEATHSIG), and joins its memory cgroup, when it has one, before it execs. It stays in
+the harness's session, as a worker forked by an application (a Celery child) stays in its
+parent's: where the kernel groups CPU time by session (``sched_autogroup``, on by default in
+most desktop and many server kernels), a session of its own would make every worker a new
+group competing on its own terms with the rest of the machine, which is not how a real worker
+is scheduled.
 """
 
 from __future__ import annotations
@@ -231,7 +236,9 @@ def _start(spawn: WorkerSpawn) -> subprocess.Popen[bytes]:
             cgroup.join()
 
     try:
-        return spawn_logged(spawn.argv, spawn.log_path, spawn.env, in_child=in_child)
+        return spawn_logged(
+            spawn.argv, spawn.log_path, spawn.env, in_child=in_child, new_session=False
+        )
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
 
