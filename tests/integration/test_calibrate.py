@@ -8,18 +8,10 @@ from pathlib import Path
 import pytest
 
 from memharness_s3.cli import main
-from memharness_s3.model.records import RunResult
 from memharness_s3.results import calibration
-from tests.support.results import chunked, repeats, write
+from tests.support.results import synthetic_run, write
 
 MB = 10**6
-
-
-def synthetic_run(rng: random.Random, noise_mb: float) -> list[RunResult]:
-    """Two cases with 3 repeats: a 69 MB one and a 300 MB one, each peak +- noise_mb."""
-    small = [69.0 + rng.uniform(-noise_mb, noise_mb) for _ in range(3)]
-    large = [300.0 + rng.uniform(-noise_mb, noise_mb) for _ in range(3)]
-    return [*repeats(chunked(), *small), *repeats(chunked(size=10 * MB), *large)]
 
 
 def test_calibrate_command_writes_a_floor_the_gate_reads(

@@ -13,12 +13,11 @@ from pathlib import Path
 
 from memharness_s3.analysis.cases import Analysis
 from memharness_s3.analysis.gate import evaluate
-from memharness_s3.model.records import RunResult
 from memharness_s3.views.exports import to_github_action_benchmark
 from memharness_s3.views.html.page import render_report
 from memharness_s3.views.summary import render_summary
 from tests.support.cli import MEMHARNESS
-from tests.support.results import BUDGET, MB, chunked, repeats, result, write
+from tests.support.results import BUDGET, MB, chunked, repeats, variants, write
 
 MIB = 2**20
 
@@ -52,16 +51,6 @@ def test_the_gate_command_exits_2_for_a_disjoint_baseline(tmp_path: Path) -> Non
 
 
 # --- point 3: variants are separate cases, with the same names in every view -------------------
-
-
-def variants() -> list[RunResult]:
-    size = 4 * MB
-    return [
-        result(chunked(size), 60.0),
-        result(chunked(size, fault="truncate"), 61.0),
-        result(chunked(size, fault="latency:200ms"), 62.0),
-        result(chunked(size, chunk=4 * MIB), 57.0),
-    ]
 
 
 EXPECTED_NAMES = [

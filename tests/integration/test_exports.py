@@ -17,12 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from memharness_s3.analysis.cases import Analysis, CaseRuns
-from memharness_s3.model.records import RunResult
 from memharness_s3.views.exports import (
     to_pytest_benchmark,
 )
-from tests.support.results import MB, make_case, runs
+from tests.support.results import cases_of, sample
 
 # Key sets of a file written by pytest-benchmark 5.3.1 (`pytest --benchmark-json`).
 
@@ -34,18 +32,6 @@ META = {
     "cpu_count": 2,
     "packages": {"boto3": "1.44.8"},
 }
-
-
-def cases_of(results: list[RunResult]) -> list[CaseRuns]:
-    return Analysis(results).cases
-
-
-def sample() -> list[RunResult]:
-    return [
-        *runs(make_case("chunked", 250 * MB), [[69.0], [69.4], [68.8]]),
-        *runs(make_case("range", 250 * MB, 4), [[157.4, 157.3, 157.5, 157.4]]),
-        *runs(make_case("read-all", 750 * MB), [[547.7]], status="oom"),
-    ]
 
 
 def test_pytest_benchmark_tools_read_the_export(tmp_path: Path) -> None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-from collections.abc import Sequence
 from pathlib import Path
 
-from memharness_s3.analysis.noise import CaseNoise, NoiseFloor
 from memharness_s3.cli import gate as gate_cmd
 from memharness_s3.model.records import RunResult
 from tests.support.cli import MEMHARNESS
-from tests.support.results import MB, make_case, runs, scaled, write
+from tests.support.results import MB, calibration_file, make_case, runs, scaled, write
 
 READ_ALL_OOM = {
     "strategy": "read-all",
@@ -31,22 +29,6 @@ def seed_like() -> list[RunResult]:
         *runs(make_case("read-all", 250 * MB), [[302.4]]),
         *runs(make_case("read-all", 750 * MB), [[547.7]], status="oom"),
     ]
-
-
-def floor_for(results: Sequence[RunResult], sigma_mb: float = 0.2) -> NoiseFloor:
-    """A noise floor that knows every case of ``results``, each scattering by ``sigma_mb``."""
-    cases = {
-        r.case_id: CaseNoise(r.strategy, r.strategy, r.size_bytes, 5, 15, sigma_mb * MB, 0.0)
-        for r in results
-    }
-    return NoiseFloor("calibration test.json", cases)
-
-
-def calibration_file(path: Path, results: Sequence[RunResult], sigma_mb: float = 0.2) -> Path:
-    from memharness_s3.results import calibration
-
-    calibration.write(path, floor_for(results, sigma_mb), ["a", "b"])
-    return path
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,10 +24,9 @@ from memharness_s3.errors import EXIT_INTERNAL
 from memharness_s3.model.records import RunResult, to_json
 from memharness_s3.s3.backends.moto_server import free_port
 from tests.support.cli import CREDENTIALS, memharness, one_line_error
-from tests.support.results import make_case, runs, write
+from tests.support.results import assert_clean, hostile_results, make_case, runs, write
 
 N400 = "9" * 400
-HOSTILE_NAME = "chunked\x1b[2J\x1b[31mred\nsecond row\u202eevil"
 VIEWS = [
     ["gate", "--budget", "512MiB"],
     ["report"],
@@ -160,28 +159,6 @@ def test_a_symlinked_results_or_meta_file_is_never_followed(
 
 
 # --- printing: control characters escaped, long text cut ------------------------------------
-
-
-def hostile_results(folder: Path, peak_mb: float = 900.0) -> Path:
-    """Results of a case named with an ANSI escape, a newline and a bidi override, failing the
-    budget with an error message full of them."""
-    results = runs(make_case("chunked", 250 * 10**6), [[peak_mb]])
-    lines = []
-    for result in results:
-        data = json.loads(to_json(result))
-        data["strategy"] = HOSTILE_NAME
-        data["object_name"] = "obj\x1b]0;title\x07"
-        lines.append(json.dumps(data))
-    write(folder, [])
-    (folder / "results.jsonl").write_text("\n".join(lines) + "\n")
-    return folder
-
-
-def assert_clean(text: str) -> None:
-    assert "\x1b" not in text
-    assert "\u202e" not in text
-    assert "\x07" not in text
-    assert all(not line.startswith("second row") for line in text.splitlines())
 
 
 def test_gate_prints_case_names_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,94 +8,12 @@ checks what the decision matrix, headline, safe sizes, budget questions, gate an
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from memharness_s3.analysis import recycling
 from memharness_s3.analysis.budget_scope import NODE
 from memharness_s3.analysis.cases import Analysis
-from memharness_s3.analysis.identity import key_of_case
-from memharness_s3.model.records import Case, RunResult
 from memharness_s3.views.html.page import render_report
-from tests.support.results import CAP, MB, meta, write_results_dir
-
-
-def task(
-    strategy: str,
-    size: int,
-    peak: int | None,
-    *,
-    status: str = "ok",
-    concurrency: int = 4,
-    worker: int = 0,
-    repeat: int = 0,
-    executor: str = "celery",
-    backend: str = "s3rver",
-    node: int | None = None,
-    scope: str | None = None,
-    wall: float = 1.0,
-    **fields: Any,
-) -> RunResult:
-    """One results line: a Celery task (node-scoped) unless ``executor`` says local."""
-    case = Case(
-        strategy,
-        f"{size}B",
-        size,
-        concurrency=concurrency,
-        memory_limit_bytes=CAP,
-        executor=executor,
-        executor_params=fields.pop("executor_params", {}),
-    )
-    key = f"fixtures/{size}.pdf"
-    ok = status == "ok"
-    values: dict[str, Any] = {
-        "case_id": key_of_case(case, key, backend).case_id,
-        "run_id": f"{strategy}-{size}-{concurrency}-{worker}-{repeat}-{status}",
-        "group_id": f"g-{strategy}-{size}-{concurrency}-{repeat}",
-        "status": status,
-        "backend": backend,
-        "started_at": "2026-01-01T00:00:00+00:00",
-        "object_key": key,
-        "peak_rss_bytes": peak,
-        "baseline_rss_bytes": 80 * MB if ok else None,
-        "wall_s": wall if ok else None,
-        "bytes_fetched": size if ok else 0,
-        "error": None if ok else "WorkerLostError: killed by the kernel",
-    }
-    values.update(fields)
-    result = RunResult.for_case(case, repeat=repeat, worker=worker, **values)
-    # Fields the scope branch adds to the records: set by name so this file runs either way.
-    setattr(result, "node_charged_peak_bytes", node)  # noqa: B010
-    if scope is not None:
-        setattr(result, "memory_scope", scope)  # noqa: B010
-    return result
-
-
-def node_run(
-    strategy: str,
-    size: int,
-    peaks: list[int],
-    node: int | None,
-    *,
-    killed: int = 0,
-    repeat: int = 0,
-    **fields: Any,
-) -> list[RunResult]:
-    """One run of a case on a node: one line per task, the first ``killed`` killed."""
-    return [
-        task(
-            strategy,
-            size,
-            peak,
-            status="oom" if worker < killed else "ok",
-            worker=worker,
-            repeat=repeat,
-            concurrency=len(peaks),
-            node=node,
-            **fields,
-        )
-        for worker, peak in enumerate(peaks)
-    ]
-
+from tests.support.results import MB, meta, node_run, task, write_results_dir
 
 # --- the scope and its figure ------------------------------------------------------------
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from memharness_s3.analysis.cases import Analysis, Series
+from memharness_s3.analysis.cases import Analysis, CaseRuns, Series
 from memharness_s3.analysis.identity import key_of_case
+from memharness_s3.analysis.noise import CaseNoise, NoiseFloor
 from memharness_s3.model.records import Case, RunResult, to_json
 
 MB = 10**6
@@ -22,6 +24,7 @@ BUDGET = 512 * MIB
 CAP = BUDGET
 STARTED_AT = "2026-01-01T00:00:00+00:00"
 XSS = "<script>alert(1)</script>"
+HOSTILE_NAME = "chunked\x1b[2J\x1b[31mred\nsecond row\u202eevil"
 
 
 def line(
@@ -390,3 +393,100 @@ def issue_matrix() -> list[RunResult]:
                     wall=wall + jitter,
                 )
     return results
+
+
+def synthetic_run(rng: random.Random, noise_mb: float) -> list[RunResult]:
+    """Two cases with 3 repeats: a 69 MB one and a 300 MB one, each peak +- noise_mb."""
+    small = [69.0 + rng.uniform(-noise_mb, noise_mb) for _ in range(3)]
+    large = [300.0 + rng.uniform(-noise_mb, noise_mb) for _ in range(3)]
+    return [*repeats(chunked(), *small), *repeats(chunked(size=10 * MB), *large)]
+
+
+def variants() -> list[RunResult]:
+    size = 4 * MB
+    return [
+        result(chunked(size), 60.0),
+        result(chunked(size, fault="truncate"), 61.0),
+        result(chunked(size, fault="latency:200ms"), 62.0),
+        result(chunked(size, chunk=4 * MIB), 57.0),
+    ]
+
+
+def four_workers(strategy: str, peak: int, wall: float | None, **fields: Any) -> list[Any]:
+    fields.setdefault("bytes_fetched", GB)
+    return [
+        run(
+            strategy,
+            GB,
+            peak,
+            concurrency=4,
+            worker=worker,
+            wall_s=wall,
+            throughput_mb_s=None if wall is None else 1000 / wall,
+            **fields,
+        )
+        for worker in range(4)
+    ]
+
+
+def one_gb_at_four_workers() -> list[Any]:
+    """1 GB at 4 workers under 512 MiB: what the seed document asks, with known answers."""
+    return [
+        *[run("read-all", GB, CAP + MB, status="oom", concurrency=4, worker=w) for w in range(4)],
+        *four_workers("chunked", 70 * MB, 3.0, details={"requests": 1}),
+        *four_workers("range", 160 * MB, 2.0, details={"requests": 10}),
+        *four_workers("transfer-manager", 480 * MB, 1.0),  # under 537 MB, inside the headroom
+        # Downloads nothing (its wall time is the Textract job's): never "fastest".
+        *four_workers("textract-direct", 87 * MB, 0.5, bytes_fetched=0),
+        run("chunked", 250 * MB, 69 * MB, bytes_fetched=250 * MB),
+    ]
+
+
+def cases_of(results: list[RunResult]) -> list[CaseRuns]:
+    return Analysis(results).cases
+
+
+def sample() -> list[RunResult]:
+    return [
+        *runs(make_case("chunked", 250 * MB), [[69.0], [69.4], [68.8]]),
+        *runs(make_case("range", 250 * MB, 4), [[157.4, 157.3, 157.5, 157.4]]),
+        *runs(make_case("read-all", 750 * MB), [[547.7]], status="oom"),
+    ]
+
+
+def floor_for(results: Sequence[RunResult], sigma_mb: float = 0.2) -> NoiseFloor:
+    """A noise floor that knows every case of ``results``, each scattering by ``sigma_mb``."""
+    cases = {
+        r.case_id: CaseNoise(r.strategy, r.strategy, r.size_bytes, 5, 15, sigma_mb * MB, 0.0)
+        for r in results
+    }
+    return NoiseFloor("calibration test.json", cases)
+
+
+def calibration_file(path: Path, results: Sequence[RunResult], sigma_mb: float = 0.2) -> Path:
+    from memharness_s3.results import calibration
+
+    calibration.write(path, floor_for(results, sigma_mb), ["a", "b"])
+    return path
+
+
+def hostile_results(folder: Path, peak_mb: float = 900.0) -> Path:
+    """Results of a case named with an ANSI escape, a newline and a bidi override, failing the
+    budget with an error message full of them."""
+    results = runs(make_case("chunked", 250 * 10**6), [[peak_mb]])
+    lines = []
+    for result in results:
+        data = json.loads(to_json(result))
+        data["strategy"] = HOSTILE_NAME
+        data["object_name"] = "obj\x1b]0;title\x07"
+        lines.append(json.dumps(data))
+    write(folder, [])
+    (folder / "results.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def assert_clean(text: str) -> None:
+    assert "\x1b" not in text
+    assert "\u202e" not in text
+    assert "\x07" not in text
+    assert all(not line.startswith("second row") for line in text.splitlines())

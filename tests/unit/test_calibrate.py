@@ -9,18 +9,10 @@ import pytest
 
 from memharness_s3.errors import UsageError
 from memharness_s3.experiments.calibrate import INJECTED_MIN_BYTES, inject, rates
-from memharness_s3.model.records import RunResult
 from memharness_s3.results import calibration
-from tests.support.results import chunked, repeats
+from tests.support.results import synthetic_run
 
 MB = 10**6
-
-
-def synthetic_run(rng: random.Random, noise_mb: float) -> list[RunResult]:
-    """Two cases with 3 repeats: a 69 MB one and a 300 MB one, each peak +- noise_mb."""
-    small = [69.0 + rng.uniform(-noise_mb, noise_mb) for _ in range(3)]
-    large = [300.0 + rng.uniform(-noise_mb, noise_mb) for _ in range(3)]
-    return [*repeats(chunked(), *small), *repeats(chunked(size=10 * MB), *large)]
 
 
 def test_injection_raises_one_case_by_five_percent_or_8_mib() -> None:

@@ -17,9 +17,9 @@ from memharness_s3.analysis.cases import Analysis
 from memharness_s3.analysis.gate import evaluate
 from memharness_s3.analysis.identity import differences, key_of_case, key_of_result, labels
 from memharness_s3.errors import UsageError
-from memharness_s3.model.records import Case, RunResult
+from memharness_s3.model.records import Case
 from memharness_s3.views.gate import render_markdown, render_text
-from tests.support.results import BUDGET, MB, chunked, repeats, result
+from tests.support.results import BUDGET, MB, chunked, repeats, result, variants
 
 MIB = 2**20
 
@@ -153,16 +153,6 @@ def test_a_celery_run_against_a_local_baseline_says_the_executors_differ() -> No
 
 
 # --- point 3: variants are separate cases, with the same names in every view -------------------
-
-
-def variants() -> list[RunResult]:
-    size = 4 * MB
-    return [
-        result(chunked(size), 60.0),
-        result(chunked(size, fault="truncate"), 61.0),
-        result(chunked(size, fault="latency:200ms"), 62.0),
-        result(chunked(size, chunk=4 * MIB), 57.0),
-    ]
 
 
 EXPECTED_NAMES = [

@@ -17,10 +17,8 @@ from typing import Any
 
 import pytest
 
-from memharness_s3.analysis.cases import Analysis, CaseRuns
 from memharness_s3.cli import export as export_cmd
 from memharness_s3.errors import RunFailed, UsageError
-from memharness_s3.model.records import RunResult
 from memharness_s3.views.exports import (
     byte_stats,
     to_bencher,
@@ -28,7 +26,7 @@ from memharness_s3.views.exports import (
     to_pytest_benchmark,
     unmeasured,
 )
-from tests.support.results import MB, make_case, runs, write
+from tests.support.results import MB, cases_of, make_case, runs, sample, write
 
 # Key sets of a file written by pytest-benchmark 5.3.1 (`pytest --benchmark-json`).
 PB_TOP = {"machine_info", "commit_info", "benchmarks", "datetime", "version"}
@@ -74,18 +72,6 @@ META = {
     "cpu_count": 2,
     "packages": {"boto3": "1.44.8"},
 }
-
-
-def cases_of(results: list[RunResult]) -> list[CaseRuns]:
-    return Analysis(results).cases
-
-
-def sample() -> list[RunResult]:
-    return [
-        *runs(make_case("chunked", 250 * MB), [[69.0], [69.4], [68.8]]),
-        *runs(make_case("range", 250 * MB, 4), [[157.4, 157.3, 157.5, 157.4]]),
-        *runs(make_case("read-all", 750 * MB), [[547.7]], status="oom"),
-    ]
 
 
 def test_pytest_benchmark_has_the_real_files_keys() -> None:

@@ -12,14 +12,26 @@ import pytest
 from memharness_s3.analysis.cases import Analysis
 from memharness_s3.analysis.compare import compare_peaks, pair_cases
 from memharness_s3.analysis.gate import evaluate
-from memharness_s3.analysis.noise import CaseNoise, NoiseFloor, detectable_rise
+from memharness_s3.analysis.noise import detectable_rise
 from memharness_s3.config.gate_options import parse_expectation, parse_tolerance
 from memharness_s3.errors import UsageError
 from memharness_s3.model.records import Expectation, RunResult
 from memharness_s3.results.loader import load
 from memharness_s3.views.gate import render_markdown, render_text
 from tests.support.cli import gate
-from tests.support.results import BUDGET, MB, MIB, cid, make_case, runs, scaled, seed_like, write
+from tests.support.results import (
+    BUDGET,
+    MB,
+    MIB,
+    calibration_file,
+    cid,
+    floor_for,
+    make_case,
+    runs,
+    scaled,
+    seed_like,
+    write,
+)
 
 READ_ALL_OOM = {
     "strategy": "read-all",
@@ -30,22 +42,6 @@ READ_ALL_OOM = {
 
 
 EXPECT = [Expectation(**READ_ALL_OOM)]  # type: ignore[arg-type]
-
-
-def floor_for(results: Sequence[RunResult], sigma_mb: float = 0.2) -> NoiseFloor:
-    """A noise floor that knows every case of ``results``, each scattering by ``sigma_mb``."""
-    cases = {
-        r.case_id: CaseNoise(r.strategy, r.strategy, r.size_bytes, 5, 15, sigma_mb * MB, 0.0)
-        for r in results
-    }
-    return NoiseFloor("calibration test.json", cases)
-
-
-def calibration_file(path: Path, results: Sequence[RunResult], sigma_mb: float = 0.2) -> Path:
-    from memharness_s3.results import calibration
-
-    calibration.write(path, floor_for(results, sigma_mb), ["a", "b"])
-    return path
 
 
 def test_unchanged_baseline_passes() -> None:

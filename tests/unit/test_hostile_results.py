@@ -9,18 +9,13 @@ servers and directories left behind run ``memharness`` as a user does.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from memharness_s3.cli.compare import run_names
-from memharness_s3.model.records import to_json
 from memharness_s3.printable import printable
-from tests.support.results import make_case, runs, write
-
-HOSTILE_NAME = "chunked\x1b[2J\x1b[31mred\nsecond row\u202eevil"
-
+from tests.support.results import assert_clean, hostile_results
 
 # --- results fields out of range -----------------------------------------------------------
 
@@ -38,28 +33,6 @@ def test_printable_escapes_controls_and_bidi_and_cuts_long_text() -> None:
     assert printable("a\x1b[31mb\nc\u202ed\td") == "a\\x1b[31mb\\x0ac\\u202ed\\x09d"
     assert printable("plain name 250 MB x4, é ü 中") == "plain name 250 MB x4, é ü 中"
     assert printable("y" * 600, 500) == "y" * 500 + "... (100 more characters)"
-
-
-def hostile_results(folder: Path, peak_mb: float = 900.0) -> Path:
-    """Results of a case named with an ANSI escape, a newline and a bidi override, failing the
-    budget with an error message full of them."""
-    results = runs(make_case("chunked", 250 * 10**6), [[peak_mb]])
-    lines = []
-    for result in results:
-        data = json.loads(to_json(result))
-        data["strategy"] = HOSTILE_NAME
-        data["object_name"] = "obj\x1b]0;title\x07"
-        lines.append(json.dumps(data))
-    write(folder, [])
-    (folder / "results.jsonl").write_text("\n".join(lines) + "\n")
-    return folder
-
-
-def assert_clean(text: str) -> None:
-    assert "\x1b" not in text
-    assert "\u202e" not in text
-    assert "\x07" not in text
-    assert all(not line.startswith("second row") for line in text.splitlines())
 
 
 def test_run_table_and_summary_print_names_escaped(tmp_path: Path) -> None:
