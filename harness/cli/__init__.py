@@ -22,6 +22,7 @@ from typing import NoReturn
 
 from memharness_s3 import log
 from memharness_s3.cli import (
+    cache,
     calibrate,
     compare,
     export,
@@ -50,6 +51,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     calibrate,
     compare,
     export,
+    cache,
     worker,
 )
 BROKEN_PIPE_STATUS = 128 + signal.SIGPIPE
