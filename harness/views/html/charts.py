@@ -31,6 +31,7 @@ from memharness_s3.views.html.svg import (
     figure_markup,
     linear_ticks,
     reference_line,
+    text_width,
 )
 
 MAX_TIMELINE_PANELS = 48
@@ -48,6 +49,8 @@ ROW_HEIGHT = 380
 TIMELINE_ROW = 150
 """Height of a row of timeline panels: title, plot, tick labels."""
 TIMELINE_PLOT = 106
+RUN_NAME_WIDTH = 120
+"""Pixels of a run's name under the peak-history chart; a longer one is shortened (tooltip)."""
 MB = 1e6
 FAILED_STATUSES = "failed run (oom, error, timeout)"
 REFERENCE = Stroke("#999", 1.2, DASHED)
@@ -394,7 +397,12 @@ def retained_vs_task_index(analysis: Analysis) -> Chart:
     pad = max(0.5, (indexes[-1] - indexes[0]) * 0.04)
     canvas = Canvas(WIDTH, ROW_HEIGHT)
     (panel,) = _row_of_panels(1, indexes[0] - pad, indexes[-1] + pad, top)
-    draw_axes(canvas, panel, linear_ticks(indexes[0], indexes[-1], 8), linear_ticks(0, top))
+    x_ticks = (
+        [(float(i), str(i)) for i in indexes]
+        if len(indexes) <= 20
+        else linear_ticks(indexes[0], indexes[-1], 8)  # steps of 5 or more: whole numbers
+    )
+    draw_axes(canvas, panel, x_ticks, linear_ticks(0, top))
     for name, kept_points, peak_points in lines:
         colour = colours[name]
         kept_shown = [panel.at(x, y) for x, y in kept_points]
@@ -587,7 +595,8 @@ def peak_history(
 ) -> Chart:
     """Median peak of each case over the runs, in order; change points as dashed verticals."""
     longest = max((len(name) for name in run_names), default=0)
-    label_room = min(150, 6 * longest) / 2 + 20  # the run names, slanted 30 degrees
+    # the run names, slanted 30 degrees: half their width (at most 120 px) below the axis
+    label_room = min(RUN_NAME_WIDTH, text_width("x" * longest, 10)) / 2 + 24
     height = round(ROW_HEIGHT - 50 + label_room)
     top = max((level for levels in series.values() for level in levels if level), default=MB)
     panel = Panel(
@@ -601,6 +610,7 @@ def peak_history(
         [(float(index), name) for index, name in enumerate(run_names)],
         linear_ticks(0, top / MB * 1.1),
         x_label_rotate=-30,
+        x_label_width=RUN_NAME_WIDTH,
     )
     legend = []
     for index, (name, levels) in enumerate(series.items()):

@@ -244,9 +244,11 @@ def draw_axes(
     size: float = 10,
     y_labels: bool = True,
     x_label_rotate: float = 0,
+    x_label_width: float = 120,
 ) -> None:
     """The panel's frame, light horizontal lines at the y ticks, and the tick labels (the y
-    ones only with ``y_labels``; an x one that would overlap the one before it left out)."""
+    ones only with ``y_labels``; an x one that would overlap the one before it left out). Slanted
+    x labels (``x_label_rotate`` degrees) are shortened past ``x_label_width`` pixels."""
     for value, label in y_ticks:
         y = panel.y(value)
         canvas.line(panel.left, y, panel.right, y, Stroke(GRID, 1))
@@ -256,7 +258,16 @@ def draw_axes(
     for value, label in x_ticks:
         x = panel.x(value)
         if x_label_rotate:
-            canvas.text(x, panel.bottom + size + 2, label, size, "end", AXIS, rotate=x_label_rotate)
+            canvas.text(
+                x,
+                panel.bottom + size + 2,
+                label,
+                size,
+                "end",
+                AXIS,
+                rotate=x_label_rotate,
+                max_width=x_label_width,
+            )
             continue
         half = text_width(label, size) / 2
         if x - half < free_from:
