@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,11 +50,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if len(args.dirs) < 2:
         raise UsageError("compare needs at least two results directories, oldest first")
-    if args.html is not None and importlib.util.find_spec("matplotlib") is None:
-        raise UsageError(
-            "--html draws a chart with matplotlib, which the base install leaves out: "
-            "pip install 'memharness-s3[charts]'"
-        )
     histories = histories_of(args.dirs)
     if not histories:
         raise UsageError("no case ran in two or more of these directories: nothing to compare")
@@ -196,7 +190,6 @@ def write_html(path: Path, run_names: list[str], histories: list[History], text:
     page = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>memharness compare</title></head><body><h1>{html.escape(chart.title)}</h1>"
-        f'<img src="{chart.data_uri}" width="{chart.width_px}" height="{chart.height_px}" '
-        f'alt="{html.escape(chart.alt)}"><pre>{html.escape(text)}</pre></body></html>\n'
+        f"{chart.markup}<pre>{html.escape(text)}</pre></body></html>\n"
     )
     write_no_follow(path, page)

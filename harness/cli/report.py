@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here: matplotlib is only needed by this subcommand, not by `run`.
+    # Imported here: Jinja2 and the report's modules are only needed by this subcommand.
     from memharness_s3.views.html.page import render_report
 
     budget = parse_size_with_unit(args.budget, "--budget") if args.budget is not None else None

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from memharness_s3.execution.session import Session
 
 NAME = "run"
-NO_CHARTS = "no charts: pip install 'memharness-s3[charts]' adds matplotlib to draw them"
 HELP = "measure strategies fetching PDFs from S3"
 
 
@@ -109,7 +108,7 @@ def _utc_stamp() -> str:
 def _show(results: list[Any], out_dir: Path, settings: RunSettings, session: Session) -> None:
     from memharness_s3.execution.phases import REPORT
     from memharness_s3.results.writer import RESULTS_FILE
-    from memharness_s3.views.html.page import charts_installed, render_report
+    from memharness_s3.views.html.page import render_report
     from memharness_s3.views.summary import render_summary
     from memharness_s3.views.table import render
 
@@ -120,7 +119,7 @@ def _show(results: list[Any], out_dir: Path, settings: RunSettings, session: Ses
     if results:
         with session.clock.phase(REPORT):
             report = render_report(out_dir)
-        print(f"report:  {report}" + ("" if charts_installed() else f" ({NO_CHARTS})"))
+        print(f"report:  {report}")
     session.record_phases()
     print(_time_spent(session))
 

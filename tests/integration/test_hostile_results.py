@@ -260,8 +260,8 @@ def test_report_never_writes_over_an_index_it_did_not_write(
 def test_report_replaces_its_own_index_and_renders_dollar_signs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A strategy named ``$x$`` starts matplotlib's mathtext in a chart label, and one with
-    ``$\\frac{$`` made the whole chart fail."""
+    """Dollar signs in a strategy's name reach the page as text (when the charts were drawn
+    by matplotlib, ``$x$`` started its mathtext and ``$\\frac{$`` made the whole chart fail)."""
     results = []
     for result in good_results():
         data = json.loads(to_json(result))

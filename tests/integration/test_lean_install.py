@@ -1,51 +1,40 @@
-"""The base install leaves matplotlib out (the ``charts`` extra): the report still renders, says
-how to add the charts, and ``compare --html`` refuses in one line before it reads anything."""
+"""The base install draws the report's charts itself: no plotting library among its
+requirements (the ``charts`` extra is kept, empty, for older instructions), and the report and
+``compare --html`` have their charts as inline SVG with matplotlib impossible to import."""
 
 from __future__ import annotations
 
-import importlib.util
-from importlib.machinery import ModuleSpec
+import subprocess
+import sys
+from importlib.metadata import metadata, requires
 from pathlib import Path
 
-import markupsafe
-import pytest
-
-from memharness_s3.cli import main
-from memharness_s3.views.html.page import CHARTS_MISSING, render_report
 from tests.support.results import seed_like, write
 
 
-def _without_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = importlib.util.find_spec
-
-    def find_spec(name: str, package: str | None = None) -> ModuleSpec | None:
-        return None if name.split(".")[0] == "matplotlib" else real(name, package)
-
-    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+def test_no_requirement_of_any_extra_brings_a_plotting_library() -> None:
+    requirements = requires("memharness-s3") or []
+    assert not [r for r in requirements if r.lower().startswith(("matplotlib", "numpy"))]
+    assert "charts" in (metadata("memharness-s3").get_all("Provides-Extra") or [])
+    assert not [r for r in requirements if 'extra == "charts"' in r]  # kept, and empty
 
 
-def test_the_report_renders_without_matplotlib_and_says_how_to_add_charts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    results = write(tmp_path / "run", seed_like())
-    with_charts = render_report(results).read_text()
-    said = str(markupsafe.escape(CHARTS_MISSING))  # as the template writes it
-    assert "<img" in with_charts and said not in with_charts
-    _without_matplotlib(monkeypatch)
-    page = render_report(results).read_text()
-    assert said in page
-    assert "<img" not in page
-    assert "chunked" in page  # the decision and the tables are all there
-
-
-def test_compare_html_without_matplotlib_is_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    _without_matplotlib(monkeypatch)
+def test_the_report_and_compare_draw_their_charts_without_matplotlib(tmp_path: Path) -> None:
     old, new = write(tmp_path / "a", seed_like()), write(tmp_path / "b", seed_like())
-    status = main(["compare", str(old), str(new), "--html", str(tmp_path / "c.html")])
-    captured = capsys.readouterr()
-    assert status == 2
-    assert captured.out == ""
-    assert captured.err.count("\n") == 1 and "memharness-s3[charts]" in captured.err
-    assert not (tmp_path / "c.html").exists()
+    page = tmp_path / "compare.html"
+    script = (
+        "import sys\n"
+        "sys.modules['matplotlib'] = None  # importing it now raises ImportError\n"
+        "from pathlib import Path\n"
+        "from memharness_s3.cli import main\n"
+        f"assert main(['report', {str(old)!r}]) == 0\n"
+        f"assert main(['compare', {str(old)!r}, {str(new)!r}, '--html', {str(page)!r}]) in (0, 1)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = (old / "index.html").read_text()
+    assert report.count('<svg class="chart"') >= 2
+    assert "<img" not in report and "chunked" in report
+    assert page.read_text().count('class="chart"') == 1

@@ -124,7 +124,6 @@ def test_version_and_a_closed_pipe(tmp_path: Path) -> None:
 
 
 LEAN = (
-    "matplotlib",
     "jinja2",
     "memharness_s3.views.html",
     "memharness_s3.execution.session",

@@ -87,11 +87,21 @@ def test_report_renders_charts_and_tables_without_console_errors(
     console_errors(browser)  # drop anything logged before this page
     browser.get(report.as_uri())
 
-    images = browser.find_elements(By.CSS_SELECTOR, "figure img")
-    assert len(images) == 4
-    for image in images:
-        width = browser.execute_script("return arguments[0].naturalWidth", image)
-        assert width > 0, f"chart not decoded: {image.get_attribute('alt')}"
+    charts = browser.find_elements(By.CSS_SELECTOR, "figure svg.chart")
+    assert len(charts) == 4
+    for chart in charts:
+        label = chart.get_attribute("aria-label")
+        assert chart.size["width"] > 500 and chart.size["height"] > 200, label
+        # what the chart draws has a size on the page: its lines, marks and texts were rendered
+        sized = browser.execute_script(
+            "const sized = s => Array.from(arguments[0].querySelectorAll(s))"
+            "  .filter(e => { const b = e.getBBox(); return b.width > 0 && b.height > 0; }).length;"
+            "return [sized('path, circle, rect:not([fill=none])'), sized('text')]",
+            chart,
+        )
+        assert sized[0] > 0 and sized[1] > 0, label
+    legends = browser.find_elements(By.CSS_SELECTOR, "figure ul.legend")
+    assert len(legends) == 4 and all(legend.size["height"] > 0 for legend in legends)
     tables = browser.find_elements(By.TAG_NAME, "table")
     assert len(tables) == 4  # decision, safe sizes, summary, every run
     answer = browser.find_element(By.CSS_SELECTOR, "#decision td.answer")

@@ -1,36 +1,38 @@
-"""The report's four figures, drawn with matplotlib's Agg canvas and returned as PNG data URIs.
+"""The report's figures as inline SVG, drawn by :mod:`~memharness_s3.views.html.svg`.
 
-PNG data URIs keep the HTML page one self-contained file (no network, no side files) and keep
-it small even for timelines of thousands of samples. No pyplot: each figure is a plain
-``Figure`` on an Agg canvas, so nothing touches a display or global state. Every strategy keeps
-its colour in every figure.
+Inline SVG keeps the HTML page one self-contained file (no network, no side files, no plotting
+library in the install) and stays sharp at any zoom. Each figure is one ``<svg>`` of panels
+(small multiples, each on its own scales where it says so) and a legend list under it that
+wraps rather than cuts entries. Every strategy keeps its colour in every figure.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import matplotlib
-from matplotlib.artist import Artist
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from markupsafe import Markup
 
 from memharness_s3.analysis.cases import Analysis, Series, group_by_size, median_of
 from memharness_s3.config.sizes import format_size
 from memharness_s3.model.records import INFRA, RunResult
-
-# Every label is plain text: names from a results file (strategies, cases, runs) are not TeX, and
-# a `$x$` in one would otherwise start mathtext and fail the whole chart (or render as math).
-matplotlib.rcParams["text.parse_math"] = False
+from memharness_s3.views.html.svg import (
+    BUDGET,
+    CAP,
+    DASHED,
+    Canvas,
+    LegendEntry,
+    Panel,
+    Scale,
+    Stroke,
+    draw_axes,
+    figure_markup,
+    linear_ticks,
+    reference_line,
+    text_width,
+)
 
 MAX_TIMELINE_PANELS = 48
 """More panels than this would be too small to read; the rest are summarised as not drawn."""
@@ -40,53 +42,49 @@ MAX_POINTS = 400
 """Points of one drawn timeline at most: more than a panel's width in pixels."""
 NAMED_DROPPED = 12
 """Panels not drawn that the note names; the rest are counted."""
-LEGEND_CHAR_IN = 0.085
-"""Width of a legend label's character at the default 10 pt (a little over the average)."""
-LEGEND_HANDLE_IN = 0.75
-LEGEND_ROW_IN = 0.22
-PANEL_HEIGHT_IN = 1.6
-TIMELINE_MARGIN_IN = 0.9
-DPI = 150
-WIDTH_IN = 11.0
+WIDTH = 1100
+"""Every figure's width in CSS pixels (it shrinks with the page)."""
+ROW_HEIGHT = 380
+"""Height of a figure whose panels stand in one row."""
+TIMELINE_ROW = 150
+"""Height of a row of timeline panels: title, plot, tick labels."""
+TIMELINE_PLOT = 106
+RUN_NAME_WIDTH = 120
+"""Pixels of a run's name under the peak-history chart; a longer one is shortened (tooltip)."""
 MB = 1e6
-BUDGET_STYLE: dict[str, Any] = {"color": "#c0392b", "linestyle": "--", "linewidth": 1.2}
-CAP_STYLE: dict[str, Any] = {"color": "#7f1d1d", "linestyle": ":", "linewidth": 1.2}
-FAILED_MARKER: dict[str, Any] = {
-    "marker": "X",
-    "markersize": 9,
-    "markeredgecolor": "black",
-    "linestyle": "none",
-}
+FAILED_STATUSES = "failed run (oom, error, timeout)"
+REFERENCE = Stroke("#999", 1.2, DASHED)
 
 
 @dataclass(frozen=True)
 class Chart:
-    """A figure ready for an ``<img>``: its data URI, size in CSS pixels, and alt text."""
+    """A figure ready for the page: its ``<svg>`` and legend as markup, and its texts."""
 
     title: str
-    data_uri: str
-    width_px: int
-    height_px: int
+    markup: Markup
+    """The ``<svg>`` and the legend list; every text in it escaped by the svg module."""
     alt: str
     note: str = ""
 
 
 def palette(analysis: Analysis) -> dict[str, str]:
     """One colour per series name (strategy, process step, pool), the same in every figure."""
-    colours = [
-        "#1f77b4",
-        "#ff7f0e",
-        "#2ca02c",
-        "#d62728",
-        "#9467bd",
-        "#8c564b",
-        "#e377c2",
-        "#7f7f7f",
-        "#bcbd22",
-        "#17becf",
-    ]
     names = analysis.series_names
-    return {name: colours[i % len(colours)] for i, name in enumerate(names)}
+    return {name: COLOURS[i % len(COLOURS)] for i, name in enumerate(names)}
+
+
+COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
 
 def peak_vs_size(analysis: Analysis, budget_bytes: int) -> Chart:
@@ -98,40 +96,47 @@ def peak_vs_size(analysis: Analysis, budget_bytes: int) -> Chart:
     results = analysis.results
     colours = palette(analysis)
     levels = sorted({r.concurrency for r in results})
-    fig = _figure(4.2)
-    axes = fig.subplots(1, len(levels), sharey=True, squeeze=False)[0]
+    sizes = sorted({r.size_bytes for r in results})
     top = max([budget_bytes, *(r.peak_rss_bytes or 0 for r in results)]) / MB * 1.12
     by_level: dict[int, list[RunResult]] = {}
     for result in results:
         by_level.setdefault(result.concurrency, []).append(result)
-    for ax, level in zip(axes, levels, strict=True):
-        lines, crosses = _Lines(), _Lines()
+    canvas = Canvas(WIDTH, ROW_HEIGHT)
+    x_ticks = [(float(size), format_size(size)) for size in sizes]
+    row = _row_of_panels(len(levels), sizes[0] / 1.6, sizes[-1] * 1.6, top, log=True)
+    for index, (panel, level) in enumerate(zip(row, levels, strict=True)):
+        draw_axes(canvas, panel, x_ticks, linear_ticks(0, top), y_labels=index == 0)
+        reference_line(
+            canvas, panel, budget_bytes / MB, BUDGET, f"budget {format_size(budget_bytes)}"
+        )
         for series, runs in analysis.group_by_series(by_level[level]).items():
             colour = colours[series.name]
-            sizes, peaks = [], []
+            points = []
             for size, group in group_by_size(runs).items():
                 peak = median_of([r for r in group if r.status == "ok"], lambda r: r.peak_rss_bytes)
                 if peak is not None:
-                    sizes.append(size)
-                    peaks.append(peak / MB)
-            lines.add(colour, sizes, peaks)
-            failed = [
-                (r.size_bytes, shown / MB)
-                for r in runs
-                if r.status not in ("ok", INFRA) and (shown := failed_peak(r, budget_bytes))
-            ]
-            crosses.add(colour, [x for x, _ in failed], [y for _, y in failed])
-        lines.draw(ax, marker="o")
-        crosses.draw(ax, **FAILED_MARKER)
-        ax.axhline(budget_bytes / MB, **BUDGET_STYLE)
-        _size_axis(ax, results)
-        ax.set_ylim(0, top)
-        ax.set_title(f"{_workers(level)} at once (peak per worker)")
-        ax.grid(True, alpha=0.3)
-    axes[0].set_ylabel("peak RSS (MB)")
-    _legend(fig, colours, budget_bytes, failed_marker=True)
+                    points.append(panel.at(size, peak / MB))
+            canvas.polylines([points], Stroke(colour))
+            canvas.dots(points, colour)
+            canvas.crosses(
+                [
+                    panel.at(r.size_bytes, shown / MB)
+                    for r in runs
+                    if r.status not in ("ok", INFRA) and (shown := failed_peak(r, budget_bytes))
+                ],
+                colour,
+            )
+        _panel_title(canvas, panel, f"{_workers(level)} at once (peak per worker)")
+        _x_label(canvas, panel, "object size (log scale)")
+    _y_label(canvas, "peak RSS (MB)", ROW_HEIGHT / 2)
+    legend = [
+        *_series_legend(colours, dot=True),
+        LegendEntry(f"budget {format_size(budget_bytes)}", BUDGET.colour, dash=BUDGET.dash),
+        LegendEntry(FAILED_STATUSES, "#fff", kind="cross"),
+    ]
     return _chart(
-        fig,
+        canvas,
+        legend,
         "Peak RSS against object size",
         "Median peak RSS of each strategy against object size, with the budget line; "
         "crosses mark runs that failed (a killed task that recorded no peak, at its cap).",
@@ -156,7 +161,7 @@ def rss_timelines(analysis: Analysis, results_dir: Path, budget_bytes: int) -> C
     The cost is bounded whatever the number of results: at most :data:`MAX_TIMELINE_PANELS`
     panels (those with failed runs first, then the highest peaks; the rest summarised in the
     note), at most :data:`MAX_RUNS_PER_PANEL` runs each, each series cut to at most
-    :data:`MAX_POINTS` points, and a fixed layout instead of a constrained one."""
+    :data:`MAX_POINTS` points."""
     results = analysis.results
     colours = palette(analysis)
     groups = analysis.group_by_series(results)
@@ -173,47 +178,40 @@ def rss_timelines(analysis: Analysis, results_dir: Path, budget_bytes: int) -> C
     columns = min(len({size for _, size, _ in panels}), 4, len(drawn))
     rows = math.ceil(len(drawn) / columns)
     caps = {r.memory_limit_bytes for r in results if r.memory_limit_bytes}
-    height = PANEL_HEIGHT_IN * rows + TIMELINE_MARGIN_IN
-    fig = Figure(figsize=(WIDTH_IN, height))
-    fig.subplots_adjust(
-        left=0.07,
-        right=0.98,
-        top=1 - 0.25 / height,
-        bottom=(TIMELINE_MARGIN_IN - 0.25) / height,
-        hspace=0.55,
-        wspace=0.25,
-    )
-    grid = fig.subplots(rows, columns, squeeze=False)
-    axes = [ax for row in grid for ax in row]
-    for ax, (series, size, runs) in zip(axes, drawn, strict=False):
-        peak = _timeline_panel(ax, runs, results_dir, colours[series.name])
-        lines = [(budget_bytes, BUDGET_STYLE), *((cap, CAP_STYLE) for cap in caps - {budget_bytes})]
-        top = peak
-        for level, style in lines:
-            if peak and level <= 2 * peak:
-                ax.axhline(level / MB, **style)
-                top = max(top, level)
-        ax.set_ylim(0, top / MB * 1.1 if top else 1)
-        ax.tick_params(labelsize=7)
-        ax.locator_params(nbins=4)  # fewer tick labels: text is most of a panel's drawing time
-        # y given: the title stays where it is put, not placed again around every tick label
-        ax.set_title(f"{series.label}, {format_size(size)}", fontsize=7, loc="left", y=1.0)
-    for ax in axes[len(drawn) :]:
-        ax.set_visible(False)
-    for row in grid:
-        row[0].set_ylabel("RSS (MB)", fontsize=8)
-    for ax in grid[-1]:
-        ax.set_xlabel("seconds", fontsize=8)
-    handles = [Line2D([], [], **BUDGET_STYLE)]
-    labels = [f"budget {format_size(budget_bytes)} (drawn in panels peaking above half of it)"]
-    for cap in sorted(caps - {budget_bytes}):
-        handles.append(Line2D([], [], **CAP_STYLE))
-        labels.append(f"cap {format_size(cap)}")
-    handles.append(Line2D([], [], color="black", **FAILED_MARKER))
-    labels.append("run ended here (failed)")
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=8)
+    references = [(budget_bytes, BUDGET), *((cap, CAP) for cap in sorted(caps - {budget_bytes}))]
+    canvas = Canvas(WIDTH, 10 + rows * TIMELINE_ROW + 16)
+    cell = (WIDTH - 24) / columns
+    for index, (series, size, runs) in enumerate(drawn):
+        left = 24 + (index % columns) * cell
+        top = 10 + (index // columns) * TIMELINE_ROW
+        canvas.text(
+            left + 4, top + 9, f"{series.label}, {format_size(size)}", 9, max_width=cell - 12
+        )
+        _timeline_panel(
+            canvas,
+            (left + 40, top + 16, left + cell - 12, top + 16 + TIMELINE_PLOT),
+            runs,
+            results_dir,
+            colours[series.name],
+            references,
+        )
+    _y_label(canvas, "RSS (MB)", 10 + rows * TIMELINE_ROW / 2, size=10)
+    canvas.text(WIDTH / 2, canvas.height - 6, "seconds", 10, "middle")
+    legend = [
+        LegendEntry(
+            f"budget {format_size(budget_bytes)} (drawn in panels peaking above half of it)",
+            BUDGET.colour,
+            dash=BUDGET.dash,
+        ),
+        *(
+            LegendEntry(f"cap {format_size(cap)}", CAP.colour, dash=CAP.dash)
+            for cap, _ in references[1:]
+        ),
+        LegendEntry("run ended here (failed)", "#000", kind="cross"),
+    ]
     return _chart(
-        fig,
+        canvas,
+        legend,
         "RSS over time",
         "RSS timeline of every run: a panel per strategy, concurrency and size that ran, each "
         "on its own time and RSS scale; concurrent workers and repeats overlaid.",
@@ -259,67 +257,60 @@ def aggregate_vs_concurrency(analysis: Analysis, budget_bytes: int) -> Chart:
     for result in results:
         key = (result.size_bytes, analysis.series_of(result).name, result.concurrency)
         cells.setdefault(key, []).append(result)
-    fig = _figure(3.8)
-    axes = fig.subplots(1, len(sizes), sharey=True, squeeze=False)[0]
-    for ax, size in zip(axes, sizes, strict=True):
-        lines, crosses = _Lines(), _Lines()
-        for name in sorted({name for s, name, _ in cells if s == size}):
-            xs, ys, failed = [], [], []
-            for level in levels:
-                runs = cells.get((size, name, level), [])
-                value = median_of(runs, value_of)
-                if value is None:
-                    continue
-                xs.append(level)
-                ys.append(value / MB)
-                if any(r.status not in ("ok", INFRA) for r in runs):
-                    failed.append((level, value / MB))
-            lines.add(colours[name], xs, ys)
-            crosses.add(colours[name], [x for x, _ in failed], [y for _, y in failed])
-        lines.draw(ax, marker="o")
-        crosses.draw(ax, **FAILED_MARKER)
-        ax.plot(levels, [level * budget_bytes / MB for level in levels], color="#999", ls="--")
-        ax.set_xticks(levels)
-        ax.set_xlabel("workers at once")
-        ax.set_title(format_size(size))
-        ax.grid(True, alpha=0.3)
-    axes[0].set_ylabel("node resident peak (MB)" if charged else "aggregate peak RSS (MB)")
-    extra: tuple[list[Artist], list[str]] = (
-        [Line2D([], [], color="#999", ls="--")],
-        ["workers \u00d7 budget"],
-    )
-    _legend(fig, colours, None, failed_marker=True, extra=extra)
+    # (size, name) -> the line's points in data units, and those with a failed run
+    lines: dict[tuple[int, str], tuple[list[tuple[int, float]], list[tuple[int, float]]]] = {}
+    for size, name in sorted({(size, name) for size, name, _ in cells}):
+        points, failed = lines.setdefault((size, name), ([], []))
+        for level in levels:
+            runs = cells.get((size, name, level), [])
+            value = median_of(runs, value_of)
+            if value is None:
+                continue
+            points.append((level, value / MB))
+            if any(r.status not in ("ok", INFRA) for r in runs):
+                failed.append((level, value / MB))
+    highest = max((y for points, _ in lines.values() for _, y in points), default=0.0)
+    top = max(highest, levels[-1] * budget_bytes / MB) * 1.08
+    pad = max(0.5, (levels[-1] - levels[0]) * 0.06)
+    canvas = Canvas(WIDTH, ROW_HEIGHT)
+    x_ticks = [(float(level), str(level)) for level in levels]
+    row = _row_of_panels(len(sizes), levels[0] - pad, levels[-1] + pad, top)
+    for index, (panel, size) in enumerate(zip(row, sizes, strict=True)):
+        draw_axes(canvas, panel, x_ticks, linear_ticks(0, top), y_labels=index == 0)
+        canvas.polylines(
+            [[panel.at(level, level * budget_bytes / MB) for level in levels]], REFERENCE
+        )
+        for (line_size, name), (points, failed) in lines.items():
+            if line_size != size:
+                continue
+            shown = [panel.at(x, y) for x, y in points]
+            canvas.polylines([shown], Stroke(colours[name]))
+            canvas.dots(shown, colours[name])
+            canvas.crosses([panel.at(x, y) for x, y in failed], colours[name])
+        _panel_title(canvas, panel, format_size(size))
+        _x_label(canvas, panel, "workers at once")
+    label = "node resident peak (MB)" if charged else "aggregate peak RSS (MB)"
+    _y_label(canvas, label, ROW_HEIGHT / 2)
+    legend = [
+        *_series_legend(colours, dot=True),
+        LegendEntry(FAILED_STATUSES, "#fff", kind="cross"),
+        LegendEntry("workers \u00d7 budget", REFERENCE.colour, dash=REFERENCE.dash),
+    ]
     if charged:
         return _chart(
-            fig,
+            canvas,
+            legend,
             "Node resident peak against concurrency",
             "The node's resident peak as the kernel charges it (its cgroup's memory without "
             "page cache, or the sum of its processes' PSS) against the number of workers, per "
             "size.",
         )
     return _chart(
-        fig,
+        canvas,
+        legend,
         "Aggregate peak against concurrency",
         "Largest sum of the workers' simultaneous RSS against the number of workers, per size.",
     )
-
-
-class _Lines:
-    """The lines of many series drawn as one artist per colour, series apart by NaN gaps: an
-    artist per series costs more than all their points once series are in the hundreds."""
-
-    def __init__(self) -> None:
-        self._points: dict[str, tuple[list[float], list[float]]] = {}
-
-    def add(self, colour: str, xs: Sequence[float], ys: Sequence[float]) -> None:
-        if xs:
-            held_x, held_y = self._points.setdefault(colour, ([], []))
-            held_x += [*xs, math.nan]
-            held_y += [*ys, math.nan]
-
-    def draw(self, ax: Axes, **style: Any) -> None:
-        for colour, (xs, ys) in self._points.items():
-            ax.plot(xs, ys, **{"color": colour, **style})
 
 
 def _charged(result: RunResult) -> int | None:
@@ -342,40 +333,39 @@ def throughput(analysis: Analysis) -> Chart:
     sizes = sorted({r.size_bytes for r in results})
     levels = sorted({r.concurrency for r in results})
     names = list(colours)
-    fig = _figure(3.8)
-    axes = fig.subplots(1, len(levels), sharey=True, squeeze=False)[0]
     width = 0.8 / len(names)
     cells: dict[tuple[int, str, int], list[RunResult]] = {}
     for result in results:
         key = (result.concurrency, analysis.series_of(result).name, result.size_bytes)
         cells.setdefault(key, []).append(result)
-    for ax, level in zip(axes, levels, strict=True):
-        xs: list[float] = []
-        heights: list[float] = []
-        colour_of_bar: list[str] = []
-        for index, name in enumerate(names):
-            for column, size in enumerate(sizes):
-                runs = cells.get((level, name, size), [])
-                ok = [r for r in runs if r.status == "ok"]
-                value = median_of(ok, lambda r: r.throughput_mb_s)
-                x = column - 0.4 + width * (index + 0.5)
-                if value is not None:
-                    xs.append(x)
-                    heights.append(value)
-                    colour_of_bar.append(colours[name])
-                elif runs:
-                    why = "/".join(sorted({r.status for r in runs} - {"ok"})) or "no download"
-                    ax.text(x, 2, why, rotation=90, ha="center", va="bottom", fontsize=7)
-        if xs:  # one call for all bars: a call per bar costs seconds with hundreds
-            ax.bar(xs, heights, width=width, color=colour_of_bar)
-        ax.set_xticks(range(len(sizes)), [format_size(s) for s in sizes])
-        ax.set_xlim(-0.5, len(sizes) - 0.5)
-        ax.set_title(f"{_workers(level)} at once (per worker)")
-        ax.grid(True, axis="y", alpha=0.3)
-    axes[0].set_ylabel("throughput (MB/s)")
-    _legend(fig, colours, None, failed_marker=False, bars=True)
+    # level -> bars (x in columns, MB/s, colour) and gaps (x, why)
+    bars: dict[int, list[tuple[float, float, str]]] = {level: [] for level in levels}
+    gaps: dict[int, list[tuple[float, str]]] = {level: [] for level in levels}
+    for (level, name, size), runs in cells.items():
+        x = sizes.index(size) - 0.4 + width * (names.index(name) + 0.5)
+        value = median_of([r for r in runs if r.status == "ok"], lambda r: r.throughput_mb_s)
+        if value is not None:
+            bars[level].append((x, value, colours[name]))
+        else:
+            why = "/".join(sorted({r.status for r in runs} - {"ok"})) or "no download"
+            gaps[level].append((x, why))
+    top = max((v for held in bars.values() for _, v, _ in held), default=1.0) * 1.1
+    canvas = Canvas(WIDTH, ROW_HEIGHT)
+    x_ticks = [(float(column), format_size(size)) for column, size in enumerate(sizes)]
+    row = _row_of_panels(len(levels), -0.5, len(sizes) - 0.5, top)
+    for index, (panel, level) in enumerate(zip(row, levels, strict=True)):
+        draw_axes(canvas, panel, x_ticks, linear_ticks(0, top), y_labels=index == 0)
+        bar_width = abs(panel.x(width) - panel.x(0))
+        for x, value, colour in bars[level]:
+            left, height = panel.x(x) - bar_width / 2, panel.bottom - panel.y(value)
+            canvas.rect(left, panel.y(value), bar_width, height, colour)
+        for x, why in gaps[level]:
+            canvas.text(panel.x(x) + 3, panel.bottom - 4, why, 8, rotate=-90)
+        _panel_title(canvas, panel, f"{_workers(level)} at once (per worker)")
+    _y_label(canvas, "throughput (MB/s)", ROW_HEIGHT / 2)
     return _chart(
-        fig,
+        canvas,
+        _series_legend(colours, bars=True),
         "Throughput",
         "Median fetch throughput per worker for each strategy and size (MB = 10^6 bytes); "
         "a gap is labelled with the failed status, or 'no download'.",
@@ -386,41 +376,51 @@ def retained_vs_task_index(analysis: Analysis) -> Chart:
     """Celery: what a long-lived child keeps after each task (solid) and each task's own peak
     (dashed), against how many tasks the child had run before, per configuration."""
     colours = palette(analysis)
-    fig = _figure(3.8)
-    ax = fig.subplots()
     by_name: dict[str, dict[int, list[RunResult]]] = {}
     for run in analysis.results:
         if run.task_index is not None:
             by_task = by_name.setdefault(analysis.series_of(run).name, {})
             by_task.setdefault(run.task_index, []).append(run)
+    lines: list[tuple[str, list[tuple[int, float]], list[tuple[int, float]]]] = []
     for name, by_task in sorted(by_name.items()):
-        indexes = sorted(by_task)
-        kept = [median_of(by_task[i], _retained) for i in indexes]
-        peaks = [median_of(by_task[i], _peak) for i in indexes]
-        ax.plot(
-            [i for i, v in zip(indexes, kept, strict=True) if v is not None],
-            [v / MB for v in kept if v is not None],
-            marker="o",
-            color=colours[name],
-            label=name,
+        kept = [(i, median_of(by_task[i], _retained)) for i in sorted(by_task)]
+        peaks = [(i, median_of(by_task[i], _peak)) for i in sorted(by_task)]
+        lines.append(
+            (
+                name,
+                [(i, v / MB) for i, v in kept if v is not None],
+                [(i, v / MB) for i, v in peaks if v is not None],
+            )
         )
-        ax.plot(
-            [i for i, v in zip(indexes, peaks, strict=True) if v is not None],
-            [v / MB for v in peaks if v is not None],
-            color=colours[name],
-            ls="--",
-            alpha=0.6,
-        )
-    ax.set_xlabel("tasks the child ran before this one")
-    ax.set_ylabel("RSS (MB)")
-    ax.grid(True, alpha=0.3)
-    extra: tuple[list[Artist], list[str]] = (
-        [Line2D([], [], color="#555", marker="o"), Line2D([], [], color="#555", ls="--")],
-        ["kept after the task", "the task's peak"],
+    indexes = sorted({i for by_task in by_name.values() for i in by_task})
+    top = max((y for _, a, b in lines for _, y in [*a, *b]), default=1.0) * 1.1
+    pad = max(0.5, (indexes[-1] - indexes[0]) * 0.04)
+    canvas = Canvas(WIDTH, ROW_HEIGHT)
+    (panel,) = _row_of_panels(1, indexes[0] - pad, indexes[-1] + pad, top)
+    x_ticks = (
+        [(float(i), str(i)) for i in indexes]
+        if len(indexes) <= 20
+        else linear_ticks(indexes[0], indexes[-1], 8)  # steps of 5 or more: whole numbers
     )
-    _legend(fig, colours, None, failed_marker=False, extra=extra)
+    draw_axes(canvas, panel, x_ticks, linear_ticks(0, top))
+    for name, kept_points, peak_points in lines:
+        colour = colours[name]
+        kept_shown = [panel.at(x, y) for x, y in kept_points]
+        canvas.polylines([kept_shown], Stroke(colour))
+        canvas.dots(kept_shown, colour)
+        canvas.polylines(
+            [[panel.at(x, y) for x, y in peak_points]], Stroke(colour, dash=DASHED, opacity=0.6)
+        )
+    _x_label(canvas, panel, "tasks the child ran before this one")
+    _y_label(canvas, "RSS (MB)", ROW_HEIGHT / 2)
+    legend = [
+        *(LegendEntry(name, colours[name], dot=True) for name, _, _ in lines),
+        LegendEntry("kept after the task", "#555", dot=True),
+        LegendEntry("the task's peak", "#555", dash=DASHED),
+    ]
     return _chart(
-        fig,
+        canvas,
+        legend,
         "Retained RSS against task index (Celery)",
         "RSS a prefork child keeps after each task, and each task's peak, against the number of "
         "tasks the child had already run: the high-water mark a fresh process cannot show.",
@@ -460,63 +460,6 @@ def read_timeline(results_dir: Path, relative: str) -> list[tuple[float, float]]
     return points
 
 
-def _timeline_panel(ax: Axes, runs: Sequence[RunResult], results_dir: Path, colour: str) -> float:
-    """Draw a panel's runs (at most :data:`MAX_RUNS_PER_PANEL`: failed ones first, then the
-    highest peaks) and return the highest RSS drawn, in bytes (0 when nothing was)."""
-    drawn = 0
-    peak = 0.0
-    shown = sorted(runs, key=lambda r: (r.status == "ok", -(r.peak_rss_bytes or 0)))
-    # Every run's line in one artist, split by NaN gaps: one line per run costs more in
-    # matplotlib than drawing all their points.
-    xs: list[float] = []
-    ys: list[float] = []
-    ends: list[tuple[float, float]] = []
-    for run in shown[:MAX_RUNS_PER_PANEL]:
-        points = read_timeline(results_dir, run.timeline_file) if run.timeline_file else []
-        if not points:
-            continue
-        drawn += 1
-        points = downsample(points, MAX_POINTS)
-        peak = max(peak, max(m for _, m in points) * MB)
-        xs += [t for t, _ in points] + [math.nan]
-        ys += [m for _, m in points] + [math.nan]
-        if run.status != "ok":
-            ends.append(points[-1])
-    if drawn:
-        ax.plot(xs, ys, color=colour, lw=0.9, alpha=0.8)
-    if ends:
-        ax.plot([t for t, _ in ends], [m for _, m in ends], color=colour, **FAILED_MARKER)
-    statuses = sorted({r.status for r in runs})
-    if not runs:
-        ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes)
-    elif not drawn:
-        ax.text(0.5, 0.5, "no timeline", ha="center", va="center", transform=ax.transAxes)
-    if statuses and statuses != ["ok"]:
-        ax.text(
-            0.03,
-            0.9,
-            "/".join(statuses),
-            ha="left",
-            va="top",
-            transform=ax.transAxes,
-            fontsize=8,
-            color="#7f1d1d",
-            fontweight="bold",
-        )
-    if len(shown) > MAX_RUNS_PER_PANEL:
-        ax.text(
-            0.97,
-            0.04,
-            f"{MAX_RUNS_PER_PANEL} of {len(shown)} runs",
-            ha="right",
-            va="bottom",
-            transform=ax.transAxes,
-            fontsize=6,
-            color="#555",
-        )
-    return peak
-
-
 def downsample(points: list[tuple[float, float]], limit: int) -> list[tuple[float, float]]:
     """At most about ``limit`` points of a timeline: in each of ``limit // 2`` equal slices,
     its lowest and highest sample in time order, so the peaks and the dips stay drawn."""
@@ -535,66 +478,111 @@ def downsample(points: list[tuple[float, float]], limit: int) -> list[tuple[floa
     return kept
 
 
-def _size_axis(ax: Axes, results: Sequence[RunResult]) -> None:
-    sizes = sorted({r.size_bytes for r in results})
-    ax.set_xscale("log")
-    ax.set_xticks(sizes, [format_size(s) for s in sizes])
-    ax.minorticks_off()
-    ax.set_xlim(sizes[0] / 1.6, sizes[-1] * 1.6)
-    ax.set_xlabel("object size (log scale)")
-
-
-def _legend(
-    fig: Figure,
-    colours: dict[str, str],
-    budget_bytes: int | None,
-    failed_marker: bool,
-    extra: tuple[list[Artist], list[str]] = ([], []),
-    bars: bool = False,
+def _timeline_panel(
+    canvas: Canvas,
+    box: tuple[float, float, float, float],
+    runs: Sequence[RunResult],
+    results_dir: Path,
+    colour: str,
+    references: Sequence[tuple[int, Stroke]],
 ) -> None:
-    handles: list[Artist] = [
-        Patch(color=c) if bars else Line2D([], [], color=c, marker="o") for c in colours.values()
+    """Draw a panel's runs in ``box`` (left, top, right, bottom; at most
+    :data:`MAX_RUNS_PER_PANEL`: failed ones first, then the highest peaks) on the panel's own
+    scales, with the reference lines within twice its peak."""
+    left, top, right, bottom = box
+    shown = sorted(runs, key=lambda r: (r.status == "ok", -(r.peak_rss_bytes or 0)))
+    timelines: list[list[tuple[float, float]]] = []
+    ends: list[tuple[float, float]] = []
+    for run in shown[:MAX_RUNS_PER_PANEL]:
+        points = read_timeline(results_dir, run.timeline_file) if run.timeline_file else []
+        if points:
+            timelines.append(downsample(points, MAX_POINTS))
+            if run.status != "ok":
+                ends.append(timelines[-1][-1])
+    peak = max((m for points in timelines for _, m in points), default=0.0)
+    drawn = [
+        (level / MB, stroke) for level, stroke in references if peak and level <= 2 * peak * MB
     ]
-    labels = list(colours)
-    if budget_bytes is not None:
-        handles.append(Line2D([], [], **BUDGET_STYLE))
-        labels.append(f"budget {format_size(budget_bytes)}")
-    if failed_marker:
-        handles.append(Line2D([], [], color="white", **FAILED_MARKER))
-        labels.append("failed run (oom, error, timeout)")
-    handles += extra[0]
-    labels += extra[1]
-    columns = len(labels) if len(labels) <= 6 else math.ceil(len(labels) / 2)
-    # As many columns as fit the figure's width, and the figure made taller for the rows past
-    # two, so that no entry is cut off however many series there are.
-    widest = max(len(label) for label in labels) * LEGEND_CHAR_IN + LEGEND_HANDLE_IN
-    columns = max(1, min(columns, int(WIDTH_IN / widest)))
-    rows = math.ceil(len(labels) / columns)
-    if rows > 2:
-        width, height = fig.get_size_inches()
-        fig.set_size_inches(width, height + (rows - 2) * LEGEND_ROW_IN)
-    fig.legend(handles, labels, loc="outside lower center", ncol=columns, frameon=False)
+    high = max([peak, *(level for level, _ in drawn)]) * 1.1 or 1.0
+    start = min((t for points in timelines for t, _ in points), default=0.0)
+    end = max((t for points in timelines for t, _ in points), default=1.0)
+    start, end = min(start, 0.0), end if end > start else start + 1
+    panel = Panel(Scale(start, end, left, right), Scale(0, high, bottom, top))
+    x_ticks = linear_ticks(start, end, 4) if timelines else []
+    y_ticks = linear_ticks(0, high, 4) if timelines else []
+    draw_axes(canvas, panel, x_ticks, y_ticks, size=8)
+    for level, stroke in drawn:
+        reference_line(canvas, panel, level, stroke)
+    canvas.polylines(
+        ([panel.at(t, m) for t, m in points] for points in timelines),
+        Stroke(colour, 0.9, opacity=0.8),
+    )
+    canvas.crosses([panel.at(t, m) for t, m in ends], colour)
+    middle = ((left + right) / 2, (top + bottom) / 2)
+    if not runs:
+        canvas.text(*middle, "not measured", 10, "middle")
+    elif not timelines:
+        canvas.text(*middle, "no timeline", 10, "middle")
+    statuses = sorted({r.status for r in runs})
+    if statuses and statuses != ["ok"]:
+        canvas.text(left + 4, top + 11, "/".join(statuses), 9, colour="#7f1d1d", bold=True)
+    if len(shown) > MAX_RUNS_PER_PANEL:
+        label = f"{MAX_RUNS_PER_PANEL} of {len(shown)} runs"
+        canvas.text(right - 3, bottom - 4, label, 8, "end", colour="#555")
+
+
+def _row_of_panels(
+    count: int, x_low: float, x_high: float, y_high: float, log: bool = False
+) -> list[Panel]:
+    """``count`` panels side by side in a figure :data:`ROW_HEIGHT` high, sharing the y scale
+    from 0 to ``y_high``."""
+    left, right, gap = 64, WIDTH - 12, 24
+    width = (right - left - gap * (count - 1)) / count
+    y = Scale(0, y_high or 1.0, ROW_HEIGHT - 50, 28)
+    return [
+        Panel(
+            Scale(x_low, x_high, left + i * (width + gap), left + i * (width + gap) + width, log), y
+        )
+        for i in range(count)
+    ]
+
+
+def _panel_title(canvas: Canvas, panel: Panel, title: str) -> None:
+    canvas.text(
+        (panel.left + panel.right) / 2,
+        panel.top - 8,
+        title,
+        12,
+        "middle",
+        max_width=panel.right - panel.left,
+    )
+
+
+def _x_label(canvas: Canvas, panel: Panel, label: str) -> None:
+    canvas.text((panel.left + panel.right) / 2, panel.bottom + 32, label, 11, "middle")
+
+
+def _y_label(canvas: Canvas, label: str, middle: float, size: float = 11) -> None:
+    canvas.text(size + 2, middle, label, size, "middle", rotate=-90)
+
+
+def _series_legend(
+    colours: dict[str, str], dot: bool = False, bars: bool = False
+) -> list[LegendEntry]:
+    kind = "bar" if bars else "line"
+    return [LegendEntry(name, colour, kind=kind, dot=dot) for name, colour in colours.items()]
 
 
 def _workers(level: int) -> str:
     return "1 worker" if level == 1 else f"{level} workers"
 
 
-def _figure(height_in: float) -> Figure:
-    return Figure(figsize=(WIDTH_IN, height_in), layout="constrained")
-
-
-def _chart(fig: Figure, title: str, alt: str, note: str = "") -> Chart:
-    FigureCanvasAgg(fig)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI)
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    width, height = fig.get_size_inches()
+def _chart(
+    canvas: Canvas, legend: Sequence[LegendEntry], title: str, alt: str, note: str = ""
+) -> Chart:
     return Chart(
         title=title,
-        data_uri=f"data:image/png;base64,{encoded}",
-        width_px=round(width * 100),
-        height_px=round(height * 100),
+        markup=figure_markup(canvas.render(title, alt), legend),
         alt=alt,
         note=note,
     )
@@ -606,21 +594,38 @@ def peak_history(
     steps: dict[str, list[int]],
 ) -> Chart:
     """Median peak of each case over the runs, in order; change points as dashed verticals."""
-    fig = _figure(4.2)
-    ax = fig.subplots()
-    xs = list(range(len(run_names)))
-    for name, levels in series.items():
-        points = [(x, level / MB) for x, level in zip(xs, levels, strict=True) if level]
-        (line,) = ax.plot([x for x, _ in points], [y for _, y in points], marker="o", label=name)
-        for index in steps.get(name, []):
-            ax.axvline(index - 0.5, color=line.get_color(), linestyle="--", linewidth=1)
-    ax.set_xticks(xs, run_names, rotation=30, ha="right", fontsize=7)
-    ax.set_ylabel("median peak RSS (MB)")
-    ax.set_ylim(bottom=0)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    longest = max((len(name) for name in run_names), default=0)
+    # the run names, slanted 30 degrees: half their width (at most 120 px) below the axis
+    label_room = min(RUN_NAME_WIDTH, text_width("x" * longest, 10)) / 2 + 24
+    height = round(ROW_HEIGHT - 50 + label_room)
+    top = max((level for levels in series.values() for level in levels if level), default=MB)
+    panel = Panel(
+        Scale(-0.5, len(run_names) - 0.5, 64, WIDTH - 12),
+        Scale(0, top / MB * 1.1, ROW_HEIGHT - 50, 20),
+    )
+    canvas = Canvas(WIDTH, height)
+    draw_axes(
+        canvas,
+        panel,
+        [(float(index), name) for index, name in enumerate(run_names)],
+        linear_ticks(0, top / MB * 1.1),
+        x_label_rotate=-30,
+        x_label_width=RUN_NAME_WIDTH,
+    )
+    legend = []
+    for index, (name, levels) in enumerate(series.items()):
+        colour = COLOURS[index % len(COLOURS)]
+        points = [panel.at(x, level / MB) for x, level in enumerate(levels) if level]
+        canvas.polylines([points], Stroke(colour))
+        canvas.dots(points, colour)
+        for step in steps.get(name, []):
+            x = panel.x(step - 0.5)
+            canvas.line(x, panel.top, x, panel.bottom, Stroke(colour, 1, DASHED))
+        legend.append(LegendEntry(name, colour, dot=True))
+    _y_label(canvas, "median peak RSS (MB)", (panel.top + panel.bottom) / 2)
     return _chart(
-        fig,
+        canvas,
+        legend,
         "Peak RSS over the runs",
         "Median peak RSS of each case in each results directory, in the order given; dashed "
         "lines mark where a new level starts.",

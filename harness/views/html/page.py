@@ -8,13 +8,12 @@ page needs no network and no other file, except memray flamegraphs, which it lin
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -42,12 +41,9 @@ from memharness_s3.config.sizes import format_mb, format_size
 from memharness_s3.model.records import INFRA, Expectation, RunResult
 from memharness_s3.paths import starts_with, write_no_follow
 from memharness_s3.results.loader import ResultsDir
-from memharness_s3.views.html import fit, largest_safe
+from memharness_s3.views.html import charts, fit, largest_safe
 from memharness_s3.views.html.budget import answer_questions, median_baselines
 from memharness_s3.views.html.source import Budget, load_source, resolve_budget
-
-if TYPE_CHECKING:
-    from memharness_s3.views.html.charts import Chart
 
 REPORT_FILE = "index.html"
 MAX_RUN_ROWS = 2000
@@ -135,7 +131,6 @@ def _context(source: ResultsDir, budget: Budget) -> dict[str, Any]:
             for e in expectations
         ],
         "charts": _charts(analysis, source.path, budget.bytes),
-        "charts_missing": CHARTS_MISSING if not charts_installed() else "",
         "run_columns": [c for c in RUN_COLUMNS if heap or c != "heap"]
         + (CELERY_RUN_COLUMNS if celery else []),
         "runs": runs,
@@ -159,26 +154,10 @@ def _unmeasured(analysis: Analysis, meta: dict[str, Any]) -> set[Series]:
     return {analysis.series_of(r) for r in analysis.results if unmeasured_by_backend(r, meta)}
 
 
-CHARTS_MISSING = (
-    "No charts: they are drawn with matplotlib, which the base install leaves out "
-    "(170 MB with numpy, Pillow and fontTools); pip install 'memharness-s3[charts]' adds it."
-)
-
-
-def charts_installed() -> bool:
-    """Whether matplotlib, which draws the charts (the ``charts`` extra), is installed."""
-    return importlib.util.find_spec("matplotlib") is not None
-
-
-def _charts(analysis: Analysis, results_dir: Path, budget_bytes: int) -> list[Chart]:
+def _charts(analysis: Analysis, results_dir: Path, budget_bytes: int) -> list[charts.Chart]:
     """The charts the run has data for: peak against size needs two sizes, the aggregate
     against concurrency two concurrency levels, throughput a strategy that downloads, retained
-    RSS against task index a Celery child that ran more than one task. None without matplotlib.
-    """
-    if not charts_installed():
-        return []
-    from memharness_s3.views.html import charts
-
+    RSS against task index a Celery child that ran more than one task."""
     results = analysis.results
     drawn = []
     if len({r.size_bytes for r in results}) > 1:
