@@ -24,6 +24,7 @@ import os
 import sys
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from memharness_s3.model.checksums import file_crc32
 from memharness_s3.model.records import (
     FetchReport,
     ObjectRef,
@@ -212,13 +214,19 @@ def _verify_and_process(
 ) -> None:
     if fetched.data is not None:
         fetch.bytes_fetched = len(fetched.data)
-        fetch.sha256 = hashlib.sha256(fetched.data).hexdigest()
+        if obj.crc32 is not None:
+            fetch.crc32 = zlib.crc32(fetched.data)
+        else:
+            fetch.sha256 = hashlib.sha256(fetched.data).hexdigest()
+        _verify(obj, fetch)
     elif fetched.path is not None:
         path = Path(fetched.path)
         if tmp_dir.resolve() not in path.resolve().parents:
             raise VerificationError(f"strategy returned {path}, outside its temp dir")
-        fetch.bytes_fetched, fetch.sha256 = _hash_file(path)
-    if fetch.sha256 is not None:
+        if obj.crc32 is not None:
+            fetch.bytes_fetched, fetch.crc32 = file_crc32(path)
+        else:
+            fetch.bytes_fetched, fetch.sha256 = _sha256_file(path)
         _verify(obj, fetch)
 
     started = time.perf_counter()
@@ -252,7 +260,7 @@ def load_strategy(target: str) -> Any:
     return found
 
 
-def _hash_file(path: Path) -> tuple[int, str]:
+def _sha256_file(path: Path) -> tuple[int, str]:
     digest = hashlib.sha256()
     buffer = bytearray(HASH_BLOCK)
     view = memoryview(buffer)
@@ -270,13 +278,18 @@ def _verify(obj: ObjectRef, fetch: FetchReport) -> None:
         raise VerificationError(
             f"fetched {fetch.bytes_fetched} bytes, the object has {obj.size_bytes}"
         )
-    if obj.sha256 is None:
-        return
-    fetch.verified = fetch.sha256 == obj.sha256
-    if not fetch.verified:
-        raise VerificationError(
-            f"sha256 of the fetched bytes is {fetch.sha256}, the object's is {obj.sha256}"
-        )
+    if obj.crc32 is not None:
+        fetch.verified = fetch.crc32 == obj.crc32
+        if not fetch.verified:
+            raise VerificationError(
+                f"CRC-32 of the fetched bytes is {fetch.crc32}, the object's is {obj.crc32}"
+            )
+    elif obj.sha256 is not None:
+        fetch.verified = fetch.sha256 == obj.sha256
+        if not fetch.verified:
+            raise VerificationError(
+                f"sha256 of the fetched bytes is {fetch.sha256}, the object's is {obj.sha256}"
+            )
 
 
 if __name__ == "__main__":

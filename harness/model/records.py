@@ -50,6 +50,9 @@ class ObjectRef:
     sha256: str | None
     pages: int | None
     fixture: str | None
+    crc32: int | None = None
+    """CRC-32 of the whole object when known (a fixture's): what a worker verifies against
+    (``checksums``); else its sha256, else only its size."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,7 @@ class FetchReport:
     process_wall_s: float | None = None
     bytes_fetched: int = 0
     sha256: str | None = None
+    crc32: int | None = None
     verified: bool | None = None
     pages: int | None = None
     temp_bytes_after_fetch: int = 0

@@ -96,6 +96,7 @@ def object_copies(base: ObjectRef, count: int) -> list[ObjectRef]:
             sha256=base.sha256,
             pages=base.pages,
             fixture=base.fixture,
+            crc32=base.crc32,
         )
         for index in range(1, count)
     ]

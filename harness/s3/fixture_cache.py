@@ -16,11 +16,12 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from memharness_s3.config.sizes import format_size, resolve_size
 from memharness_s3.errors import RunFailed, UsageError
+from memharness_s3.model.checksums import file_crc32
 from memharness_s3.paths import file_state, make_writable_dir
 from memharness_s3.s3.pdfgen import DEFAULT_PAGE_BYTES, target_bytes_problem, write_pdf
 
@@ -40,6 +41,9 @@ class Fixture:
     seed: str
     page_bytes: int
     generator: int = GENERATOR_VERSION
+    crc32: int | None = None
+    """CRC-32 of the file: what workers verify their fetched bytes against (``checksums``).
+    Added after the sha256; a manifest written before has none until the file is next read."""
 
     @property
     def object_key(self) -> str:
@@ -95,6 +99,7 @@ def ensure_fixture(
         pages=generated.pages,
         seed=seed,
         page_bytes=page_bytes,
+        crc32=file_crc32(path)[1],
     )
     _write_manifest(fixture)
     return fixture
@@ -130,6 +135,7 @@ def _load_intact(path: Path, name: str) -> Fixture | None:
             seed=str(manifest["seed"]),
             page_bytes=int(manifest["page_bytes"]),
             generator=int(manifest["generator"]),
+            crc32=int(manifest["crc32"]) if manifest.get("crc32") is not None else None,
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -138,12 +144,17 @@ def _load_intact(path: Path, name: str) -> Fixture | None:
     state = file_state(path)
     if state is None or state[0] != fixture.size_bytes:
         return None
-    if manifest.get("verified_state") == state:
+    if manifest.get("verified_state") == state and fixture.crc32 is not None:
         return fixture
     try:
-        if _sha256(path) != fixture.sha256:
+        if manifest.get("verified_state") != state and _sha256(path) != fixture.sha256:
             return None
+        # the CRC-32 of a file whose sha256 matched, read again after it: a write in between
+        # changes its state, which the next session sees
+        fixture = replace(fixture, crc32=file_crc32(path)[1])
     except OSError:
+        return None
+    if file_state(path) != state:
         return None
     with contextlib.suppress(OSError):  # unrecorded, the next session hashes it again
         _write_manifest(fixture)

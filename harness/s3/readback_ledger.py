@@ -1,14 +1,14 @@
 """Which cached objects were read back whole, and the state of their files when they were.
 
-A read-back (``s3_objects.read_back``: HEAD with checksums, the whole GET through boto3, sha256)
-is what proves an object can be read as workers read it. On a server whose data directory is
+A read-back (``s3_objects.read_back``: HEAD with checksums, the whole GET through boto3, CRC-32 or
+sha256) is what proves an object can be read as workers read it. On a server whose data directory is
 kept in the cache, the same object is read back once, not every session: after a read-back that
-passed, the ledger records the object (bucket, key, size, sha256), the ETag the server gave it
-and the state of the files the server keeps it in (size, mtime, ctime and inode of each). A later
-session skips the GET only when all of these are unchanged. A write to any of those files
-changes its ctime, which no one can set back, so a cached object that was modified, truncated
-or replaced since is read back again (and, if wrong, made again); what the ledger cannot see is a
-change the filesystem does not record (a disk that rots under an unchanged inode).
+passed, the ledger records the object (bucket, key, size, sha256), the ETag the server gave it and
+the state of the files the server keeps it in (size, mtime, ctime and inode of each). A later
+session skips the GET only when all of these are unchanged. A write to any of those files changes
+its ctime, which no one can set back, so a cached object that was modified, truncated or replaced
+since is read back again (and, if wrong, made again); what the ledger cannot see is a change the
+filesystem does not record (a disk that rots under an unchanged inode).
 
 The ledger lives beside the data directory (``backends.data_cache``) and is written whole to a
 temp file and renamed over the old one, so a killed session leaves the old one or the new one.
