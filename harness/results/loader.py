@@ -34,6 +34,7 @@ from memharness_s3.model.records import (
     Expectation,
     RunResult,
 )
+from memharness_s3.paused_gc import paused_gc
 from memharness_s3.printable import printable
 from memharness_s3.results.writer import META_FILE, RESULTS_FILE
 
@@ -144,7 +145,8 @@ def _found_results(path: Path, *, allow_empty: bool) -> Path | None:
 
 def read_lines(file: Path) -> list[RunResult]:
     """Every result line of ``file``, each checked against the schema."""
-    return list(iter_lines(file))
+    with paused_gc():
+        return list(iter_lines(file))
 
 
 def iter_lines(file: Path) -> Iterator[RunResult]:

@@ -4,11 +4,15 @@ peaks, never its results, and keys are made once per case, not once per line."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 from pathlib import Path
+
+import pytest
 
 from memharness_s3.analysis.cases import Analysis
 from memharness_s3.analysis.identity import ResultKeys, key_of_result
 from memharness_s3.cli.compare import Level, _levels_of
+from memharness_s3.paused_gc import paused_gc
 from memharness_s3.results.loader import load
 from tests.support.results import make_case, runs, seed_like, write
 
@@ -44,3 +48,18 @@ def test_result_keys_are_the_keys_of_the_results_one_object_per_case(tmp_path: P
     assert made == [key_of_result(result) for result in results]
     by_key = {key: [k for k in made if k == key] for key in made}
     assert all(all(k is same[0] for k in same) for same in by_key.values())
+
+
+def test_collections_pause_inside_the_block_and_resume_as_they_were() -> None:
+    assert gc.isenabled()
+    with pytest.raises(ValueError), paused_gc():
+        assert not gc.isenabled()
+        raise ValueError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
