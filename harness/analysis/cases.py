@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from memharness_s3.analysis.budget_scope import budget_figure, scope_of
-from memharness_s3.analysis.identity import CaseKey, key_of_result, labels
+from memharness_s3.analysis.identity import CaseKey, ResultKeys, labels
 from memharness_s3.model.records import INFRA, RunResult
+from memharness_s3.paused_gc import paused_gc
 
 KILLED = "oom"
 """The status of a run the kernel (or the watchdog) killed at its memory limit."""
@@ -171,33 +172,43 @@ def _case_order(case: CaseRuns) -> tuple[int, int, str, str]:
 class Analysis:
     """Results grouped once into cases and series, with names that tell them apart."""
 
-    def __init__(self, results: Sequence[RunResult], context: Iterable[CaseKey] = ()) -> None:
-        """``context``: keys of other results (a baseline) the names must also tell apart."""
-        self.results = list(results)
-        one: dict[CaseKey, CaseKey] = {}  # one key object per case, not one per line held
-        keyed = [(one.setdefault(key, key), r) for r in self.results for key in [key_of_result(r)]]
-        grouped: dict[CaseKey, list[RunResult]] = {}
-        for key, result in keyed:
-            grouped.setdefault(key, []).append(result)
-        names = labels([*grouped, *context])
-        self.cases = sorted(
-            (
-                CaseRuns(key, names[key], tuple(sorted(runs, key=lambda r: (r.repeat, r.worker))))
-                for key, runs in grouped.items()
-            ),
-            key=_case_order,
-        )
-        self.names = names
-        """Every case key's name, the context's included."""
-        series_keys = {key.series for key in grouped}
-        series_labels = labels(series_keys, with_size=False)
-        colour_keys = {key: dataclasses.replace(key, concurrency=0) for key in series_keys}
-        series_names = labels(colour_keys.values(), with_size=False)
-        self._series = {
-            key: Series(key, series_names[colour_keys[key]], series_labels[key])
-            for key in series_keys
-        }
-        self._series_of_run = {id(r): self._series[key.series] for key, r in keyed}
+    def __init__(
+        self,
+        results: Sequence[RunResult],
+        context: Iterable[CaseKey] = (),
+        keys: ResultKeys | None = None,
+    ) -> None:
+        """``context``: keys of other results (a baseline) the names must also tell apart;
+        ``keys``: the cache of keys to share with whoever made the context."""
+        with paused_gc():  # every object made here is acyclic: nothing to collect
+            self.results = list(results)
+            key_of = keys or ResultKeys()  # one key object per case, not one per line held
+            keyed = [(key_of(r), r) for r in self.results]
+            grouped: dict[CaseKey, list[RunResult]] = {}
+            for key, result in keyed:
+                grouped.setdefault(key, []).append(result)
+            names = labels([*grouped, *context])
+            self.cases = sorted(
+                (
+                    CaseRuns(
+                        key, names[key], tuple(sorted(runs, key=lambda r: (r.repeat, r.worker)))
+                    )
+                    for key, runs in grouped.items()
+                ),
+                key=_case_order,
+            )
+            self.names = names
+            """Every case key's name, the context's included."""
+            series_of_case = {key: key.series for key in grouped}  # made once a case, not a line
+            series_keys = set(series_of_case.values())
+            series_labels = labels(series_keys, with_size=False)
+            colour_keys = {key: dataclasses.replace(key, concurrency=0) for key in series_keys}
+            series_names = labels(colour_keys.values(), with_size=False)
+            self._series = {
+                key: Series(key, series_names[colour_keys[key]], series_labels[key])
+                for key in series_keys
+            }
+            self._series_of_run = {id(r): self._series[series_of_case[key]] for key, r in keyed}
 
     def series_of(self, result: RunResult) -> Series:
         """The series a run (one of ``results``) belongs to."""

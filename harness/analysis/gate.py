@@ -45,7 +45,7 @@ from memharness_s3.analysis.compare import (
     why_disjoint,
 )
 from memharness_s3.analysis.expectations import Check
-from memharness_s3.analysis.identity import key_of_result
+from memharness_s3.analysis.identity import ResultKeys
 from memharness_s3.analysis.noise import NoiseFloor
 from memharness_s3.analysis.verdicts import (
     NOT_MEASURED,
@@ -229,8 +229,9 @@ def evaluate(
     exceed to fail; ``warn``: a rise above it (and the noise) but within the tolerance warns;
     ``floors``: noise measured between runs of the same code (``analysis.compare``).
     """
-    old = Analysis(baseline or [], context={key_of_result(r) for r in results})
-    new = Analysis(results, context=[case.key for case in old.cases])
+    keys = ResultKeys()
+    old = Analysis(baseline or [], context={keys(r) for r in results}, keys=keys)
+    new = Analysis(results, context=[case.key for case in old.cases], keys=keys)
     pairs: dict[str, Pair] = {}
     notes: list[str] = []
     missing: tuple[CaseRuns, ...] = ()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -84,8 +85,7 @@ class CaseKey:
     def order(self) -> tuple[Any, ...]:
         """How cases sort: by strategy, size, object and concurrency first; unset values first."""
         return tuple(
-            (value is not None, value if value is not None else 0)
-            for value in dataclasses.astuple(self)
+            (value is not None, value if value is not None else 0) for value in _VALUES(self)
         )
 
     @property
@@ -118,6 +118,10 @@ class CaseKey:
         return dataclasses.replace(self, params=())
 
 
+_VALUES = operator.attrgetter(*(field.name for field in dataclasses.fields(CaseKey)))
+"""A key's values in field order (what ``dataclasses.astuple`` gives, without copying them)."""
+
+
 def key_of_case(case: Case, object_key: str, backend: str) -> CaseKey:
     """The key of a planned case (``object_key``: the key of its first object)."""
     where = {"object_key": object_key, "backend": backend}
@@ -127,6 +131,40 @@ def key_of_case(case: Case, object_key: str, backend: str) -> CaseKey:
 def key_of_result(result: RunResult) -> CaseKey:
     """The key of the case a results line belongs to, from the line's own fields."""
     return _key(lambda name: getattr(result, name))
+
+
+class ResultKeys:
+    """:func:`key_of_result`, made once per case of a results file rather than once per line.
+
+    A line is known by its case fields' plain values and the identities of its mappings: the
+    loader gives equal mappings of a file one object (``results.loader``), so the lines of a
+    case find the key made for its first line. Equal keys are one object. The mappings are
+    held with their key, so that their identities are never those of other objects while the
+    cache lives. No view changes a result's mappings.
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[Any, ...], tuple[CaseKey, tuple[Any, ...]]] = {}
+        self._one: dict[CaseKey, CaseKey] = {}
+
+    def __call__(self, result: RunResult) -> CaseKey:
+        mappings = _MAPPINGS_OF(result)
+        known = (_PLAIN_OF(result), *map(id, mappings))
+        found = self._keys.get(known)
+        if found is None:
+            key = key_of_result(result)
+            found = self._keys[known] = (self._one.setdefault(key, key), mappings)
+        return found[0]
+
+
+def _getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """The attributes ``names`` of an object as a tuple, however many names."""
+    get = operator.attrgetter(*names)
+    return get if len(names) > 1 else lambda item: (get(item),)
+
+
+_PLAIN_OF = _getter([field.name for field in CASE_FIELDS if not field.mapping])
+_MAPPINGS_OF = _getter([field.name for field in CASE_FIELDS if field.mapping])
 
 
 def _key(value_of: Callable[[str], Any]) -> CaseKey:

@@ -106,12 +106,24 @@ class Level:
 
 
 def _levels_of(path: Path) -> list[Level]:
-    from memharness_s3.analysis.cases import Analysis
-    from memharness_s3.results.loader import load
+    """Each case's level in the directory at ``path``, read in one pass that keeps only each
+    case's ok peaks (the median and spread ``CaseRuns`` gives), never its results."""
+    import statistics
 
+    from memharness_s3.analysis.identity import ResultKeys
+    from memharness_s3.results.loader import each_result
+
+    key_of = ResultKeys()
+    peaks: dict[CaseKey, list[int]] = {}
+    for result in each_result(path):
+        ok_peaks = peaks.setdefault(key_of(result), [])
+        if result.status == "ok" and result.peak_rss_bytes is not None:
+            ok_peaks.append(result.peak_rss_bytes)
     return [
-        Level(case.key, case.median_peak, float(case.spread) if case.ok_peaks else None)
-        for case in Analysis(load(path).results).cases
+        Level(key, statistics.median(ok), float(max(ok) - min(ok)))
+        if ok
+        else Level(key, None, None)
+        for key, ok in peaks.items()
     ]
 
 
