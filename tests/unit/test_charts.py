@@ -130,3 +130,18 @@ def test_timelines_stay_small_whatever_their_length(tmp_path: Path) -> None:
     assert "." not in str(line.get("d"))  # whole pixels
     assert "24 of 30 runs" in " ".join(svg.itertext())
     assert len(str(chart.markup)) < 24 * 2 * charts.MAX_POINTS * 8
+
+
+def test_a_run_whose_object_had_no_size_leaves_the_size_axis_alone(tmp_path: Path) -> None:
+    """A missing or empty object's run (size 0, an error) next to two sized ones: the report
+    draws peak against size for the sized ones instead of failing on a log axis."""
+    lines = [
+        run("chunked", 10 * MB, 70 * MB),
+        run("chunked", 1600, 65 * MB),
+        dataclasses.replace(run("chunked", 0, 0, status="error"), run_id="no-size"),
+    ]
+    chart = charts.peak_vs_size(Analysis(lines), BUDGET_BYTES)
+    assert "1.6 KB" in chart.markup and "10 MB" in chart.markup  # the sized ones' ticks
+    folder = write_results_dir(tmp_path / "r", lines)
+    render_report(folder)
+    assert "Peak RSS against object size" in (folder / "index.html").read_text()

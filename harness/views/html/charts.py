@@ -93,7 +93,8 @@ def peak_vs_size(analysis: Analysis, budget_bytes: int) -> Chart:
     A failed run is a cross at its last recorded peak; a killed task that recorded none (a
     Celery child the kernel killed) is a cross at the cap it was killed under (else the
     budget), so that no kill vanishes from the chart."""
-    results = analysis.results
+    # a run whose object could not be sized (missing, empty: size 0) has no place on a log axis
+    results = [r for r in analysis.results if r.size_bytes > 0]
     colours = palette(analysis)
     levels = sorted({r.concurrency for r in results})
     sizes = sorted({r.size_bytes for r in results})

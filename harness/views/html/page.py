@@ -160,7 +160,7 @@ def _charts(analysis: Analysis, results_dir: Path, budget_bytes: int) -> list[ch
     RSS against task index a Celery child that ran more than one task."""
     results = analysis.results
     drawn = []
-    if len({r.size_bytes for r in results}) > 1:
+    if len({r.size_bytes for r in results if r.size_bytes > 0}) > 1:
         drawn.append(charts.peak_vs_size(analysis, budget_bytes))
     drawn.append(charts.rss_timelines(analysis, results_dir, budget_bytes))
     if len({r.concurrency for r in results}) > 1:
