@@ -130,3 +130,16 @@ def file_state(path: Path) -> list[int] | None:
     except OSError:
         return None
     return [found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_ino]
+
+
+def tree_size(path: Path) -> tuple[int, int]:
+    """Files and bytes under ``path``, links not followed; (0, 0) when it does not exist."""
+    files = size = 0
+    for folder, _dirs, names in os.walk(path):
+        for name in names:
+            try:
+                size += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:  # removed while walked
+                continue
+            files += 1
+    return files, size

@@ -14,6 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from memharness_s3.paths import tree_size
 from memharness_s3.s3.backends import data_cache
 
 FIXTURES = "fixtures"
@@ -57,7 +58,7 @@ def survey(root: Path) -> list[PartUsage]:
     servers_in_use = _servers_in_use(root)
     usage = []
     for name in PARTS:
-        files, size = _tree_size(root / name)
+        files, size = tree_size(root / name)
         in_use = servers_in_use if name == SERVERS else ()
         usage.append(PartUsage(name, root / name, files, size, in_use))
     return usage
@@ -71,12 +72,12 @@ def clear(root: Path, parts: tuple[str, ...]) -> list[Cleared]:
         if name == SERVERS:
             cleared.append(_clear_servers(root))
         elif name == NODE and busy:
-            files, size = _tree_size(root / NODE)
+            files, size = tree_size(root / NODE)
             cleared.append(Cleared(name, 0, 0, left=(f"{NODE} ({size:,} bytes)",) if files else ()))
         else:
-            files, size = _tree_size(root / name)
+            files, size = tree_size(root / name)
             shutil.rmtree(root / name, ignore_errors=True)
-            remaining_files, remaining = _tree_size(root / name)
+            remaining_files, remaining = tree_size(root / name)
             cleared.append(Cleared(name, files - remaining_files, size - remaining))
     return cleared
 
@@ -92,13 +93,13 @@ def _clear_servers(root: Path) -> Cleared:
             left.append(key)
             continue
         try:
-            files, size = _tree_size(held.path)
+            files, size = tree_size(held.path)
             shutil.rmtree(held.path, ignore_errors=True)
             with contextlib.suppress(FileNotFoundError):
                 size += held.ledger_path.stat().st_size
                 files += 1
                 held.ledger_path.unlink()
-            remaining_files, remaining = _tree_size(held.path)
+            remaining_files, remaining = tree_size(held.path)
             freed_files += files - remaining_files
             freed_bytes += size - remaining
         finally:
@@ -123,14 +124,3 @@ def _server_keys(root: Path) -> list[str]:
         return sorted(entry.name for entry in os.scandir(root / SERVERS) if entry.is_dir())
     except OSError:
         return []
-
-
-def _tree_size(path: Path) -> tuple[int, int]:
-    """Files and bytes under ``path``, links not followed; (0, 0) when it does not exist."""
-    files = size = 0
-    for folder, _dirs, names in os.walk(path):
-        for name in names:
-            with contextlib.suppress(OSError):
-                size += os.lstat(os.path.join(folder, name)).st_size
-                files += 1
-    return files, size

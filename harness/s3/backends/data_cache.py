@@ -21,6 +21,8 @@ import os
 import shutil
 from pathlib import Path
 
+from memharness_s3.paths import tree_size
+
 SERVERS_DIR = "servers"
 DATA_DIR = "data"
 LOCK_FILE = "lock"
@@ -70,12 +72,7 @@ def claim(cache_root: Path, cache_key: str) -> CachedDataDir | None:
 
 def stored_bytes(cache_root: Path, cache_key: str) -> int:
     """The bytes the cached data directory of ``cache_key`` holds now (0 when there is none)."""
-    total = 0
-    for folder, _dirs, files in os.walk(cache_root / SERVERS_DIR / cache_key / DATA_DIR):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(folder, name)).st_size
-    return total
+    return tree_size(cache_root / SERVERS_DIR / cache_key / DATA_DIR)[1]
 
 
 def disk_free(path: Path) -> int:
