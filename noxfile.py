@@ -120,10 +120,12 @@ def gate(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def fidelity(session: nox.Session) -> None:
-    """Does measuring change what is measured? Each strategy plain, plain under the harness's
-    sampler, and inside the harness: 750 MB on s3rver, 8 interleaved repeats (about 10 minutes).
-    Options after ``--``: ``--size``, ``--repeat``, ``--strategies``, ``--sample-interval``,
-    ``--busy N`` (N spinning processes beside it, e.g. ``nox -s fidelity -- --busy 1``)."""
+    """Does measuring change what is measured? Each strategy plain, plain again (an A/A control:
+    the experiment's resolution), plain under the harness's sampler, and inside the harness,
+    the modes shuffled per repeat: 750 MB on s3rver, 8 interleaved repeats (about 13 minutes).
+    Options after ``--``: ``--size``, ``--repeat``, ``--strategies``, ``--modes``, ``--seed``,
+    ``--sample-interval``, ``--busy N`` (N spinning processes beside it, e.g.
+    ``nox -s fidelity -- --busy 1 --repeat 30``: under load, 8 repeats cannot resolve 5 %)."""
     session.install(".")
     session.run("python", "-m", "memharness_s3.experiments.fidelity", *session.posargs)
 

@@ -2,21 +2,27 @@
 
 ``nox -s fidelity`` runs it with the defaults below.
 
-Each strategy's own fetch code runs three ways on the same object and server, interleaved
-(strategy by strategy, mode by mode, repeat after repeat) with dirty pages flushed before every
-run:
+Each strategy's own fetch code runs several ways on the same object and server, interleaved
+(repeat after repeat, strategy by strategy, the modes in an order shuffled afresh for every
+repeat) with dirty pages flushed before every run:
 
 - ``plain``: a bare process imports boto3 and the strategy, builds its client, fetches, and
   times the fetch and reads its own ``VmHWM``: what a worker does with nobody watching;
-- ``sampled``: the same process, watched by the harness's own monitor (``measure.run_group``,
+- ``plain-again``: the same plain process once more, an A/A control: how far two arms that do
+  exactly the same thing land apart is the experiment's own resolution, against which
+  harness/plain is read;
+- ``sampled``: the plain process, watched by the harness's own monitor (``measure.run_group``,
   at the sampling interval given): what the sampler costs;
 - ``harness``: the case as ``memharness run`` measures it (``runner.run_case``).
 
-It prints, per strategy and mode, the median and range of MB/s (with the share of a plain GET of
-the object, ``wire``) and of the peak, and the ratios harness/plain. The goal the project set:
-harness/plain at least 0.95 for throughput, and the peak within max(5 %, 8 MiB), on a quiet
-machine and on a busy one: ``--busy N`` keeps N spinning processes running beside the whole
-experiment (``busy.busy_loops``), as another job on the machine would.
+The order is shuffled because a run inherits the machine's state from the one before it (where
+the scheduler left the server and any other job): in a fixed order every mode always follows
+the same one. It prints, per strategy and mode, the median and range of MB/s (with the share of
+a plain GET of the object, ``wire``) and of the peak, then each mode's ratio to plain with a
+90 % bootstrap interval (repeats resampled in pairs) and how many pairs it lost. The goal the
+project set: harness/plain at least 0.95 for throughput, and the peak within max(5 %, 8 MiB), on
+a quiet machine and on a busy one: ``--busy N`` keeps N spinning processes running beside the
+whole experiment (``busy.busy_loops``), as another job on the machine would.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import gc
 import importlib
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -37,7 +44,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-MODES = ("plain", "sampled", "harness")
+MODES = ("plain", "plain-again", "sampled", "harness")
+REQUIRED_MODES = ("plain", "harness")
+BOOTSTRAP_RESAMPLES = 2000
 DEFAULT_STRATEGIES = ("read-all", "chunked", "readinto", "range", "transfer-manager")
 MIB = 2**20
 
@@ -133,9 +142,12 @@ def run_experiment(
     repeats: int,
     interval_s: float,
     work_dir: Path,
+    modes: Sequence[str] = MODES,
+    seed: int = 1,
     log: Any = sys.stderr,
 ) -> tuple[list[Sample], list[float]]:
-    """Every strategy x mode x repeat, interleaved; and the wire's MB/s measured around them."""
+    """Every strategy x mode x repeat, interleaved (the modes shuffled per repeat and strategy by
+    ``seed``); and the wire's MB/s measured around them."""
     from memharness_s3.config import registry
     from memharness_s3.execution.local.runner import run_case, settle_page_cache
     from memharness_s3.fixtures.catalog import DEFAULT_SEED
@@ -165,6 +177,7 @@ def run_experiment(
 
         speeds += wire_speeds()
         print(f"wire before: {speeds} MB/s", file=log)
+        shuffler = random.Random(seed)
         for repeat in range(repeats):
             for strategy in strategies:
                 params = dict(registry.load(strategy).params)
@@ -176,7 +189,9 @@ def run_experiment(
                     "key": ref.key,
                     "params": params,
                 }
-                for mode in MODES:
+                order = list(modes)
+                shuffler.shuffle(order)
+                for mode in order:
                     scratch = work_dir / f"{strategy}-{mode}-{repeat}"
                     scratch.mkdir(parents=True)
                     settle_page_cache()
@@ -226,44 +241,83 @@ def _span(values: Sequence[float], digits: int) -> str:
     )
 
 
+def ratio_interval(
+    runs: Sequence[Sample], plain: Sequence[Sample], seed: int = 0
+) -> tuple[float, float, float]:
+    """Median MB/s of ``runs`` over that of ``plain``, and a 90 % bootstrap interval of it.
+
+    Repeats are resampled in pairs (a repeat's run of each mode together), so what the machine
+    did during one repeat stays with both of its runs. Deterministic for a given ``seed``.
+    """
+    by_repeat = {s.repeat: s.mb_s for s in plain}
+    pairs = [(s.mb_s, by_repeat[s.repeat]) for s in runs if s.repeat in by_repeat]
+    point = statistics.median(a for a, _ in pairs) / statistics.median(b for _, b in pairs)
+    draw = random.Random(seed)
+    resampled = sorted(
+        statistics.median(a for a, _ in chosen) / statistics.median(b for _, b in chosen)
+        for chosen in (draw.choices(pairs, k=len(pairs)) for _ in range(BOOTSTRAP_RESAMPLES))
+    )
+    low = resampled[int(0.05 * BOOTSTRAP_RESAMPLES)]
+    high = resampled[int(0.95 * BOOTSTRAP_RESAMPLES) - 1]
+    return point, low, high
+
+
+def _lower_pairs(runs: Sequence[Sample], plain: Sequence[Sample]) -> int:
+    by_repeat = {s.repeat: s.mb_s for s in plain}
+    return sum(1 for s in runs if s.repeat in by_repeat and s.mb_s < by_repeat[s.repeat])
+
+
 def render(
     samples: Sequence[Sample],
     wire_speeds: Sequence[float],
     size_text: str,
     interval_s: float,
     busy: int = 0,
+    seed: int | None = None,
 ) -> str:
-    """The fidelity table: per strategy and mode, medians (ranges); then harness/plain."""
+    """The fidelity table: per strategy and mode, medians (ranges); then each mode against
+    plain, and the goals for harness/plain."""
     wire_mb_s = statistics.median(wire_speeds)
     repeats = len({s.repeat for s in samples})
+    order = "in an order shuffled per repeat" + (f" (seed {seed})" if seed is not None else "")
     lines = [
-        f"fidelity: {size_text} object, {repeats} interleaved repeats, sampling every "
-        f"{interval_s * 1000:g} ms, {busy} busy loop(s) beside it, dirty pages flushed before "
-        f"every run; wire (plain GET, no "
-        f"SDK) {_span(wire_speeds, 0)} MB/s. Medians (min-max); MB = 10^6 bytes.",
+        f"fidelity: {size_text} object, {repeats} interleaved repeats, modes {order}, sampling "
+        f"every {interval_s * 1000:g} ms, {busy} busy loop(s) beside it, dirty pages flushed "
+        f"before every run; wire (plain GET, no SDK) {_span(wire_speeds, 0)} MB/s. "
+        "Medians (min-max); MB = 10^6 bytes.",
         "",
-        f"{'strategy':16} {'mode':8} {'MB/s':>18} {'of wire':>7} {'peak MB':>20} "
+        f"{'strategy':16} {'mode':11} {'MB/s':>18} {'of wire':>7} {'peak MB':>20} "
         f"{'peak-base MB':>14}",
     ]
     strategies = list(dict.fromkeys(s.strategy for s in samples))
+    ratios = []
     verdicts = []
     for strategy in strategies:
         by_mode = {
-            mode: [s for s in samples if s.strategy == strategy and s.mode == mode]
+            mode: runs
             for mode in MODES
+            if (runs := [s for s in samples if s.strategy == strategy and s.mode == mode])
         }
         for mode, runs in by_mode.items():
             speeds = [s.mb_s for s in runs]
             lines.append(
-                f"{strategy:16} {mode:8} {_span(speeds, 0):>18} "
+                f"{strategy:16} {mode:11} {_span(speeds, 0):>18} "
                 f"{statistics.median(speeds) / wire_mb_s:7.2f} "
                 f"{_span([s.peak_bytes / 1e6 for s in runs], 1):>20} "
                 f"{_median_cost(runs) / 1e6:14.1f}"
             )
         plain, harness = by_mode["plain"], by_mode["harness"]
-        ratio = statistics.median([s.mb_s for s in harness]) / statistics.median(
-            [s.mb_s for s in plain]
-        )
+        for mode, runs in by_mode.items():
+            if mode == "plain":
+                continue
+            point, low, high = ratio_interval(runs, plain)
+            what = " (A/A control: the experiment's resolution)" if mode == "plain-again" else ""
+            ratios.append(
+                f"{strategy:16} {mode + '/plain':19} {point:5.2f} (90 % interval "
+                f"{low:.2f}-{high:.2f}), lower in {_lower_pairs(runs, plain)} of "
+                f"{len(runs)} pairs{what}"
+            )
+        ratio = ratio_interval(harness, plain)[0]
         peak_plain, peak_harness = _median_cost(plain), _median_cost(harness)
         allowed = max(0.05 * peak_plain, 8 * MIB)
         verdicts.append(
@@ -272,7 +326,21 @@ def render(
             f"{peak_plain / 1e6:.1f} MB (goal within {allowed / 1e6:.1f} MB: "
             f"{'met' if abs(peak_harness - peak_plain) <= allowed else 'NOT met'})"
         )
-    return "\n".join([*lines, "", *verdicts])
+    return "\n".join([*lines, "", *ratios, "", *verdicts])
+
+
+def _modes(text: str) -> list[str]:
+    """A comma-separated list of modes that includes plain and harness."""
+    chosen = [mode.strip() for mode in text.split(",") if mode.strip()]
+    unknown = [mode for mode in chosen if mode not in MODES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown mode {unknown[0]!r}; choose from {', '.join(MODES)}"
+        )
+    missing = [mode for mode in REQUIRED_MODES if mode not in chosen]
+    if missing:
+        raise argparse.ArgumentTypeError(f"the modes must include {' and '.join(missing)}")
+    return list(dict.fromkeys(chosen))
 
 
 def _count(text: str) -> int:
@@ -297,6 +365,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         help="spinning processes kept running beside the whole experiment (default 0)",
     )
+    parser.add_argument(
+        "--modes",
+        type=_modes,
+        default=list(MODES),
+        help=f"which modes to run (default {','.join(MODES)}; plain and harness always)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1, help="seed of the per-repeat mode order (default 1)"
+    )
     parser.add_argument("--json", type=Path, help="also write every sample as JSON here")
     parser.add_argument("--fetch", nargs=2, metavar=("JOB", "REPORT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -315,13 +392,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if busy:
             print(f"busy loops beside the experiment: PIDs {busy}", file=sys.stderr)
         samples, speeds = run_experiment(
-            args.backend, args.size, strategies, args.repeat, interval, Path(work)
+            args.backend,
+            args.size,
+            strategies,
+            args.repeat,
+            interval,
+            Path(work),
+            args.modes,
+            args.seed,
         )
     if args.json:
         args.json.write_text(
             json.dumps({"wire_mb_s": speeds, "samples": [asdict(s) for s in samples]}, indent=1)
         )
-    print(render(samples, speeds, args.size, interval, args.busy))
+    print(render(samples, speeds, args.size, interval, args.busy, args.seed))
     return 0
 
 

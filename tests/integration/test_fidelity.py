@@ -15,7 +15,7 @@ from memharness_s3.execution.local.measure import ProcessProbe, WorkerSpawn, run
 from memharness_s3.execution.local.runner import run_case
 from memharness_s3.execution.procfs import current_rss, meminfo_bytes
 from memharness_s3.execution.session import Session, Target
-from memharness_s3.experiments.fidelity import Sample, render
+from memharness_s3.experiments.fidelity import Sample, main, ratio_interval, render
 from memharness_s3.model.records import of_wire
 from memharness_s3.results.loader import load
 from memharness_s3.results.writer import ResultsWriter
@@ -100,14 +100,57 @@ def _samples(mode: str, mb_s: float, peak: int) -> list[Sample]:
 def test_the_fidelity_table_states_each_goal_from_the_medians() -> None:
     samples = [
         *_samples("plain", 500, 70 * MB),
+        *_samples("plain-again", 505, 70 * MB),
         *_samples("sampled", 480, 70 * MB),
         *_samples("harness", 460, 71 * MB),
     ]
-    text = render(samples, [600.0, 620.0, 640.0], "750MB", 0.01)
-    assert "3 interleaved repeats, sampling every 10 ms" in text
+    text = render(samples, [600.0, 620.0, 640.0], "750MB", 0.01, seed=7)
+    assert "3 interleaved repeats, modes in an order shuffled per repeat (seed 7)" in text
+    assert "sampling every 10 ms" in text
     assert "wire (plain GET, no SDK) 620 (600-640) MB/s" in text
     assert "chunked: harness/plain throughput 0.92 (goal >= 0.95: NOT met)" in text
     assert "peak-base 21.0 vs 20.0 MB (goal within 8.4 MB: met)" in text
+    # Every mode against plain, pair by pair; the A/A control says what it is.
+    control = next(line for line in text.splitlines() if "plain-again/plain" in line)
+    assert "1.01" in control and "lower in 0 of 3 pairs" in control and "A/A control" in control
+    harness = next(line for line in text.splitlines() if "harness/plain" in line and "(90" in line)
+    assert "0.92" in harness and "lower in 3 of 3 pairs" in harness
+
+
+def _paired(mode: str, speeds: list[float]) -> list[Sample]:
+    return [Sample("readinto", mode, r, 1.0, mb_s, 0, 0) for r, mb_s in enumerate(speeds)]
+
+
+def test_the_ratio_interval_brackets_the_ratio_and_is_narrow_only_when_the_pairs_agree() -> None:
+    noise = [1.0, 1.3, 0.8, 1.1, 0.9, 1.25, 0.85, 1.05, 0.95, 1.2, 0.75, 1.15]
+    plain = _paired("plain", [400 * n for n in noise])
+    same = _paired("plain-again", [400 * n for n in reversed(noise)])
+    slower = _paired("harness", [0.9 * 400 * n for n in noise])
+    point, low, high = ratio_interval(same, plain)
+    assert low <= point <= high
+    assert low < 1.0 < high  # the same thing twice: 1 is inside
+    point, low, high = ratio_interval(slower, plain)
+    assert point == pytest.approx(0.9)
+    # 10 % slower in every pair: the interval is tight around it and excludes 1.
+    assert 0.85 < low <= point <= high < 0.95
+    assert ratio_interval(slower, plain) == (point, low, high)  # deterministic
+
+
+@pytest.mark.parametrize(
+    ("modes", "message"),
+    [
+        ("plain,harness,tracing", "unknown mode 'tracing'"),
+        ("plain,sampled", "the modes must include harness"),
+        ("harness", "the modes must include plain"),
+    ],
+)
+def test_bad_modes_are_refused_in_one_line(
+    modes: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as ended:
+        main(["--modes", modes])
+    assert ended.value.code == 2
+    assert message in capsys.readouterr().err.strip().splitlines()[-1]
 
 
 def test_a_worker_is_a_group_of_its_own_in_the_harness_session(tmp_path: Path) -> None:
