@@ -14,11 +14,13 @@ from memharness_s3.plan.runs import PlannedRun
 class Progress:
     """Reports finished runs (always) and the running case's ticks (on a terminal only)."""
 
-    def __init__(self, total_runs: int, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, total_runs: int, stream: TextIO | None = None) -> None:
         self.total = total_runs
         self.done = 0
-        self.stream = stream
-        self.live = stream.isatty()
+        # sys.stderr as it is now, not as it was when this module was imported (a caller, or a
+        # test's capture, may have replaced it since).
+        self.stream = stream if stream is not None else sys.stderr
+        self.live = self.stream.isatty()
         self._line_open = False
 
     def tick(self, run: PlannedRun, tick: Tick) -> None:

@@ -160,11 +160,12 @@ def test_max_memory_per_child_recycles_the_child_and_the_task_that_caused_it_say
 
 
 def test_a_child_killed_at_the_cap_is_an_oom_with_worker_lost_error_and_the_node_goes_on(
-    moto_backend: Backend, cache_dir: Path, tmp_path: Path
+    moto_backend: Backend, cache_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A 200 MiB cap on the node; read-all of 160 MB does not fit (node + child + object),
     chunked does. acks_late without reject_on_worker_lost: delivered once, not redelivered.
-    A task over its time limit is a timeout."""
+    The node's children are replaced after the lost one as after any run (the first grow and
+    shrink after a loss was seen to leave the child in place until the wait gave up)."""
     results = _run(
         moto_backend,
         cache_dir,
@@ -183,6 +184,7 @@ def test_a_child_killed_at_the_cap_is_an_oom_with_worker_lost_error_and_the_node
     assert read_all.cap_enforcement == chunked.cap_enforcement
     assert read_all.child_pid is not None and read_all.node == chunked.node
     assert chunked.task_index == 0 and chunked.child_pid != read_all.child_pid
+    assert "did not restart" not in capsys.readouterr().err
 
 
 def test_a_redelivery_loop_is_bounded_and_a_time_limit_is_a_timeout(

@@ -19,6 +19,8 @@ CONTROL_TIMEOUT_S = 10.0
 """How long a node may take to answer a control command (its supervisor reads /proc)."""
 RESTART_TIMEOUT_S = 120.0
 RESTART_POLL_S = 0.25
+RESTART_REISSUE_S = 5.0
+"""How long a node's old children may stay before the grow and shrink are asked again."""
 RESTART_SETTLED_BYTES = 2**20
 """A restarted pool's children are taken as ready once their RSS moved less than this between
 two polls: forked, initialised, idle."""
@@ -63,8 +65,42 @@ class NodeControl:
         }
         if not before:
             return
+        self._grow_and_shrink(before)
+        deadline = time.monotonic() + RESTART_TIMEOUT_S
+        reissue_at = time.monotonic() + RESTART_REISSUE_S
+        last: dict[str, int] = {}
+        while time.monotonic() < deadline:
+            time.sleep(RESTART_POLL_S)
+            now = self.ask("children")
+            rss = {name: int(answer.get("rss_bytes", 0)) for name, answer in now.items()}
+            stale = {
+                name: old
+                for name, old in before.items()
+                if len(children := set(now.get(name, {}).get("children", []))) < len(old)
+                or children & old
+            }
+            settled = all(
+                name in last and abs(rss.get(name, 0) - last[name]) < RESTART_SETTLED_BYTES
+                for name in before
+            )
+            if not stale and settled:
+                return
+            if stale and time.monotonic() > reissue_at:
+                # Seen after a child was killed at the cap: the node answered both commands and
+                # kept its child (in 4 of 5 runs of the test of that, for the whole wait). Asked
+                # again, it replaced it within seconds.
+                self._grow_and_shrink(stale)
+                reissue_at = time.monotonic() + RESTART_REISSUE_S
+            last = rss
+        self.progress.say(
+            f"warning: the nodes' pools did not restart within {RESTART_TIMEOUT_S:g} s; the next "
+            "run may start on children an earlier run used"
+        )
+
+    def _grow_and_shrink(self, nodes: dict[str, set[int]]) -> None:
+        """Ask each node to fork as many children as it has, then to retire as many."""
         try:
-            for name, old in before.items():
+            for name, old in nodes.items():
                 # Grow first, then shrink by as many: billiard shrinks the idle children first
                 # in, the old ones, and forks the new ones in their place.
                 for command in ("pool_grow", "pool_shrink"):
@@ -78,28 +114,6 @@ class NodeControl:
                     )
         except Exception as exc:  # kombu's connection errors: the broker is gone
             raise RunFailed(f"broker lost: {_first_line(exc)}") from None
-        deadline = time.monotonic() + RESTART_TIMEOUT_S
-        last: dict[str, int] = {}
-        while time.monotonic() < deadline:
-            time.sleep(RESTART_POLL_S)
-            now = self.ask("children")
-            rss = {name: int(answer.get("rss_bytes", 0)) for name, answer in now.items()}
-            fresh = all(
-                len(children := set(now.get(name, {}).get("children", []))) >= len(old)
-                and not children & old
-                for name, old in before.items()
-            )
-            settled = all(
-                name in last and abs(rss.get(name, 0) - last[name]) < RESTART_SETTLED_BYTES
-                for name in before
-            )
-            if fresh and settled:
-                return
-            last = rss
-        self.progress.say(
-            f"warning: the nodes' pools did not restart within {RESTART_TIMEOUT_S:g} s; the next "
-            "run may start on children an earlier run used"
-        )
 
 
 def _first_line(value: Any) -> str:
