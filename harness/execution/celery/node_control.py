@@ -87,8 +87,8 @@ class NodeControl:
                 return
             if stale and time.monotonic() > reissue_at:
                 # Seen after a child was killed at the cap: the node answered both commands and
-                # kept its child (in 4 of 5 runs of the test of that, for the whole wait). Asked
-                # again, it replaced it within seconds.
+                # kept its child for the whole wait (5 of 11 runs of the test of that here, the
+                # cause not found). Asked again, it replaced it within seconds.
                 self._grow_and_shrink(stale)
                 reissue_at = time.monotonic() + RESTART_REISSUE_S
             last = rss
