@@ -122,7 +122,7 @@ def gate(session: nox.Session) -> None:
 def fidelity(session: nox.Session) -> None:
     """Does measuring change what is measured? Each strategy plain, plain again (an A/A control:
     the experiment's resolution), plain under the harness's sampler, and inside the harness,
-    the modes shuffled per repeat: 750 MB on s3rver, 8 interleaved repeats (about 13 minutes).
+    the modes shuffled per repeat: 750 MB on s3rver, 8 interleaved repeats (about 6 minutes).
     Options after ``--``: ``--size``, ``--repeat``, ``--strategies``, ``--modes``, ``--seed``,
     ``--sample-interval``, ``--busy N`` (N spinning processes beside it, e.g.
     ``nox -s fidelity -- --busy 1 --repeat 30``: under load, 8 repeats cannot resolve 5 %)."""
