@@ -15,14 +15,16 @@ repeat) with dirty pages flushed before every run:
   at the sampling interval given): what the sampler costs;
 - ``harness``: the case as ``memharness run`` measures it (``runner.run_case``).
 
-The order is shuffled because a run inherits the machine's state from the one before it (where
-the scheduler left the server and any other job): in a fixed order every mode always follows
-the same one. It prints, per strategy and mode, the median and range of MB/s (with the share of
-a plain GET of the object, ``wire``) and of the peak, then each mode's ratio to plain with a
-90 % bootstrap interval (repeats resampled in pairs) and how many pairs it lost. The goal the
-project set: harness/plain at least 0.95 for throughput, and the peak within max(5 %, 8 MiB), on
-a quiet machine and on a busy one: ``--busy N`` keeps N spinning processes running beside the
-whole experiment (``busy.busy_loops``), as another job on the machine would.
+The order is shuffled because a run may inherit the machine's state from the one before it
+(where the scheduler left the server and any other job): in a fixed order every mode always
+follows the same one, and whatever carries over lands on that mode alone.
+
+It prints, per strategy and mode, the median and range of MB/s (with the share of a plain GET
+of the object, ``wire``) and of the peak, then each mode's ratio to plain with a 90 % bootstrap
+interval (repeats resampled in pairs) and how many pairs it lost. The goal the project set:
+harness/plain at least 0.95 for throughput, and the peak within max(5 %, 8 MiB), on a quiet
+machine and on a busy one: ``--busy N`` keeps N spinning processes running beside the whole
+experiment (``busy.busy_loops``), as another job on the machine would.
 """
 
 from __future__ import annotations
@@ -241,6 +243,16 @@ def _span(values: Sequence[float], digits: int) -> str:
     )
 
 
+def _pairs(runs: Sequence[Sample], plain: Sequence[Sample]) -> list[tuple[float, float]]:
+    """(MB/s of the run, MB/s of plain) for every repeat both have."""
+    by_repeat = {s.repeat: s.mb_s for s in plain}
+    return [(s.mb_s, by_repeat[s.repeat]) for s in runs if s.repeat in by_repeat]
+
+
+def _median_ratio(pairs: Sequence[tuple[float, float]]) -> float:
+    return statistics.median(a for a, _ in pairs) / statistics.median(b for _, b in pairs)
+
+
 def ratio_interval(
     runs: Sequence[Sample], plain: Sequence[Sample], seed: int = 0
 ) -> tuple[float, float, float]:
@@ -249,22 +261,14 @@ def ratio_interval(
     Repeats are resampled in pairs (a repeat's run of each mode together), so what the machine
     did during one repeat stays with both of its runs. Deterministic for a given ``seed``.
     """
-    by_repeat = {s.repeat: s.mb_s for s in plain}
-    pairs = [(s.mb_s, by_repeat[s.repeat]) for s in runs if s.repeat in by_repeat]
-    point = statistics.median(a for a, _ in pairs) / statistics.median(b for _, b in pairs)
+    pairs = _pairs(runs, plain)
     draw = random.Random(seed)
     resampled = sorted(
-        statistics.median(a for a, _ in chosen) / statistics.median(b for _, b in chosen)
-        for chosen in (draw.choices(pairs, k=len(pairs)) for _ in range(BOOTSTRAP_RESAMPLES))
+        _median_ratio(draw.choices(pairs, k=len(pairs))) for _ in range(BOOTSTRAP_RESAMPLES)
     )
     low = resampled[int(0.05 * BOOTSTRAP_RESAMPLES)]
     high = resampled[int(0.95 * BOOTSTRAP_RESAMPLES) - 1]
-    return point, low, high
-
-
-def _lower_pairs(runs: Sequence[Sample], plain: Sequence[Sample]) -> int:
-    by_repeat = {s.repeat: s.mb_s for s in plain}
-    return sum(1 for s in runs if s.repeat in by_repeat and s.mb_s < by_repeat[s.repeat])
+    return _median_ratio(pairs), low, high
 
 
 def render(
@@ -311,13 +315,13 @@ def render(
             if mode == "plain":
                 continue
             point, low, high = ratio_interval(runs, plain)
+            lower = sum(1 for run, base in _pairs(runs, plain) if run < base)
             what = " (A/A control: the experiment's resolution)" if mode == "plain-again" else ""
             ratios.append(
                 f"{strategy:16} {mode + '/plain':19} {point:5.2f} (90 % interval "
-                f"{low:.2f}-{high:.2f}), lower in {_lower_pairs(runs, plain)} of "
-                f"{len(runs)} pairs{what}"
+                f"{low:.2f}-{high:.2f}), lower in {lower} of {len(runs)} pairs{what}"
             )
-        ratio = ratio_interval(harness, plain)[0]
+        ratio = _median_ratio(_pairs(harness, plain))
         peak_plain, peak_harness = _median_cost(plain), _median_cost(harness)
         allowed = max(0.05 * peak_plain, 8 * MIB)
         verdicts.append(
