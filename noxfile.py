@@ -125,7 +125,7 @@ def fidelity(session: nox.Session) -> None:
     the modes shuffled per repeat: 750 MB on s3rver, 8 interleaved repeats (about 6 minutes).
     Options after ``--``: ``--size``, ``--repeat``, ``--strategies``, ``--modes``, ``--seed``,
     ``--sample-interval``, ``--busy N`` (N spinning processes beside it, e.g.
-    ``nox -s fidelity -- --busy 1 --repeat 30``: under load, 8 repeats cannot resolve 5 %)."""
+    ``nox -s fidelity -- --busy 1 --repeat 40``: under load, 8 repeats cannot resolve 5 %)."""
     session.install(".")
     session.run("python", "-m", "memharness_s3.experiments.fidelity", *session.posargs)
 

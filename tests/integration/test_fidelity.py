@@ -113,8 +113,29 @@ def test_the_fidelity_table_states_each_goal_from_the_medians() -> None:
     # Every mode against plain, pair by pair; the A/A control says what it is.
     control = next(line for line in text.splitlines() if "plain-again/plain" in line)
     assert "1.01" in control and "lower in 0 of 3 pairs" in control and "A/A control" in control
-    harness = next(line for line in text.splitlines() if "harness/plain" in line and "(90" in line)
-    assert "0.92" in harness and "lower in 3 of 3 pairs" in harness
+    harness = next(
+        line
+        for line in text.splitlines()
+        if line.startswith("chunked  ") and "harness/plain" in line
+    )
+    assert "0.92" in harness and "by mean 0.92" in harness and "lower in 3 of 3 pairs" in harness
+    # plain-again ran 1 % above plain in every pair; the harness 8 % below: outside the control.
+    assert "against the A/A control's 90 % interval: by median 0.92, OUTSIDE 1.01-1.01" in text
+
+
+def test_the_mean_ratio_follows_the_share_of_fast_runs_where_the_median_jumps() -> None:
+    """Two speeds, fast in 5 of 9 runs for plain and 4 of 9 for the harness: the median jumps from
+    the fast speed to the slow one, the mean moves by the one run; the harness verdict reads both
+    against the A/A control and says which side of its interval each lies."""
+    fast, slow = 600.0, 400.0
+    plain = _paired("plain", [fast] * 5 + [slow] * 4)
+    control = _paired("plain-again", [fast] * 4 + [slow] * 5)
+    harness = _paired("harness", [slow] + [fast] * 4 + [slow] * 4)
+    text = render([*plain, *control, *harness], [700.0], "750MB", 0.01, busy=1)
+    line = next(line for line in text.splitlines() if "harness/plain" in line and "by mean" in line)
+    assert line.split()[2] == f"{slow / fast:.2f}"  # the median: the other speed
+    assert f"by mean {(4 * fast + 5 * slow) / (5 * fast + 4 * slow):.2f}" in line
+    assert "by median 0.67, inside" in text and "by mean 0.96, inside" in text
 
 
 def _paired(mode: str, speeds: list[float]) -> list[Sample]:
