@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from memharness_s3 import LOADED_AT
 from memharness_s3.cli.options import (
     add_fixture_options,
     add_param_option,
@@ -127,9 +128,7 @@ def _show(results: list[Any], out_dir: Path, settings: RunSettings, session: Ses
 def _time_spent(session: Session) -> str:
     """One line: the share of this command's wall time that measured fetches took, and where
     the rest went (the phases meta.json records)."""
-    import psutil
-
-    wall_s = time.time() - psutil.Process().create_time()
+    wall_s = time.monotonic() - LOADED_AT
     measured_s = session.measured_fetch_s or 0.0
     others = sorted(session.clock.seconds.items(), key=lambda item: -item[1])
     spent = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in others if seconds >= 0.05)
