@@ -12,6 +12,6 @@ import time
 LOADED_AT = time.monotonic()
 """When this process first imported memharness (``time.monotonic``): where a command's wall time
 starts, a few tens of milliseconds after the interpreter did. Not the process's own start time
-(``/proc/PID/stat``), which is its fork: a shell that execs its last command, as ``bash -c '...
-&& memharness run'`` does, dates that back to the start of the whole line (measured: 31.5 s of
-wall reported for a run of about 17 s after a 14 s install)."""
+(``/proc/PID/stat``), which is its fork: bash execs the last command of ``bash -c 'a && b'`` in
+its own process, so that dates back to the start of the whole line (``bash -c "sleep 5 &&
+memharness run"``: 18.7 s of wall reported that way, 13.5 s this way)."""

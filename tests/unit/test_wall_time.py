@@ -15,7 +15,7 @@ from memharness_s3.cli import run as run_cmd
 
 
 def test_a_process_a_shell_execs_late_counts_its_wall_from_loading_memharness() -> None:
-    """``bash -c 'install && memharness run'`` execs the last command in the shell's own
+    """``bash -c "install && memharness run"`` execs the last command in the shell's own
     process, forked before the install: the wall time must not include the install."""
     probe = "import time, memharness_s3; print(time.monotonic() - memharness_s3.LOADED_AT)"
     line = f"sleep 3; exec {shlex.quote(sys.executable)} -c {shlex.quote(probe)}"
