@@ -286,14 +286,19 @@ def ratio_interval(
     return _ratio(pairs, statistic), low, high
 
 
-def _against_control(
-    harness: Sequence[Sample], plain: Sequence[Sample], control: Sequence[Sample]
-) -> str:
-    """Whether harness/plain lies inside the A/A control's interval, by median and by mean."""
+Interval = tuple[float, float, float]
+"""A ratio and the low and high ends of its 90 % interval."""
+STATISTICS: tuple[tuple[str, Statistic], ...] = (
+    ("median", statistics.median),
+    ("mean", statistics.mean),
+)
+
+
+def _against_control(harness: dict[str, Interval], control: dict[str, Interval]) -> str:
+    """Whether harness/plain lies inside the A/A control's interval, by each statistic."""
     verdicts = []
-    for name, statistic in (("median", statistics.median), ("mean", statistics.mean)):
-        ratio = _ratio(_pairs(harness, plain), statistic)
-        _, low, high = ratio_interval(control, plain, statistic=statistic)
+    for name, _ in STATISTICS:
+        ratio, (_, low, high) = harness[name][0], control[name]
         inside = "inside" if low <= ratio <= high else "OUTSIDE"
         verdicts.append(f"by {name} {ratio:.2f}, {inside} {low:.2f}-{high:.2f}")
     return "; against the A/A control's 90 % interval: " + ", ".join(verdicts)
@@ -339,11 +344,14 @@ def render(
                 f"{_median_cost(runs) / 1e6:14.1f}"
             )
         plain, harness = by_mode["plain"], by_mode["harness"]
-        for mode, runs in by_mode.items():
-            if mode == "plain":
-                continue
-            median, low, high = ratio_interval(runs, plain)
-            mean, mean_low, mean_high = ratio_interval(runs, plain, statistic=statistics.mean)
+        intervals = {
+            mode: {name: ratio_interval(runs, plain, statistic=stat) for name, stat in STATISTICS}
+            for mode, runs in by_mode.items()
+            if mode != "plain"
+        }
+        for mode, found in intervals.items():
+            (median, low, high), (mean, mean_low, mean_high) = found["median"], found["mean"]
+            runs = by_mode[mode]
             lower = sum(1 for run, base in _pairs(runs, plain) if run < base)
             what = " (A/A control: the experiment's resolution)" if mode == "plain-again" else ""
             ratios.append(
@@ -351,12 +359,12 @@ def render(
                 f"by mean {mean:.2f} ({mean_low:.2f}-{mean_high:.2f}), lower in {lower} of "
                 f"{len(runs)} pairs{what}"
             )
-        ratio = _ratio(_pairs(harness, plain), statistics.median)
+        ratio = intervals["harness"]["median"][0]
         peak_plain, peak_harness = _median_cost(plain), _median_cost(harness)
         allowed = max(0.05 * peak_plain, 8 * MIB)
         control = (
-            _against_control(harness, plain, by_mode["plain-again"])
-            if "plain-again" in by_mode
+            _against_control(intervals["harness"], intervals["plain-again"])
+            if "plain-again" in intervals
             else ""
         )
         verdicts.append(
