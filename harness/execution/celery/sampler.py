@@ -89,7 +89,7 @@ class ChildSampler:
         """Sample the node whose main process is ``pid`` (in ``cgroup`` when it has one)."""
         cgroups = [(cgroup, flavour)] if cgroup is not None and flavour is not None else []
         with self._lock:
-            self._meter = self._meter_class(cgroups)
+            self._meter = self._meter_class(cgroups, follow_peaks=True)
             self._node_pid = pid
 
     def start(self) -> None:
@@ -169,9 +169,7 @@ class ChildSampler:
             with self._lock:
                 meter = self._meter
                 if meter is not None and pids:
-                    meter.sample_rss_sum(sum(_rss(pid) for pid in pids))
-                    if meter.cheap or slow:
-                        meter.sample_charged(pids)
+                    meter.sample(sum(_rss(pid) for pid in pids), pids, slow)
             tick += 1
             time.sleep(self.interval_s)
 

@@ -194,9 +194,8 @@ def run_group(
                 aggregate = max(aggregate or 0, total)
             charged = None
             if node is not None:
-                node.sample_rss_sum(total)
-                if node.cheap or slow:
-                    charged = node.sample_charged(procs[index].pid for index in alive)
+                pids = [procs[index].pid for index in alive]
+                charged = node.sample(total, pids, slow, watchdog_node_bytes)
             if watchdog_node_bytes is not None and (charged or 0) > watchdog_node_bytes:
                 largest = max(sizes, key=lambda index: sizes[index])
                 measurements[largest].watchdog_killed = True

@@ -236,7 +236,7 @@ def _measure_run(
             watched = case.memory_limit_bytes and cgroup_parent is None
             watchdog = case.memory_limit_bytes if watched else None
             node_scope = case.memory_scope == "node"
-            node = NodeMeter([(cg.path, cg.flavour) for cg in _cgroups(workers)])
+            node = NodeMeter([(cg.path, cg.flavour) for cg in _cgroups(workers)], node_scope)
             start_state = settle_page_cache()
             abort = watch.failed.is_set if watch is not None else None
             group = run_group(
