@@ -8,7 +8,7 @@ from typing import Any
 from memharness_s3.analysis import wire_share
 from memharness_s3.analysis.cases import Analysis
 from memharness_s3.config.sizes import format_mb
-from memharness_s3.model.records import RunResult
+from memharness_s3.model.records import HOST_REPORTED_NOTABLE_BYTES, RunResult
 
 SPREAD_WORTH_SAYING = 0.25
 """Throughput that varies by more than this share of its median between repeats is flagged."""
@@ -82,8 +82,32 @@ def caveats(analysis: Analysis, meta: dict[str, Any]) -> list[str]:
             "MB) and were not killed: RSS counts pages of shared libraries already charged to "
             "another cgroup, which the limit does not count."
         )
+    found += _host_reporting(results, meta)
     found += _throughput_spread(analysis)
     return found
+
+
+def _host_reporting(results: list[RunResult], meta: dict[str, Any]) -> list[str]:
+    """Runs during which the VM handed freed memory back to its host: their page-cache writes
+    waited on the host, so their MB/s is not comparable with the other runs'."""
+    timed = [r for r in results if r.status == "ok" and r.throughput_mb_s]
+    slowed = [r for r in timed if (r.host_reported_bytes or 0) >= HOST_REPORTED_NOTABLE_BYTES]
+    if not slowed:
+        return []
+    settled = meta.get("host_memory", {}).get("settled")
+    advice = (
+        "even though every run waited for the run before it to be handed back"
+        if settled
+        else "--settle-host-memory makes every run wait until the run before it has been "
+        "handed back (about 2 s a run), so that all start alike"
+    )
+    return [
+        f"This machine handed freed memory back to its host (free page reporting) during "
+        f"{len(slowed)} of {len(timed)} timed runs: a run's writes then wait while the host "
+        "supplies pages again, which halved single-stream fetches on the machine this harness "
+        "was measured on, so the MB/s of those runs is not comparable with the others' "
+        f"({advice})."
+    ]
 
 
 def _throughput_spread(analysis: Analysis) -> list[str]:

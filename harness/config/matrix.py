@@ -23,6 +23,7 @@ comment gives another::
     sample_interval = 0.01     # seconds between RSS samples of each worker (timeline only)
     backend = "moto"           # moto, s3rver, minio or endpoint (default: the command line's)
     memray = false             # record heap attribution with memray
+    settle_host_memory = false # true: on a VM with free page reporting, wait ~2 s before each run
     faults = ["none", "slowdown-503:3"]  # each its own set of cases (default: none), see below
 
     [params.chunked]           # parameters of one strategy named in `strategies`

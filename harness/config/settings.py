@@ -68,6 +68,9 @@ class RunSettings:
     backend: str | None = None
     """None: the command line's ``--backend`` (or its default)."""
     memray: bool = False
+    settle_host_memory: bool = False
+    """Before every run, wait until a VM's freed memory has gone back to its host
+    (``execution.host_memory``)."""
     faults: list[str | None] = field(default_factory=lambda: [None])
     """Fault specs, each its own set of cases; None is the run without a fault."""
     params: dict[str, dict[str, str | list[str]]] = field(default_factory=dict)
@@ -640,6 +643,13 @@ SETTINGS: tuple[Setting, ...] = (
         "moto (default), s3rver, minio or endpoint",
     ),
     Setting("memray", "memray", Flag(), "record heap attribution with memray"),
+    Setting(
+        "settle_host_memory",
+        "settle_host_memory",
+        Flag(),
+        "on a VM that hands freed memory back to its host (free page reporting), wait before "
+        "every run until the run before it has (about 2 s a run): every run then starts alike",
+    ),
     Setting(
         "faults",
         "faults",

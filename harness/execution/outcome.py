@@ -73,6 +73,8 @@ class RunCommon:
     fault_injected: int | None = None
     aggregate_peak_rss_bytes: int | None = None
     min_available_bytes: int | None = None
+    host_reported_bytes: int | None = None
+    """Memory handed back to the host during the run (``host_memory.HostReporting``)."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,7 @@ def build_result(
         wire_mb_s=run.wire_mb_s,
         dirty_bytes_at_start=common.page_cache.get("Dirty"),
         writeback_bytes_at_start=common.page_cache.get("Writeback"),
+        host_reported_bytes=common.host_reported_bytes,
         bytes_fetched=fetched,
         verified=verified,
         pages=next((f.pages for f in fetches if f.pages is not None), None),

@@ -19,6 +19,8 @@ UPLOAD = "upload/copies"
 VERIFICATION = "verification"
 WIRE = "wire"
 MEASURED_RUNS = "measured runs"
+HOST_MEMORY = "host memory settle"
+"""Waiting, before runs, for a VM's freed memory to go back to its host (``host_memory``)."""
 REPORT = "report"
 
 

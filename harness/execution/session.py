@@ -36,6 +36,7 @@ from memharness_s3.config.sizes import format_budget, format_size
 from memharness_s3.errors import RunFailed, UsageError
 from memharness_s3.execution import phases
 from memharness_s3.execution.caps import enforcement_available
+from memharness_s3.execution.host_memory import HostReporting
 from memharness_s3.execution.local.runner import run_all, sweep_stale_temp_dirs
 from memharness_s3.execution.phases import PhaseClock
 from memharness_s3.fixtures.catalog import DEFAULT_SEED
@@ -113,6 +114,9 @@ class Execution:
     progress: Progress
     guard: BackendGuard | None = None
     """Checks the backend between runs and watches it during each; re-run once what it broke."""
+    host: HostReporting = field(default_factory=lambda: HostReporting(settle=False))
+    """Free page reporting around each run: recorded, and waited for with
+    ``--settle-host-memory``."""
 
 
 class Executor(Protocol):
@@ -160,6 +164,7 @@ class LocalExecutor:
             on_tick,
             execution.settings.sample_interval_s,
             execution.guard,
+            execution.host,
         )
 
 
@@ -399,8 +404,14 @@ class Session:
             backend, self.target.bucket, lambda: self._restore_objects(backend), progress.say
         )
         with_wire = WireOnFirstUse(planned, lambda key: self._wire_of(backend, key))
+        host = HostReporting(
+            settings.settle_host_memory, timed=lambda: self.clock.phase(phases.HOST_MEMORY)
+        )
+        update_meta(self.out_dir, {"host_memory": host.describe()})
         with self.clock.phase(phases.MEASURED_RUNS):
-            self.executor.execute(with_wire, Execution(backend, writer, settings, progress, guard))
+            self.executor.execute(
+                with_wire, Execution(backend, writer, settings, progress, guard, host)
+            )
 
     def _restore_objects(self, backend: Backend) -> None:
         """Prepare the objects again on a restarted server that kept them in memory (moto):

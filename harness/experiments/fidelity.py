@@ -58,6 +58,11 @@ REQUIRED_MODES = ("plain", "harness")
 BOOTSTRAP_RESAMPLES = 2000
 DEFAULT_STRATEGIES = ("read-all", "chunked", "readinto", "range", "transfer-manager")
 MIB = 2**20
+HOST_MEMORY_ABSENT = "no free page reporting to a host"
+HOST_MEMORY_SETTLED = "freed memory handed back to the host before every run (free page reporting)"
+HOST_MEMORY_LEFT = (
+    "free page reporting to the host left to land where it falls (--host-memory leave)"
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,9 @@ class Sample:
     mb_s: float
     peak_bytes: int
     baseline_bytes: int
+    host_reported_bytes: int | None = None
+    """Memory the guest handed back to its host while the run ran (``host_memory``), where the
+    kernel counts it."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,10 +162,14 @@ def run_experiment(
     modes: Sequence[str] = MODES,
     seed: int = 1,
     log: Any = sys.stderr,
+    settle_host_memory: bool = True,
 ) -> tuple[list[Sample], list[float]]:
     """Every strategy x mode x repeat, interleaved (the modes shuffled per repeat and strategy by
-    ``seed``); and the wire's MB/s measured around them."""
+    ``seed``); and the wire's MB/s measured around them. With ``settle_host_memory`` (and a
+    machine that reports freed memory to its host), every run waits until what the run before
+    it freed has been handed back (``host_memory``)."""
     from memharness_s3.config import registry
+    from memharness_s3.execution.host_memory import HostReporting
     from memharness_s3.execution.local.runner import run_case, settle_page_cache
     from memharness_s3.fixtures.catalog import DEFAULT_SEED
     from memharness_s3.model.records import Case
@@ -186,6 +198,7 @@ def run_experiment(
 
         speeds += wire_speeds()
         print(f"wire before: {speeds} MB/s", file=log)
+        host = HostReporting(settle_host_memory)
         shuffler = random.Random(seed)
         for repeat in range(repeats):
             for strategy in strategies:
@@ -204,6 +217,7 @@ def run_experiment(
                     scratch = work_dir / f"{strategy}-{mode}-{repeat}"
                     scratch.mkdir(parents=True)
                     settle_page_cache()
+                    host.before_run()
                     if mode == "harness":
                         case = Case(strategy, name, size, params=params)
                         (result,) = run_case(
@@ -222,7 +236,11 @@ def run_experiment(
                             job, env, scratch, interval_s if mode == "sampled" else None
                         )
                         wall, peak, baseline = found["wall_s"], found["peak"], found["baseline"]
-                    sample = Sample(strategy, mode, repeat, wall, size / 1e6 / wall, peak, baseline)
+                    reported = host.reported_during_run()
+                    host.released(size)
+                    sample = Sample(
+                        strategy, mode, repeat, wall, size / 1e6 / wall, peak, baseline, reported
+                    )
                     samples.append(sample)
                     shutil.rmtree(scratch, ignore_errors=True)
                     print(
@@ -237,6 +255,15 @@ def run_experiment(
 
 # ---------------------------------------------------------------------------------------------
 # The table
+
+
+def _host_passes(runs: Sequence[Sample]) -> str:
+    """How many of ``runs`` the guest handed at least 64 MiB back to its host during."""
+    from memharness_s3.model.records import HOST_REPORTED_NOTABLE_BYTES
+
+    notable = HOST_REPORTED_NOTABLE_BYTES
+    overlapped = sum(1 for s in runs if (s.host_reported_bytes or 0) >= notable)
+    return f"{overlapped} of {len(runs)}"
 
 
 def _median_cost(runs: Sequence[Sample]) -> float:
@@ -311,20 +338,28 @@ def render(
     interval_s: float,
     busy: int = 0,
     seed: int | None = None,
+    host_memory: str = HOST_MEMORY_ABSENT,
 ) -> str:
     """The fidelity table: per strategy and mode, medians (ranges); then each mode against
-    plain, and the goals for harness/plain."""
+    plain, and the goals for harness/plain. ``host_memory`` says what the runs did about memory
+    handed back to the host (``HOST_MEMORY_*``)."""
     wire_mb_s = statistics.median(wire_speeds)
     repeats = len({s.repeat for s in samples})
     order = "in an order shuffled per repeat" + (f" (seed {seed})" if seed is not None else "")
+    counted = any(s.host_reported_bytes is not None for s in samples)
     lines = [
         f"fidelity: {size_text} object, {repeats} interleaved repeats, modes {order}, sampling "
         f"every {interval_s * 1000:g} ms, {busy} busy loop(s) beside it, dirty pages flushed "
-        f"before every run; wire (plain GET, no SDK) {_span(wire_speeds, 0)} MB/s. "
-        "Medians (min-max); MB = 10^6 bytes.",
+        f"before every run, {host_memory}; wire (plain GET, no SDK) {_span(wire_speeds, 0)} "
+        "MB/s. Medians (min-max); MB = 10^6 bytes."
+        + (
+            " 'host passes': runs during which the guest handed at least 64 MiB back to its host."
+            if counted
+            else ""
+        ),
         "",
         f"{'strategy':16} {'mode':11} {'MB/s':>18} {'of wire':>7} {'peak MB':>20} "
-        f"{'peak-base MB':>14}",
+        f"{'peak-base MB':>14}" + (f" {'host passes':>11}" if counted else ""),
     ]
     strategies = list(dict.fromkeys(s.strategy for s in samples))
     ratios = []
@@ -342,6 +377,7 @@ def render(
                 f"{statistics.median(speeds) / wire_mb_s:7.2f} "
                 f"{_span([s.peak_bytes / 1e6 for s in runs], 1):>20} "
                 f"{_median_cost(runs) / 1e6:14.1f}"
+                + (f" {_host_passes(runs):>11}" if counted else "")
             )
         plain, harness = by_mode["plain"], by_mode["harness"]
         intervals = {
@@ -423,12 +459,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--seed", type=int, default=1, help="seed of the per-repeat mode order (default 1)"
     )
+    parser.add_argument(
+        "--host-memory",
+        choices=("settle", "leave"),
+        default="settle",
+        help="on a VM that hands freed memory back to its host: wait for that before every run "
+        "(settle, default) or not (leave)",
+    )
     parser.add_argument("--json", type=Path, help="also write every sample as JSON here")
     parser.add_argument("--fetch", nargs=2, metavar=("JOB", "REPORT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.fetch:
         fetch_plain(json.loads(args.fetch[0]), Path(args.fetch[1]))
         return 0
+    from memharness_s3.execution.host_memory import reporting_active
     from memharness_s3.execution.local.measure import DEFAULT_SAMPLE_INTERVAL_S
     from memharness_s3.experiments.busy import busy_loops
 
@@ -449,12 +493,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             Path(work),
             args.modes,
             args.seed,
+            settle_host_memory=args.host_memory == "settle",
         )
     if args.json:
         args.json.write_text(
             json.dumps({"wire_mb_s": speeds, "samples": [asdict(s) for s in samples]}, indent=1)
         )
-    print(render(samples, speeds, args.size, interval, args.busy, args.seed))
+    host_memory = HOST_MEMORY_ABSENT
+    if reporting_active():
+        host_memory = HOST_MEMORY_SETTLED if args.host_memory == "settle" else HOST_MEMORY_LEFT
+    print(render(samples, speeds, args.size, interval, args.busy, args.seed, host_memory))
     return 0
 
 

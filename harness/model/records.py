@@ -226,6 +226,11 @@ class FetchTask:
     objects: list[ObjectRef]
 
 
+HOST_REPORTED_NOTABLE_BYTES = 64 * 2**20
+"""Memory handed back to a VM's host during a run (``host_reported_bytes``) from which the run
+counts as one the host slowed; below it, nothing a run writes waits on the host for long."""
+
+
 @dataclass(slots=True)  # views hold 100,000s: without slots each holds a dict of ~70 entries
 @with_case_fields()
 class RunResult:
@@ -275,6 +280,11 @@ class RunResult:
     """``Dirty`` in /proc/meminfo when the run started, after the runner's ``sync``: dirty pages
     left by an earlier run throttle this run's writes, so every run starts flushed."""
     writeback_bytes_at_start: int | None = None
+    host_reported_bytes: int | None = None
+    """Memory this virtual machine handed back to its host while the run ran (free page
+    reporting, ``execution.host_memory``): a run's page-cache writes then wait for the host to
+    supply pages again. One figure per run, on each of its lines; None where the kernel does
+    not count it."""
     bytes_fetched: int = 0
     verified: bool | None = None
     pages: int | None = None

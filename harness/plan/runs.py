@@ -34,6 +34,11 @@ class PlannedRun:
         return cls(case, objects, key_of_case(case, objects[0].key, backend).case_id, repeat)
 
     @property
+    def fetched_bytes(self) -> int:
+        """The bytes the run's fetches get in all: what its workers hold and free."""
+        return sum(obj.size_bytes for obj in self.objects)
+
+    @property
     def per_worker(self) -> list[list[ObjectRef]]:
         """The objects each worker process (a Celery task) of the run fetches: one each in a
         process pool, all of them in the one worker of a thread pool."""

@@ -100,3 +100,19 @@ def test_the_terminal_table_applies_the_same_rules() -> None:
     assert "1.95" not in table  # moto's quotient is withheld, not shown
     assert "of wire is not shown on moto" in table
     assert "10 GETs in flight" in table
+
+
+def test_runs_the_host_slowed_are_named_with_what_to_do() -> None:
+    """Runs during which the VM handed 64 MiB or more back to its host are counted among the
+    timed runs; the advice depends on whether the session already waited for it."""
+    runs = [
+        run("chunked", 750 * MB, 75 * MB, backend="s3rver", repeat=0, host_reported_bytes=700 * MB),
+        run("chunked", 750 * MB, 75 * MB, backend="s3rver", repeat=1, host_reported_bytes=0),
+        run("chunked", 750 * MB, 75 * MB, backend="s3rver", repeat=2, host_reported_bytes=None),
+    ]
+    (found,) = [c for c in caveats(Analysis(runs), {}) if "free page reporting" in c]
+    assert "during 1 of 3 timed runs" in found and "--settle-host-memory" in found
+    settled = caveats(Analysis(runs), {"host_memory": {"settled": True}})
+    assert any("even though every run waited" in c for c in settled)
+    below = [run("chunked", 750 * MB, 75 * MB, backend="s3rver", host_reported_bytes=8 * MB)]
+    assert not any("free page reporting" in c for c in caveats(Analysis(below), {}))

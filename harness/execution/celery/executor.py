@@ -43,6 +43,7 @@ from memharness_s3.execution import outcome
 from memharness_s3.execution.celery.broker import REDIS_HINT, REDIS_SERVER, broker_errors, redact
 from memharness_s3.execution.celery.config import BROKER_ENV
 from memharness_s3.execution.celery.node_control import NodeControl
+from memharness_s3.execution.host_memory import HostReporting
 from memharness_s3.execution.local.runner import settle_page_cache
 from memharness_s3.execution.node_memory import NodeFigures
 from memharness_s3.execution.outcome import Outcome
@@ -167,7 +168,9 @@ class CeleryExecutor:
             ]
             nodes = _wait_for_nodes(app, nodes)
             progress.say(f"celery nodes: {', '.join(node.name for node in nodes)}")
-            run = _Coordinator(app, counter, nodes, backend, writer, settings, progress)
+            run = _Coordinator(
+                app, counter, nodes, backend, writer, settings, progress, execution.host
+            )
             for index, planned_run in enumerate(planned):
                 if settings.isolation == "fresh" and index > 0:
                     run.control.fresh_children()
@@ -248,8 +251,10 @@ class _Coordinator:
         writer: ResultsWriter,
         settings: RunSettings,
         progress: Progress,
+        host: HostReporting,
     ) -> None:
         self.app, self.counter, self.nodes = app, counter, nodes
+        self.host = host
         self.backend, self.writer, self.settings, self.progress = (
             backend,
             writer,
@@ -274,6 +279,7 @@ class _Coordinator:
         limit_s = run_limit_s(case, run.wire_mb_s, self.settings.timeout_s)
         group_id, started_at = outcome.new_id(), outcome.now()
         start_state = settle_page_cache()
+        self.host.before_run()
         self.control.ask("mark")
         sent = []
         try:
@@ -290,7 +296,16 @@ class _Coordinator:
         watch = guard.watch() if guard is not None else None
         with watch if watch is not None else contextlib.nullcontext():
             broker_lost = self._wait(sent, limit_s, watch)
-        common = outcome.RunCommon(run, self.backend.name, group_id, started_at, start_state)
+        common = outcome.RunCommon(
+            run,
+            self.backend.name,
+            group_id,
+            started_at,
+            start_state,
+            host_reported_bytes=self.host.reported_during_run(),
+        )
+        # The tasks have ended, and with them what they held (a child removes its temp dir).
+        self.host.released(run.fetched_bytes)
         nodes = self.control.ask("peak") if not broker_lost else {}
         results = [self._result(common, index, task, nodes) for index, task in enumerate(sent)]
         outage = None

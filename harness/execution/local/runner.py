@@ -37,6 +37,7 @@ import psutil
 from memharness_s3.config import registry
 from memharness_s3.config.sizes import format_budget
 from memharness_s3.execution import caps, outcome
+from memharness_s3.execution.host_memory import HostReporting
 from memharness_s3.execution.local.measure import (
     DEFAULT_SAMPLE_INTERVAL_S,
     Measurement,
@@ -121,6 +122,7 @@ def run_all(
     on_tick: Callable[[PlannedRun, Tick], None] | None = None,
     sample_interval_s: float = DEFAULT_SAMPLE_INTERVAL_S,
     guard: BackendGuard | None = None,
+    host: HostReporting | None = None,
 ) -> list[RunResult]:
     """Run every planned case in order; each case's results are on disk before the next starts.
 
@@ -128,7 +130,9 @@ def run_all(
     ``guard``: checks the backend between runs and watches it during each; a run it broke is
     labelled ``infra`` and re-run once after the backend is recovered (RunFailed when it cannot
     be: an endpoint the harness did not launch, a server that does not come back).
+    ``host``: free page reporting around each run (recorded, and waited for when it settles).
     """
+    host = host or HostReporting(settle=False)
     results = []
     for run in planned:
         tick = (lambda t, run=run: on_tick(run, t)) if on_tick is not None else None
@@ -136,7 +140,7 @@ def run_all(
             if guard is not None:
                 guard.before_run()
             lines, outage = _run_watched(
-                run, backend, writer, timeout_s, tick, sample_interval_s, guard, attempt
+                run, backend, writer, timeout_s, tick, sample_interval_s, host, guard, attempt
             )
             for result in lines:
                 results.append(result)
@@ -157,7 +161,8 @@ def run_case(
     sample_interval_s: float = DEFAULT_SAMPLE_INTERVAL_S,
 ) -> list[RunResult]:
     """Measure one run of a case (``case.workers`` processes at once); append its results."""
-    return _run_watched(run, backend, writer, timeout_s, on_tick, sample_interval_s)[0]
+    host = HostReporting(settle=False)
+    return _run_watched(run, backend, writer, timeout_s, on_tick, sample_interval_s, host)[0]
 
 
 def _run_watched(
@@ -167,12 +172,13 @@ def _run_watched(
     timeout_s: float | None,
     on_tick: Callable[[Tick], None] | None,
     sample_interval_s: float,
+    host: HostReporting,
     guard: BackendGuard | None = None,
     attempt: int = 0,
 ) -> tuple[list[RunResult], Problem | None]:
     """One run, its lines labelled ``infra`` (and the outage returned) when the backend broke it."""
     if guard is None:
-        return _measure_run(run, backend, writer, timeout_s, on_tick, sample_interval_s)
+        return _measure_run(run, backend, writer, timeout_s, on_tick, sample_interval_s, host)
     with guard.watch() as watch:
         return _measure_run(
             run,
@@ -181,6 +187,7 @@ def _run_watched(
             timeout_s,
             on_tick,
             sample_interval_s,
+            host,
             watch,
             lambda results: guard.label(results, watch, attempt),
         )
@@ -193,6 +200,7 @@ def _measure_run(
     timeout_s: float | None,
     on_tick: Callable[[Tick], None] | None,
     sample_interval_s: float,
+    host: HostReporting,
     watch: Watch | None = None,
     label: Callable[[list[RunResult]], Problem | None] | None = None,
 ) -> tuple[list[RunResult], Problem | None]:
@@ -238,6 +246,7 @@ def _measure_run(
             node_scope = case.memory_scope == "node"
             node = NodeMeter([(cg.path, cg.flavour) for cg in _cgroups(workers)], node_scope)
             start_state = settle_page_cache()
+            host.before_run()
             abort = watch.failed.is_set if watch is not None else None
             group = run_group(
                 spawns,
@@ -259,6 +268,7 @@ def _measure_run(
             injected,
             group.aggregate_peak_bytes,
             group.min_available_bytes,
+            host.reported_during_run(),
         )
         limit = describe_limit(limit_s, timeout_s)
         results = [
@@ -273,6 +283,7 @@ def _measure_run(
             shutil.rmtree(worker.tmp_dir, ignore_errors=True)
         with contextlib.suppress(OSError):
             (writer.out_dir / WORK_DIR).rmdir()
+        host.released(run.fetched_bytes)
     outage = label(results) if label is not None else None
     for result in results:
         writer.append(result)
