@@ -122,10 +122,13 @@ def gate(session: nox.Session) -> None:
 def fidelity(session: nox.Session) -> None:
     """Does measuring change what is measured? Each strategy plain, plain again (an A/A control:
     the experiment's resolution), plain under the harness's sampler, and inside the harness,
-    the modes shuffled per repeat: 750 MB on s3rver, 8 interleaved repeats (about 6 minutes).
+    the modes shuffled per repeat: 750 MB on s3rver, 8 interleaved repeats (about 14 minutes
+    on a VM that hands freed memory back to its host, where every run waits for it first).
     Options after ``--``: ``--size``, ``--repeat``, ``--strategies``, ``--modes``, ``--seed``,
-    ``--sample-interval``, ``--busy N`` (N spinning processes beside it, e.g.
-    ``nox -s fidelity -- --busy 1 --repeat 40``: under load, 8 repeats cannot resolve 5 %)."""
+    ``--sample-interval``, ``--busy N`` (N spinning processes beside it: ``nox -s fidelity --
+    --busy 1``), ``--host-memory leave`` (on a VM with free page reporting, do not wait before
+    each run until the host has taken back what the run before freed; README, Measurement
+    fidelity)."""
     session.install(".")
     session.run("python", "-m", "memharness_s3.experiments.fidelity", *session.posargs)
 

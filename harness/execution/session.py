@@ -408,6 +408,12 @@ class Session:
             settings.settle_host_memory, timed=lambda: self.clock.phase(phases.HOST_MEMORY)
         )
         update_meta(self.out_dir, {"host_memory": host.describe()})
+        if host.active and not host.settling:
+            progress.say(
+                "this machine hands freed memory back to its host (free page reporting): a run "
+                "that starts within ~2 s of the one before can fetch at twice its speed; "
+                "--settle-host-memory makes every run wait for it"
+            )
         with self.clock.phase(phases.MEASURED_RUNS):
             self.executor.execute(
                 with_wire, Execution(backend, writer, settings, progress, guard, host)

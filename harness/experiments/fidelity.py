@@ -32,6 +32,12 @@ the A/A control's interval. The goal the project set: harness/plain at least 0.9
 throughput (by median), and the peak within max(5 %, 8 MiB), on a quiet machine and on a busy
 one: ``--busy N`` keeps N spinning processes running beside the whole experiment
 (``busy.busy_loops``), as another job on the machine would.
+
+On a virtual machine that hands freed memory back to its host, every run first waits until what
+the run before it freed has gone back (``--host-memory settle``, the default; ``host_memory``):
+otherwise a run's speed depends on whether that happened while it ran, which here alternated
+from one run to the next and halved every second run. The table's "host passes" says how many
+runs it still overlapped, where the kernel counts it.
 """
 
 from __future__ import annotations

@@ -22,10 +22,13 @@ import pytest
 from memharness_s3.config.settings import RunSettings
 from memharness_s3.execution.celery.broker import launched_redis
 from memharness_s3.execution.celery.executor import MAX_DELIVERIES, CeleryExecutor
+from memharness_s3.execution.host_memory import reporting_active
 from memharness_s3.execution.local.runner import sweep_stale_temp_dirs
+from memharness_s3.execution.phases import HOST_MEMORY
 from memharness_s3.execution.session import Session, Target
 from memharness_s3.model.records import RunResult
 from memharness_s3.paths import TEMP_PREFIX
+from memharness_s3.results.loader import load
 from memharness_s3.s3.backends import Backend
 from memharness_s3.views.html.page import render_report
 from memharness_s3.views.table import render
@@ -94,7 +97,14 @@ def test_a_fresh_childs_first_task_costs_what_a_fresh_worker_process_does(
     local = Session(
         RunSettings(**common), Target(seed="tests", cache_dir=cache_dir), tmp_path / "local"
     ).run(moto_backend)
-    celery = _run(moto_backend, cache_dir, tmp_path / "celery", max_tasks_per_child=1, **common)
+    celery = _run(
+        moto_backend,
+        cache_dir,
+        tmp_path / "celery",
+        max_tasks_per_child=1,
+        settle_host_memory=True,
+        **common,
+    )
     by_strategy = {r.strategy: r for r in local}
     for result in celery:
         assert result.status == "ok" and result.verified, result
@@ -109,6 +119,12 @@ def test_a_fresh_childs_first_task_costs_what_a_fresh_worker_process_does(
     read_all = next(r for r in celery if r.strategy == "read-all")
     assert _cost(read_all) >= 250 * MB
     assert len({r.child_pid for r in celery}) == 3
+    # On a VM with free page reporting the Celery runs waited before the second and third task
+    # (each 250 MB task freed its memory); elsewhere nothing waits and no phase is recorded.
+    meta = load(tmp_path / "celery").meta.raw
+    active = reporting_active()
+    assert meta["host_memory"] == {"free_page_reporting": active, "settled": active}
+    assert (meta["phases"].get(HOST_MEMORY, 0) > 0) is active
 
 
 def test_the_peak_is_reset_per_task_and_a_soak_shows_what_the_child_keeps(

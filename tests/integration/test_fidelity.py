@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from memharness_s3.config.settings import RunSettings
+from memharness_s3.execution.host_memory import reported_counters, reporting_active
 from memharness_s3.execution.local.measure import ProcessProbe, WorkerSpawn, run_group
 from memharness_s3.execution.local.runner import run_case
 from memharness_s3.execution.procfs import current_rss, meminfo_bytes
@@ -79,18 +80,25 @@ def test_wire_throughput_of_a_known_object_on_a_real_server(
         with pytest.raises(OSError, match="HTTP 404"):
             wire.measure(backend.endpoint_url, backend.region, "wire", ["nope.pdf"], env)
 
-        settings = RunSettings(sizes=[("16MB", 16 * MB)], strategies=["chunked"], repeat=2)
+        settings = RunSettings(
+            sizes=[("16MB", 16 * MB)], strategies=["chunked"], repeat=2, settle_host_memory=True
+        )
         target = Target(bucket="wire", seed="tests", cache_dir=cache_dir.parent / "wire-cache")
         results = Session(settings, target, tmp_path / "out").run(backend)
     assert len(results) == 2
+    counted = reported_counters() is not None
     for result in results:
         assert result.status == "ok"
         assert result.wire_mb_s is not None and result.wire_mb_s > 0
         share = of_wire(result)
         assert share is not None and share > 0
+        # Recorded wherever the kernel counts it, whether or not the runs waited for it.
+        assert (result.host_reported_bytes is not None) is (counted and reporting_active())
     meta = load(tmp_path / "out").meta.raw
     (samples,) = meta["wire_mb_s"].values()
     assert len(samples) == wire.DEFAULT_REPEATS
+    active = reporting_active()
+    assert meta["host_memory"] == {"free_page_reporting": active, "settled": active}
 
 
 def _samples(mode: str, mb_s: float, peak: int) -> list[Sample]:
@@ -121,6 +129,23 @@ def test_the_fidelity_table_states_each_goal_from_the_medians() -> None:
     assert "0.92" in harness and "by mean 0.92" in harness and "lower in 3 of 3 pairs" in harness
     # plain-again ran 1 % above plain in every pair; the harness 8 % below: outside the control.
     assert "against the A/A control's 90 % interval: by median 0.92, OUTSIDE 1.01-1.01" in text
+
+
+def test_the_table_counts_the_runs_the_host_took_memory_back_during() -> None:
+    """Where the kernel counts free page reporting, each mode's row says how many of its runs
+    a pass (64 MiB or more) overlapped; where it does not, the column is not shown."""
+    plain = [
+        Sample("chunked", "plain", r, 1.0, 500.0, 70 * MB, 50 * MB, reported)
+        for r, reported in enumerate([700 * MB, 0, 8 * MB])
+    ]
+    harness = [Sample("chunked", "harness", r, 1.0, 500.0, 70 * MB, 50 * MB, 0) for r in range(3)]
+    text = render([*plain, *harness], [600.0], "750MB", 0.01, busy=1)
+    assert "host passes" in text
+    row = next(line for line in text.splitlines() if line.startswith("chunked          plain "))
+    assert row.endswith("1 of 3")
+    uncounted = [Sample(s.strategy, s.mode, s.repeat, 1.0, 500.0, 70 * MB, 50 * MB) for s in plain]
+    uncounted += [Sample("chunked", "harness", r, 1.0, 500.0, 70 * MB, 50 * MB) for r in range(3)]
+    assert "host passes" not in render(uncounted, [600.0], "750MB", 0.01)
 
 
 def test_the_mean_ratio_follows_the_share_of_fast_runs_where_the_median_jumps() -> None:
