@@ -263,11 +263,8 @@ def run_experiment(
 # The table
 
 
-def _host_passes(runs: Sequence[Sample]) -> str:
-    """How many of ``runs`` the guest handed at least 64 MiB back to its host during."""
-    from memharness_s3.model.records import HOST_REPORTED_NOTABLE_BYTES
-
-    notable = HOST_REPORTED_NOTABLE_BYTES
+def _host_passes(runs: Sequence[Sample], notable: int) -> str:
+    """How many of ``runs`` the guest handed at least ``notable`` bytes back to its host during."""
     overlapped = sum(1 for s in runs if (s.host_reported_bytes or 0) >= notable)
     return f"{overlapped} of {len(runs)}"
 
@@ -352,6 +349,8 @@ def render(
     wire_mb_s = statistics.median(wire_speeds)
     repeats = len({s.repeat for s in samples})
     order = "in an order shuffled per repeat" + (f" (seed {seed})" if seed is not None else "")
+    from memharness_s3.model.records import HOST_REPORTED_NOTABLE_BYTES as NOTABLE
+
     counted = any(s.host_reported_bytes is not None for s in samples)
     lines = [
         f"fidelity: {size_text} object, {repeats} interleaved repeats, modes {order}, sampling "
@@ -359,7 +358,8 @@ def render(
         f"before every run, {host_memory}; wire (plain GET, no SDK) {_span(wire_speeds, 0)} "
         "MB/s. Medians (min-max); MB = 10^6 bytes."
         + (
-            " 'host passes': runs during which the guest handed at least 64 MiB back to its host."
+            f" 'host passes': runs during which the guest handed at least {NOTABLE // MIB} MiB "
+            "back to its host."
             if counted
             else ""
         ),
@@ -383,7 +383,7 @@ def render(
                 f"{statistics.median(speeds) / wire_mb_s:7.2f} "
                 f"{_span([s.peak_bytes / 1e6 for s in runs], 1):>20} "
                 f"{_median_cost(runs) / 1e6:14.1f}"
-                + (f" {_host_passes(runs):>11}" if counted else "")
+                + (f" {_host_passes(runs, NOTABLE):>11}" if counted else "")
             )
         plain, harness = by_mode["plain"], by_mode["harness"]
         intervals = {

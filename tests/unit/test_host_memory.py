@@ -41,6 +41,15 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+@pytest.fixture
+def counters(monkeypatch: pytest.MonkeyPatch, quick: None) -> FakeCounters:
+    """Counted passes, and a deadline far enough off that only a pass can end a wait."""
+    monkeypatch.setattr(host_memory, "SETTLE_AFTER_S", 60.0)
+    fake = FakeCounters()
+    monkeypatch.setattr(host_memory, "reported_counters", fake)
+    return fake
+
+
 def test_without_counters_a_settling_run_waits_out_the_reporting_delay(
     monkeypatch: pytest.MonkeyPatch, quick: None
 ) -> None:
@@ -57,11 +66,8 @@ def test_without_counters_a_settling_run_waits_out_the_reporting_delay(
 
 
 def test_with_counters_the_wait_ends_at_the_first_pass_after_the_release(
-    monkeypatch: pytest.MonkeyPatch, quick: None
+    counters: FakeCounters,
 ) -> None:
-    monkeypatch.setattr(host_memory, "SETTLE_AFTER_S", 60.0)
-    counters = FakeCounters()
-    monkeypatch.setattr(host_memory, "reported_counters", counters)
     host = HostReporting(settle=True, active=True)
     host.released(750 * MIB)
     counters.pass_after_reads = counters.reads + 5
@@ -72,12 +78,7 @@ def test_with_counters_the_wait_ends_at_the_first_pass_after_the_release(
     assert host.reported_during_run() == 64 * MIB
 
 
-def test_a_small_run_or_a_run_not_settling_does_not_wait(
-    monkeypatch: pytest.MonkeyPatch, quick: None
-) -> None:
-    monkeypatch.setattr(host_memory, "SETTLE_AFTER_S", 60.0)
-    counters = FakeCounters()
-    monkeypatch.setattr(host_memory, "reported_counters", counters)
+def test_a_small_run_or_a_run_not_settling_does_not_wait(counters: FakeCounters) -> None:
     small = HostReporting(settle=True, active=True)
     small.released(host_memory.SETTLE_FREED_BYTES - 1)
     small.before_run()
